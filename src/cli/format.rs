@@ -1,0 +1,179 @@
+//! Human-readable output: the golden-signal summary, the per-component table, the SLO
+//! verdict; and the time series as CSV.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::metrics::{LatencySummary, Report};
+use crate::topology::Topology;
+
+/// Seconds as a short human duration ("4.12 ms").
+pub fn secs(s: f64) -> String {
+    if s == 0.0 {
+        "0".into()
+    } else if s < 1e-3 {
+        format!("{:.0} µs", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{s:.3} s")
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2} %", x * 100.0)
+}
+
+fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn latency_line(l: &LatencySummary) -> String {
+    format!(
+        "p50 {} · p95 {} · p99 {} · p99.9 {} · max {}",
+        secs(l.p50),
+        secs(l.p95),
+        secs(l.p99),
+        secs(l.p999),
+        secs(l.max)
+    )
+}
+
+/// The text summary of a run.
+pub fn summary(r: &Report, topo: &Topology) -> String {
+    let mut o = String::new();
+    let e = &r.end_to_end;
+    let _ = writeln!(o, "flashcrowd {} — {} (seed {})", env!("CARGO_PKG_VERSION"), r.model, r.seed);
+    if !topo.spec.description.is_empty() {
+        let _ = writeln!(o, "{}", topo.spec.description.trim());
+    }
+    let _ = writeln!(
+        o,
+        "simulated {:.1} s (warm-up {:.1} s, drained until {:.2} s) · {} events · {:.2} s wall\n",
+        r.sim_duration_s,
+        r.warmup_s,
+        r.end_s,
+        count(r.events),
+        r.wall_s
+    );
+    let _ = writeln!(o, "Golden signals, end to end ({:.1} s counted)", r.sim_duration_s - r.warmup_s);
+    let _ = writeln!(o, "  traffic     {:.1} req/s answered ({} offered)", e.throughput_per_s, count(e.offered));
+    let _ = writeln!(o, "  latency     {}  (mean {})", latency_line(&e.latency_s), secs(e.latency_s.mean));
+    let causes: Vec<String> = e.errors_by_cause.iter().map(|(k, v)| format!("{k} {}", count(*v))).collect();
+    let _ = writeln!(
+        o,
+        "  errors      {} ({} of {}){}",
+        pct(e.error_rate),
+        count(e.errors),
+        count(e.completed + e.errors),
+        if causes.is_empty() { String::new() } else { format!(": {}", causes.join(", ")) }
+    );
+    let mut sat: Vec<(f64, String)> = Vec::new();
+    for (name, c) in &r.components {
+        if let Some(u) = c.cpu_utilization {
+            sat.push((u, format!("{name} cpu {:.0} %", u * 100.0)));
+        }
+        if let Some(u) = c.thread_occupancy {
+            sat.push((u, format!("{name} threads {:.0} %", u * 100.0)));
+        }
+    }
+    sat.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top: Vec<String> = sat.into_iter().take(3).map(|s| s.1).collect();
+    if !top.is_empty() {
+        let _ = writeln!(o, "  saturation  {}", top.join(", "));
+    }
+    if e.censored > 0 {
+        let _ = writeln!(o, "  censored    {} unfinished after the drain", count(e.censored));
+    }
+    let _ = writeln!(o);
+
+    let _ = writeln!(o, "Components");
+    let header = ["name", "kind", "arrivals", "ok/s", "errors", "p50", "p99", "threads", "cpu", "queue avg/max"];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for (name, c) in &r.components {
+        rows.push(vec![
+            if c.replicas > 1 { format!("{name} ×{}", c.replicas) } else { name.clone() },
+            c.kind.clone(),
+            count(c.arrivals),
+            format!("{:.1}", c.throughput_per_s),
+            if c.errors == 0 { "0".into() } else { format!("{} ({})", count(c.errors), pct(c.error_rate)) },
+            secs(c.latency_s.p50),
+            secs(c.latency_s.p99),
+            c.thread_occupancy.map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
+            c.cpu_utilization.map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
+            format!("{:.1}/{}", c.mean_queue_len, c.max_queue_len),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    for row in &rows {
+        let mut line = String::from(" ");
+        for (i, cell) in row.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i < 2 {
+                let _ = write!(line, " {cell}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(line, " {}{cell}", " ".repeat(pad));
+            }
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+    let _ = writeln!(o);
+    for note in &r.unstable {
+        let _ = writeln!(o, "{note}");
+    }
+    if let Some(slo) = &r.slo {
+        let parts: Vec<String> = slo
+            .targets
+            .iter()
+            .map(|t| {
+                let (a, g) = if t.name == "error_rate" { (pct(t.actual), pct(t.target)) } else { (secs(t.actual), secs(t.target)) };
+                format!("{} {a} {} {g}", t.name, if t.pass { "≤" } else { ">" })
+            })
+            .collect();
+        if slo.pass {
+            let _ = writeln!(o, "SLO: PASS ({})", parts.join("; "));
+        } else {
+            let _ = writeln!(o, "SLO: FAIL — {} missed ({})", slo.failed.join(", "), parts.join("; "));
+        }
+    }
+    if !topo.spec.look_for.is_empty() {
+        let _ = writeln!(o, "Look for: {}", topo.spec.look_for.trim());
+    }
+    o
+}
+
+/// Write one CSV per series into `dir`.
+pub fn write_csv(dir: &Path, r: &Report) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (name, points) in &r.series {
+        let safe: String = name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let mut w = csv::Writer::from_path(dir.join(format!("{safe}.csv")))?;
+        for p in points {
+            w.serialize(p)?;
+        }
+        w.flush()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(12), "12");
+        assert_eq!(secs(0.0041234), "4.12 ms");
+        assert_eq!(secs(0.0000412), "41 µs");
+        assert_eq!(secs(2.5), "2.500 s");
+    }
+}

@@ -1,0 +1,233 @@
+//! A load balancer with nginx upstream semantics: round robin (smooth weighted), least_conn,
+//! ip_hash, random and power of two choices; a per-request overhead (L4 or L7).
+//!
+//! The balancer is a proxy: it answers its caller with whatever its backend answered, and
+//! counts active connections per backend (a connection is open from forwarding until the
+//! backend's reply comes back). Health checks and retries (`max_fails`, `proxy_next_upstream`)
+//! build on this in a later capability.
+
+use rand::RngExt;
+
+use super::{Call, CallId, Ctx, Event};
+use crate::engine::rng::splitmix64;
+use crate::engine::{Rng, StreamKey};
+use crate::metrics::ErrorCause;
+use crate::topology::NodeId;
+use crate::topology::model::LoadBalancerModel;
+use crate::topology::spec::Policy;
+
+/// A running load balancer.
+#[derive(Debug)]
+pub struct LoadBalancer {
+    /// Its node id.
+    pub node: NodeId,
+    /// The validated configuration.
+    pub model: LoadBalancerModel,
+    /// Open connections per backend.
+    pub active: Vec<u32>,
+    /// Smooth-WRR current weights.
+    current: Vec<i64>,
+    total_weight: i64,
+    equal_weights: bool,
+    next_rr: usize,
+    rng: Rng,
+}
+
+impl LoadBalancer {
+    /// Build the live state.
+    pub fn new(node: NodeId, name: &str, model: LoadBalancerModel, seed: u64, replication: u32) -> Self {
+        let n = model.backends.len();
+        let total_weight = model.backends.iter().map(|b| i64::from(b.weight)).sum();
+        let equal_weights = model.backends.windows(2).all(|w| w[0].weight == w[1].weight);
+        Self {
+            node,
+            active: vec![0; n],
+            current: vec![0; n],
+            total_weight,
+            equal_weights,
+            next_rr: 0,
+            rng: StreamKey { seed, replication, owner: name, replica: 0, purpose: "route" }.rng(),
+            model,
+        }
+    }
+
+    /// A call arrives: do the per-request work, then forward.
+    pub fn on_deliver(&mut self, id: CallId, ctx: &mut Ctx) {
+        let max_hops = ctx.env.max_hops;
+        let Some(call) = ctx.arrive(id) else { return };
+        if call.hops > max_hops {
+            ctx.reply(id, Err(ErrorCause::HopLimit));
+            return;
+        }
+        let overhead = self.model.overhead.sample(&mut self.rng);
+        if overhead == 0 {
+            self.on_forward(id, ctx);
+        } else {
+            ctx.queue.schedule_in(overhead, Event::Forward { call: id });
+        }
+    }
+
+    /// Pick a backend and send the call on.
+    pub fn on_forward(&mut self, id: CallId, ctx: &mut Ctx) {
+        let Some(call) = ctx.calls.get(id).copied() else { return };
+        if call.callee_done {
+            return;
+        }
+        let b = self.pick(&call);
+        let backend = self.model.backends[b];
+        self.active[b] += 1;
+        let mut child = Call::new(call.attrs, Some(id), self.node, backend.node, backend.replica.unwrap_or(super::ANY_REPLICA), call.hops + 1);
+        child.tag = b as u32;
+        ctx.send(child, 0, 0, None);
+    }
+
+    /// The backend answered: pass the answer back.
+    pub fn on_child_done(&mut self, parent: CallId, backend: u32, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
+        if let Some(a) = self.active.get_mut(backend as usize) {
+            *a = a.saturating_sub(1);
+        }
+        ctx.reply(parent, outcome);
+    }
+
+    fn pick(&mut self, call: &Call) -> usize {
+        let n = self.model.backends.len();
+        if n == 1 {
+            return 0;
+        }
+        match self.model.policy {
+            Policy::RoundRobin => self.round_robin(|_| true),
+            Policy::LeastConn => {
+                // Fewest active / weight, compared exactly as a_i * w_j < a_j * w_i.
+                let ratio = |i: usize| (u64::from(self.active[i]), u64::from(self.model.backends[i].weight));
+                let mut best = 0;
+                for i in 1..n {
+                    let (a, w) = ratio(i);
+                    let (ba, bw) = ratio(best);
+                    if a * bw < ba * w {
+                        best = i;
+                    }
+                }
+                let (ba, bw) = ratio(best);
+                let tied = |i: usize| {
+                    let (a, w) = ratio(i);
+                    a * bw == ba * w
+                };
+                if (0..n).filter(|&i| tied(i)).count() == 1 {
+                    best
+                } else {
+                    // nginx breaks ties by weighted round robin among the tied peers.
+                    let mask: Vec<bool> = (0..n).map(tied).collect();
+                    self.smooth_wrr(|i| mask[i])
+                }
+            }
+            Policy::IpHash => {
+                let id = if call.attrs.session != u32::MAX && call.attrs.session != 0 {
+                    u64::from(call.attrs.session)
+                } else {
+                    call.attrs.key
+                };
+                let point = splitmix64(id) % self.total_weight as u64;
+                self.by_weight(point)
+            }
+            Policy::Random => {
+                let point = self.rng.random_range(0..self.total_weight as u64);
+
+                self.by_weight(point)
+            }
+            Policy::PowerOfTwo => {
+                let (pa, pb) = (
+                    self.rng.random_range(0..self.total_weight as u64),
+                    self.rng.random_range(0..self.total_weight as u64),
+                );
+                let (a, b) = (self.by_weight(pa), self.by_weight(pb));
+                let load = |i: usize| u64::from(self.active[i]) * 1_000_000 / u64::from(self.model.backends[i].weight);
+                if load(b) < load(a) { b } else { a }
+            }
+        }
+    }
+
+    /// The backend whose weight interval holds `point` (0 ≤ point < total weight).
+    fn by_weight(&self, mut point: u64) -> usize {
+        for (i, b) in self.model.backends.iter().enumerate() {
+            let w = u64::from(b.weight);
+            if point < w {
+                return i;
+            }
+            point -= w;
+        }
+        self.model.backends.len() - 1
+    }
+
+    fn round_robin(&mut self, eligible: impl Fn(usize) -> bool) -> usize {
+        if self.equal_weights {
+            let i = self.next_rr % self.model.backends.len();
+            self.next_rr = i + 1;
+            return i;
+        }
+        self.smooth_wrr(eligible)
+    }
+
+    /// nginx's smooth weighted round robin over the eligible peers.
+    fn smooth_wrr(&mut self, eligible: impl Fn(usize) -> bool) -> usize {
+        let mut best: Option<usize> = None;
+        let mut total = 0i64;
+        for i in 0..self.model.backends.len() {
+            if !eligible(i) {
+                continue;
+            }
+            let w = i64::from(self.model.backends[i].weight);
+            self.current[i] += w;
+            total += w;
+            if best.is_none_or(|b| self.current[i] > self.current[b]) {
+                best = Some(i);
+            }
+        }
+        let b = best.unwrap_or(0);
+        self.current[b] -= total;
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::Sampler;
+    use crate::topology::model::Backend;
+
+    fn lb(weights: &[u32], policy: Policy) -> LoadBalancer {
+        let backends = weights.iter().enumerate().map(|(i, &w)| Backend { node: i as u32, replica: None, weight: w }).collect();
+        LoadBalancer::new(9, "lb", LoadBalancerModel { backends, policy, overhead: Sampler::Const(0) }, 1, 0)
+    }
+
+    fn attrs() -> Call {
+        let a = super::super::RequestAttrs { class: 0, region: 0, counted: true, session: 0, key: 0, workload: 0, arrived_ns: 0 };
+        Call::new(a, None, 0, 9, 0, 1)
+    }
+
+    #[test]
+    fn smooth_wrr_interleaves_like_nginx() {
+        // nginx's documented sequence for weights 5, 1, 1: a a b a c a a.
+        let mut b = lb(&[5, 1, 1], Policy::RoundRobin);
+        let seq: Vec<usize> = (0..7).map(|_| b.pick(&attrs())).collect();
+        assert_eq!(seq, vec![0, 0, 1, 0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn least_conn_prefers_idle_and_respects_weight() {
+        let mut b = lb(&[1, 1, 1], Policy::LeastConn);
+        b.active = vec![3, 1, 2];
+        assert_eq!(b.pick(&attrs()), 1);
+        let mut b = lb(&[1, 4], Policy::LeastConn);
+        b.active = vec![1, 3]; // 1/1 > 3/4
+        assert_eq!(b.pick(&attrs()), 1);
+    }
+
+    #[test]
+    fn ip_hash_is_sticky() {
+        let mut b = lb(&[1, 1, 1, 1], Policy::IpHash);
+        let mut c = attrs();
+        c.attrs.session = 77;
+        let first = b.pick(&c);
+        assert!((0..20).all(|_| b.pick(&c) == first));
+    }
+}

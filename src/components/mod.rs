@@ -1,0 +1,236 @@
+//! The components that requests flow through, one file per kind, and the [`World`] that
+//! routes events to them.
+//!
+//! Components never hold references to each other: they schedule events addressed to node
+//! ids and share only the slab of calls, through a [`Ctx`]. A *call* (span) is one request's
+//! visit to one component; several calls of one request can be alive at once (fan-out, a
+//! timed-out attempt still running). A call is freed when both sides are done with it: the
+//! callee has replied and the caller has taken (or abandoned) the reply.
+
+pub mod client;
+pub mod load_balancer;
+pub mod service;
+pub mod world;
+
+pub use world::{Command, World};
+
+use crate::engine::{EventQueue, Key, Slab};
+use crate::metrics::{ErrorCause, NodeStats, Window};
+use crate::topology::NodeId;
+
+/// Address of a live call.
+pub type CallId = Key;
+
+/// Replica not chosen yet (the callee picks one).
+pub const ANY_REPLICA: u32 = u32::MAX;
+
+/// What a request is, drawn once when it arrives and carried by all its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestAttrs {
+    /// Class id (index into the topology's classes).
+    pub class: u8,
+    /// Region id (index into the workload's regions), 0 when none.
+    pub region: u8,
+    /// Whether the request arrived in the counting window.
+    pub counted: bool,
+    /// Session id (or user id for closed loops).
+    pub session: u32,
+    /// Key (1-based rank for Zipf).
+    pub key: u64,
+    /// The workload it came from.
+    pub workload: NodeId,
+    /// When it arrived, ns.
+    pub arrived_ns: u64,
+}
+
+/// One span: a request's visit to one component.
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    /// The request.
+    pub attrs: RequestAttrs,
+    /// The caller's own call (None for the root call made by a workload).
+    pub parent: Option<CallId>,
+    /// The node that made the call.
+    pub caller: NodeId,
+    /// The node that handles it.
+    pub callee: NodeId,
+    /// The callee instance, or [`ANY_REPLICA`] until chosen.
+    pub replica: u32,
+    /// Incarnation of the callee instance when the call arrived.
+    pub incarnation: u32,
+    /// Set by the caller: backend index (balancer), user (closed workload).
+    pub tag: u32,
+    /// When the callee got the call, ns.
+    pub arrived_ns: u64,
+    /// Latency back to the caller once answered, ns.
+    pub return_ns: u64,
+    /// Call depth (root = 1).
+    pub hops: u16,
+    /// Callee progress: next downstream call to consider.
+    pub step: u16,
+    /// Callee progress: downstream calls outstanding (parallel mode).
+    pub pending: u16,
+    /// Counted at the callee (arrived in the window).
+    pub counted: bool,
+    /// The call has reached its callee.
+    pub delivered: bool,
+    /// The call holds one of its instance's threads.
+    pub holds_thread: bool,
+    /// The caller has taken the reply or given up.
+    pub caller_done: bool,
+    /// The callee has replied.
+    pub callee_done: bool,
+    /// The reply, once the callee is done.
+    pub outcome: Result<(), ErrorCause>,
+}
+
+impl Call {
+    /// A new call, not yet delivered.
+    pub fn new(attrs: RequestAttrs, parent: Option<CallId>, caller: NodeId, callee: NodeId, replica: u32, hops: u16) -> Self {
+        Self {
+            attrs,
+            parent,
+            caller,
+            callee,
+            replica,
+            incarnation: 0,
+            tag: 0,
+            arrived_ns: 0,
+            return_ns: 0,
+            hops,
+            step: 0,
+            pending: 0,
+            counted: false,
+            delivered: false,
+            holds_thread: false,
+            caller_done: false,
+            callee_done: false,
+            outcome: Ok(()),
+        }
+    }
+}
+
+/// Events. Small and `Copy`: no allocation per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// An open workload's next arrival; `epoch` drops arrivals superseded by a rate change.
+    Arrival {
+        /// The workload.
+        node: NodeId,
+        /// Its arrival epoch when scheduled.
+        epoch: u32,
+    },
+    /// A closed-loop user finished thinking.
+    UserWake {
+        /// The workload.
+        node: NodeId,
+        /// The user.
+        user: u32,
+    },
+    /// A call reaches its callee.
+    Deliver {
+        /// The call.
+        call: CallId,
+    },
+    /// A CPU burst finished on an instance.
+    CpuDone {
+        /// The service.
+        node: NodeId,
+        /// The instance.
+        replica: u32,
+        /// Its incarnation when the burst started (stale after a kill).
+        incarnation: u32,
+        /// The call.
+        call: CallId,
+    },
+    /// A balancer finished its per-request work and forwards the call.
+    Forward {
+        /// The balancer's call.
+        call: CallId,
+    },
+    /// A reply reaches the caller.
+    Reply {
+        /// The call answered.
+        call: CallId,
+    },
+    /// The caller's deadline for a call.
+    Timeout {
+        /// The call.
+        call: CallId,
+    },
+    /// Close a time-series window.
+    Tick,
+}
+
+/// Settings every component reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Env {
+    /// Counting window and series settings.
+    pub window: Window,
+    /// Deepest allowed call.
+    pub max_hops: u16,
+}
+
+/// What a component may touch while handling an event.
+pub struct Ctx<'a> {
+    /// Pending events.
+    pub queue: &'a mut EventQueue<Event>,
+    /// Live calls.
+    pub calls: &'a mut Slab<Call>,
+    /// This node's statistics.
+    pub stats: &'a mut NodeStats,
+    /// Shared settings.
+    pub env: &'a Env,
+}
+
+impl Ctx<'_> {
+    /// Current time, ns.
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.queue.now().as_nanos()
+    }
+
+    /// Start a call: store it and deliver it after `latency_ns` (back after `return_ns`);
+    /// arm the caller's timeout if any.
+    pub fn send(&mut self, mut call: Call, latency_ns: u64, return_ns: u64, timeout_ns: Option<u64>) -> CallId {
+        call.return_ns = return_ns;
+        let id = self.calls.insert(call);
+        self.queue.schedule_in(latency_ns, Event::Deliver { call: id });
+        if let Some(t) = timeout_ns {
+            self.queue.schedule_in(t, Event::Timeout { call: id });
+        }
+        id
+    }
+
+    /// Mark a call as arrived at its callee (this node) and count it.
+    #[inline]
+    pub fn arrive(&mut self, id: CallId) -> Option<&mut Call> {
+        let now = self.now_ns();
+        let counted = self.env.window.counts(now);
+        let call = self.calls.get_mut(id)?;
+        call.arrived_ns = now;
+        call.counted = counted;
+        call.delivered = true;
+        self.stats.arrive(now, counted);
+        Some(call)
+    }
+
+    /// The callee (this node) answers `id` with `outcome`.
+    pub fn reply(&mut self, id: CallId, outcome: Result<(), ErrorCause>) {
+        let now = self.now_ns();
+        let Some(call) = self.calls.get_mut(id) else { return };
+        if call.callee_done {
+            return;
+        }
+        call.callee_done = true;
+        call.outcome = outcome;
+        self.stats.finish(now, call.arrived_ns, call.counted, outcome);
+        if call.caller_done {
+            // The caller gave up long ago: the late reply goes nowhere.
+            self.calls.remove(id);
+        } else {
+            let delay = call.return_ns;
+            self.queue.schedule_in(delay, Event::Reply { call: id });
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! A service: replicas, each with its own thread pool, CPUs and queue; CPU work per request
+//! class; downstream calls made before answering.
+//!
+//! Each replica is a queue: a request waits for a thread (up to `queue_limit`, else
+//! `queue_full`), then its CPU work is served on the instance's CPUs first come first served
+//! (non-preemptive), then it makes its downstream calls (sequential or parallel) and answers.
+//! A thread-pool server keeps the thread until it answers; an async server gives it back
+//! while waiting on downstream calls. With unlimited threads and CPUs a service is a pure
+//! delay. Killing an instance bumps its incarnation: its queued and running work fails with
+//! `instance_down`, and events addressed to the old incarnation are dropped.
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+
+use super::{ANY_REPLICA, Call, CallId, Ctx, Event};
+use crate::engine::{Rng, StreamKey};
+use crate::metrics::ErrorCause;
+use crate::topology::model::ServiceModel;
+use crate::topology::spec::{CallMode, ServerModel};
+use crate::topology::NodeId;
+
+/// One instance of a service.
+#[derive(Debug, Clone, Default)]
+pub struct Instance {
+    /// Bumped on every kill and revive.
+    pub incarnation: u32,
+    /// False while killed.
+    pub down: bool,
+    /// Threads in use.
+    pub threads_busy: u32,
+    /// CPUs in use.
+    pub cpus_busy: u32,
+    /// Calls waiting for a thread.
+    pub thread_queue: VecDeque<CallId>,
+    /// Calls (with their CPU work, ns) waiting for a CPU.
+    pub cpu_queue: VecDeque<(CallId, u64)>,
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Service {
+    /// Its node id.
+    pub node: NodeId,
+    /// The validated configuration.
+    pub model: ServiceModel,
+    /// Instances (index = replica).
+    pub instances: Vec<Instance>,
+    /// CPU work draws, per replica.
+    cpu_rng: Vec<Rng>,
+    /// Replica choice and call probabilities.
+    route_rng: Rng,
+}
+
+impl Service {
+    /// Build the live state; streams are named after the service.
+    pub fn new(node: NodeId, name: &str, model: ServiceModel, seed: u64, replication: u32) -> Self {
+        let key = |replica, purpose| StreamKey { seed, replication, owner: name, replica, purpose };
+        let replicas = model.replicas;
+        Self {
+            node,
+            instances: vec![Instance::default(); replicas as usize],
+            cpu_rng: (0..replicas).map(|r| key(r, "cpu").rng()).collect(),
+            route_rng: key(0, "route").rng(),
+            model,
+        }
+    }
+
+    /// Threads over all replicas, or `None` when unlimited.
+    pub fn thread_capacity(&self) -> Option<u64> {
+        (self.model.threads != u32::MAX).then(|| u64::from(self.model.threads) * self.instances.len() as u64)
+    }
+
+    /// CPUs over all replicas, or `None` when unlimited.
+    pub fn cpu_capacity(&self) -> Option<u64> {
+        (self.model.cpus != u32::MAX).then(|| u64::from(self.model.cpus) * self.instances.len() as u64)
+    }
+
+    /// A call arrives.
+    pub fn on_deliver(&mut self, id: CallId, ctx: &mut Ctx) {
+        let n = self.instances.len() as u32;
+        let Some(call) = ctx.arrive(id) else { return };
+        let replica = if call.replica == ANY_REPLICA {
+            if n == 1 { 0 } else { self.route_rng.random_range(0..n) }
+        } else {
+            call.replica
+        };
+        call.replica = replica;
+        let hops = call.hops;
+        let Some(inst) = self.instances.get_mut(replica as usize) else {
+            ctx.reply(id, Err(ErrorCause::InstanceDown));
+            return;
+        };
+        call.incarnation = inst.incarnation;
+        if inst.down {
+            ctx.reply(id, Err(ErrorCause::InstanceDown));
+        } else if hops > ctx.env.max_hops {
+            ctx.reply(id, Err(ErrorCause::HopLimit));
+        } else if inst.threads_busy < self.model.threads {
+            self.start(replica, id, ctx);
+        } else if (inst.thread_queue.len() as u64) < u64::from(self.model.queue_limit) {
+            inst.thread_queue.push_back(id);
+            ctx.stats.queue_len.add(ctx.now_ns(), 1);
+        } else {
+            ctx.reply(id, Err(ErrorCause::QueueFull));
+        }
+    }
+
+    /// Give the call a thread and start its CPU work.
+    fn start(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
+        let now = ctx.now_ns();
+        let inst = &mut self.instances[replica as usize];
+        inst.threads_busy += 1;
+        ctx.stats.threads_busy.add(now, 1);
+        let Some(call) = ctx.calls.get_mut(id) else { return };
+        call.holds_thread = true;
+        let class = call.attrs.class as usize;
+        let cpu_ns = self.model.cpu[class].sample(&mut self.cpu_rng[replica as usize]);
+        if inst.cpus_busy < self.model.cpus {
+            inst.cpus_busy += 1;
+            ctx.stats.cpus_busy.add(now, 1);
+            let incarnation = inst.incarnation;
+            ctx.queue.schedule_in(cpu_ns, Event::CpuDone { node: self.node, replica, incarnation, call: id });
+        } else {
+            inst.cpu_queue.push_back((id, cpu_ns));
+        }
+    }
+
+    /// A CPU burst finished.
+    pub fn on_cpu_done(&mut self, replica: u32, incarnation: u32, id: CallId, ctx: &mut Ctx) {
+        let Some(inst) = self.instances.get_mut(replica as usize) else { return };
+        if inst.incarnation != incarnation {
+            return; // The instance died meanwhile; its work already failed.
+        }
+        let now = ctx.now_ns();
+        if let Some((next, cpu_ns)) = inst.cpu_queue.pop_front() {
+            // The CPU passes straight to the next burst: busy count unchanged.
+            ctx.queue.schedule_in(cpu_ns, Event::CpuDone { node: self.node, replica, incarnation, call: next });
+        } else {
+            inst.cpus_busy -= 1;
+            ctx.stats.cpus_busy.sub(now, 1);
+        }
+        self.proceed(replica, id, ctx);
+    }
+
+    /// Make the next downstream call(s), or answer when none is left.
+    fn proceed(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
+        let Some(call) = ctx.calls.get(id).copied() else { return };
+        let class_bit = 1u64 << call.attrs.class;
+        let mut issued = 0u16;
+        match self.model.call_mode {
+            CallMode::Sequential => {
+                let mut step = call.step as usize;
+                while step < self.model.calls.len() {
+                    let spec = &self.model.calls[step];
+                    step += 1;
+                    if spec.class_mask & class_bit != 0 && self.take(spec.probability) {
+                        self.issue(replica, id, &call, step - 1, ctx);
+                        issued = 1;
+                        break;
+                    }
+                }
+                if let Some(c) = ctx.calls.get_mut(id) {
+                    c.step = step as u16;
+                    c.pending = issued;
+                }
+            }
+            CallMode::Parallel => {
+                if call.step == 0 {
+                    for i in 0..self.model.calls.len() {
+                        let spec = &self.model.calls[i];
+                        if spec.class_mask & class_bit != 0 && self.take(spec.probability) {
+                            self.issue(replica, id, &call, i, ctx);
+                            issued += 1;
+                        }
+                    }
+                }
+                if let Some(c) = ctx.calls.get_mut(id) {
+                    c.step = self.model.calls.len() as u16;
+                    c.pending = issued;
+                }
+            }
+        }
+        if issued == 0 {
+            self.finish(replica, id, Ok(()), ctx);
+        } else if self.model.server == ServerModel::Async {
+            self.release_thread(replica, id, ctx);
+        }
+    }
+
+    #[inline]
+    fn take(&mut self, probability: f64) -> bool {
+        probability >= 1.0 || (probability > 0.0 && self.route_rng.random::<f64>() < probability)
+    }
+
+    fn issue(&mut self, _replica: u32, parent: CallId, call: &Call, index: usize, ctx: &mut Ctx) {
+        let spec = &self.model.calls[index];
+        let (there, back) = match &spec.latency {
+            Some(l) => (l.sample(&mut self.route_rng), l.sample(&mut self.route_rng)),
+            None => (0, 0),
+        };
+        let child = Call::new(call.attrs, Some(parent), self.node, spec.to, ANY_REPLICA, call.hops + 1);
+        ctx.send(child, there, back, spec.timeout_ns);
+    }
+
+    /// A downstream call came back (or timed out).
+    pub fn on_child_done(&mut self, parent: CallId, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
+        let Some(call) = ctx.calls.get(parent).copied() else { return };
+        if call.callee_done {
+            return; // Already answered (a sibling failed first, or the instance died).
+        }
+        let replica = call.replica;
+        let Some(inst) = self.instances.get(replica as usize) else { return };
+        if inst.incarnation != call.incarnation {
+            return;
+        }
+        if let Err(cause) = outcome {
+            self.finish(replica, parent, Err(cause), ctx);
+            return;
+        }
+        match self.model.call_mode {
+            CallMode::Sequential => self.proceed(replica, parent, ctx),
+            CallMode::Parallel => {
+                let left = call.pending.saturating_sub(1);
+                if let Some(c) = ctx.calls.get_mut(parent) {
+                    c.pending = left;
+                }
+                if left == 0 {
+                    self.finish(replica, parent, Ok(()), ctx);
+                }
+            }
+        }
+    }
+
+    fn release_thread(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
+        let Some(call) = ctx.calls.get_mut(id) else { return };
+        if !call.holds_thread {
+            return;
+        }
+        call.holds_thread = false;
+        let now = ctx.now_ns();
+        let inst = &mut self.instances[replica as usize];
+        inst.threads_busy -= 1;
+        ctx.stats.threads_busy.sub(now, 1);
+        if let Some(next) = inst.thread_queue.pop_front() {
+            ctx.stats.queue_len.sub(now, 1);
+            self.start(replica, next, ctx);
+        }
+    }
+
+    fn finish(&mut self, replica: u32, id: CallId, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
+        self.release_thread(replica, id, ctx);
+        ctx.reply(id, outcome);
+    }
+
+    /// Kill an instance: everything on it fails with `instance_down`; stale events are dropped.
+    pub fn kill(&mut self, replica: u32, ctx: &mut Ctx) {
+        let now = ctx.now_ns();
+        let Some(inst) = self.instances.get_mut(replica as usize) else { return };
+        if inst.down {
+            return;
+        }
+        inst.down = true;
+        inst.incarnation = inst.incarnation.wrapping_add(1);
+        ctx.stats.threads_busy.sub(now, u64::from(inst.threads_busy));
+        ctx.stats.cpus_busy.sub(now, u64::from(inst.cpus_busy));
+        ctx.stats.queue_len.sub(now, inst.thread_queue.len() as u64);
+        inst.threads_busy = 0;
+        inst.cpus_busy = 0;
+        inst.thread_queue.clear();
+        inst.cpu_queue.clear();
+        // Every unanswered call on this instance, in slot order (deterministic).
+        let victims: Vec<CallId> = ctx
+            .calls
+            .iter()
+            .filter(|(_, c)| c.callee == self.node && c.replica == replica && c.delivered && !c.callee_done)
+            .map(|(k, _)| k)
+            .collect();
+        for id in victims {
+            if let Some(c) = ctx.calls.get_mut(id) {
+                c.holds_thread = false;
+            }
+            ctx.reply(id, Err(ErrorCause::InstanceDown));
+        }
+    }
+
+    /// Bring a killed instance back, empty.
+    pub fn revive(&mut self, replica: u32) {
+        if let Some(inst) = self.instances.get_mut(replica as usize)
+            && inst.down
+        {
+            inst.down = false;
+            inst.incarnation = inst.incarnation.wrapping_add(1);
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The world: every live component, the calls between them, and their statistics. It routes
+//! each event to the component it concerns and applies commands (kill an instance, change
+//! the traffic) between events.
+
+use super::client::Client;
+use super::load_balancer::LoadBalancer;
+use super::service::Service;
+use super::{Call, CallId, Ctx, Env, Event};
+use crate::engine::{EventQueue, Model, Slab};
+use crate::metrics::{ErrorCause, NodeStats};
+use crate::topology::model::NodeKind;
+use crate::topology::{NodeId, Topology};
+
+/// A live component.
+#[derive(Debug)]
+pub enum Live {
+    /// A workload.
+    Client(Client),
+    /// A service.
+    Service(Service),
+    /// A load balancer.
+    LoadBalancer(LoadBalancer),
+}
+
+/// A change to a running simulation (from the GUI, a fault schedule or a test).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Command {
+    /// Kill one instance of a service: its work fails with `instance_down`.
+    KillInstance {
+        /// The service.
+        node: NodeId,
+        /// The instance.
+        replica: u32,
+    },
+    /// Bring a killed instance back.
+    ReviveInstance {
+        /// The service.
+        node: NodeId,
+        /// The instance.
+        replica: u32,
+    },
+    /// Multiply a workload's arrival rate (1.0 = as in the model).
+    SetTrafficScale {
+        /// The workload.
+        node: NodeId,
+        /// The multiplier (≥ 0).
+        scale: f64,
+    },
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The node does not exist or is of the wrong kind.
+    #[error("node {0} cannot take this command")]
+    WrongNode(NodeId),
+}
+
+/// Every live component and what they share.
+pub struct World {
+    /// Live components by node id.
+    pub nodes: Vec<Live>,
+    /// Statistics by node id.
+    pub stats: Vec<NodeStats>,
+    /// Live calls.
+    pub calls: Slab<Call>,
+    /// Shared settings.
+    pub env: Env,
+    max_in_flight: usize,
+    request_budget: Option<u64>,
+    /// Counted requests so far.
+    pub counted_requests: u64,
+    /// Requests refused by the in-flight cap.
+    pub overload_rejections: u64,
+    /// Start of the open time-series window, ns.
+    pub window_start_ns: u64,
+    /// Current time-series window width, ns.
+    pub series_window_ns: u64,
+    ticking: bool,
+    last_now_ns: u64,
+}
+
+impl World {
+    /// Build the live components for replication `replication` of `topo` under `seed`.
+    pub fn new(topo: &Topology, seed: u64, replication: u32) -> Self {
+        let window = crate::metrics::Window {
+            warmup_ns: topo.warmup_ns,
+            duration_ns: topo.duration_ns,
+            series_window_ns: topo.window_ns,
+            max_points: topo.max_points,
+        };
+        let mut nodes = Vec::with_capacity(topo.nodes.len());
+        let mut stats = Vec::with_capacity(topo.nodes.len());
+        for (i, n) in topo.nodes.iter().enumerate() {
+            let id = i as NodeId;
+            let live = match &n.kind {
+                NodeKind::Workload(w) => Live::Client(Client::new(id, &n.name, w.clone(), seed, replication)),
+                NodeKind::Service(s) => Live::Service(Service::new(id, &n.name, s.clone(), seed, replication)),
+                NodeKind::LoadBalancer(lb) => Live::LoadBalancer(LoadBalancer::new(id, &n.name, lb.clone(), seed, replication)),
+            };
+            let (threads, cpus) = match &live {
+                Live::Service(s) => (s.thread_capacity(), s.cpu_capacity()),
+                _ => (Some(0), Some(0)),
+            };
+            stats.push(NodeStats::new(&window, threads, cpus));
+            nodes.push(live);
+        }
+        Self {
+            nodes,
+            stats,
+            calls: Slab::new(),
+            env: super::Env { window, max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX) },
+            max_in_flight: topo.limits.max_in_flight as usize,
+            request_budget: topo.requests,
+            counted_requests: 0,
+            overload_rejections: 0,
+            window_start_ns: 0,
+            series_window_ns: topo.window_ns,
+            ticking: false,
+            last_now_ns: 0,
+        }
+    }
+
+    /// Schedule the first events.
+    pub fn start(&mut self, queue: &mut EventQueue<Event>) {
+        for i in 0..self.nodes.len() {
+            if let Live::Client(c) = &mut self.nodes[i] {
+                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                c.start(&mut ctx);
+            }
+        }
+        self.ticking = true;
+        queue.schedule_in(self.series_window_ns, Event::Tick);
+    }
+
+    /// Apply a command at the queue's current time.
+    pub fn apply(&mut self, cmd: Command, queue: &mut EventQueue<Event>) -> Result<(), CommandError> {
+        let (node, _) = match cmd {
+            Command::KillInstance { node, replica } | Command::ReviveInstance { node, replica } => (node, replica),
+            Command::SetTrafficScale { node, .. } => (node, 0),
+        };
+        let i = node as usize;
+        let (Some(live), Some(stats)) = (self.nodes.get_mut(i), self.stats.get_mut(i)) else {
+            return Err(CommandError::WrongNode(node));
+        };
+        let mut ctx = Ctx { queue, calls: &mut self.calls, stats, env: &self.env };
+        match (cmd, live) {
+            (Command::KillInstance { replica, .. }, Live::Service(s)) => s.kill(replica, &mut ctx),
+            (Command::ReviveInstance { replica, .. }, Live::Service(s)) => s.revive(replica),
+            (Command::SetTrafficScale { scale, .. }, Live::Client(c)) => c.set_scale(scale, &mut ctx),
+            _ => return Err(CommandError::WrongNode(node)),
+        }
+        Ok(())
+    }
+
+    /// The caller learns the outcome of `call` (a reply, or its own timeout).
+    fn to_caller(&mut self, call: &Call, outcome: Result<(), ErrorCause>, queue: &mut EventQueue<Event>) {
+        let i = call.caller as usize;
+        let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+        match &mut self.nodes[i] {
+            Live::Client(c) => c.on_reply(call, outcome, &mut ctx),
+            Live::Service(s) => {
+                if let Some(parent) = call.parent {
+                    s.on_child_done(parent, outcome, &mut ctx);
+                }
+            }
+            Live::LoadBalancer(lb) => {
+                if let Some(parent) = call.parent {
+                    lb.on_child_done(parent, call.tag, outcome, &mut ctx);
+                }
+            }
+        }
+    }
+
+    fn on_reply(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
+        let Some(call) = self.calls.remove(id) else { return };
+        if !call.caller_done {
+            self.to_caller(&call, call.outcome, queue);
+        }
+    }
+
+    fn on_timeout(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
+        let Some(call) = self.calls.get_mut(id) else { return };
+        if call.caller_done {
+            return;
+        }
+        // Abandon the caller's side only; the callee keeps working and its late reply is
+        // dropped (or, if it is already on its way, freed on arrival).
+        call.caller_done = true;
+        let call = *call;
+        self.to_caller(&call, Err(ErrorCause::Timeout), queue);
+    }
+
+    fn count_request(&mut self, counted: bool, rejected: bool) {
+        if rejected {
+            self.overload_rejections += 1;
+        }
+        if !counted {
+            return;
+        }
+        self.counted_requests += 1;
+        if let Some(budget) = self.request_budget
+            && self.counted_requests >= budget
+        {
+            self.request_budget = None;
+            self.stop_arrivals();
+        }
+    }
+
+    /// No new requests from now on; the counting window ends now.
+    fn stop_arrivals(&mut self) {
+        for n in &mut self.nodes {
+            if let Live::Client(c) = n {
+                c.stopped = true;
+            }
+        }
+        // Arrivals already scheduled at this instant are dropped by `stopped`.
+        self.env.window.duration_ns = self.env.window.duration_ns.min(self.last_now_ns + 1);
+        let end = self.env.window.duration_ns;
+        for s in &mut self.stats {
+            s.end_window(self.last_now_ns, end);
+        }
+    }
+
+    fn on_tick(&mut self, queue: &mut EventQueue<Event>) {
+        let now = queue.now().as_nanos();
+        let mut doubled = false;
+        for s in &mut self.stats {
+            doubled |= s.close_window(self.window_start_ns, now);
+        }
+        if doubled {
+            self.series_window_ns *= 2;
+        }
+        self.window_start_ns = now;
+        let active = now < self.env.window.duration_ns && self.nodes.iter().any(|n| matches!(n, Live::Client(c) if !c.stopped));
+        if active || !self.calls.is_empty() {
+            queue.schedule_in(self.series_window_ns, Event::Tick);
+        } else {
+            self.ticking = false;
+        }
+    }
+
+    /// True while time-series ticks are scheduled.
+    pub fn is_ticking(&self) -> bool {
+        self.ticking
+    }
+
+    /// Close the open time-series window at `now_ns` (end of run).
+    pub fn close_series(&mut self, now_ns: u64) {
+        if now_ns > self.window_start_ns {
+            for s in &mut self.stats {
+                s.close_window(self.window_start_ns, now_ns);
+            }
+            self.window_start_ns = now_ns;
+        }
+    }
+
+    /// Count unfinished calls as censored (end of run).
+    pub fn censor(&mut self) {
+        for (_, c) in self.calls.iter() {
+            if c.delivered && c.counted && !c.callee_done
+                && let Some(s) = self.stats.get_mut(c.callee as usize)
+            {
+                s.censored += 1;
+            }
+            if c.parent.is_none() && c.attrs.counted && !c.caller_done
+                && let Some(s) = self.stats.get_mut(c.caller as usize)
+            {
+                s.censored += 1;
+            }
+        }
+    }
+}
+
+impl World {
+    #[inline]
+    fn dispatch(&mut self, event: Event, queue: &mut EventQueue<Event>) {
+        match event {
+            Event::Arrival { node, epoch } => {
+                let i = node as usize;
+                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                if let Live::Client(c) = &mut self.nodes[i] {
+                    let (counted, rejected) = c.on_arrival(epoch, &mut ctx, self.max_in_flight);
+                    self.count_request(counted, rejected);
+                }
+            }
+            Event::UserWake { node, user } => {
+                let i = node as usize;
+                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                if let Live::Client(c) = &mut self.nodes[i] {
+                    let (counted, rejected) = c.on_user_wake(user, &mut ctx, self.max_in_flight);
+                    self.count_request(counted, rejected);
+                }
+            }
+            Event::Deliver { call } => {
+                let Some(c) = self.calls.get(call) else { return };
+                let i = c.callee as usize;
+                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                match &mut self.nodes[i] {
+                    Live::Service(s) => s.on_deliver(call, &mut ctx),
+                    Live::LoadBalancer(lb) => lb.on_deliver(call, &mut ctx),
+                    Live::Client(_) => {}
+                }
+            }
+            Event::CpuDone { node, replica, incarnation, call } => {
+                let i = node as usize;
+                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                if let Live::Service(s) = &mut self.nodes[i] {
+                    s.on_cpu_done(replica, incarnation, call, &mut ctx);
+                }
+            }
+            Event::Forward { call } => {
+                let Some(c) = self.calls.get(call) else { return };
+                let i = c.callee as usize;
+                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                if let Live::LoadBalancer(lb) = &mut self.nodes[i] {
+                    lb.on_forward(call, &mut ctx);
+                }
+            }
+            Event::Reply { call } => self.on_reply(call, queue),
+            Event::Timeout { call } => self.on_timeout(call, queue),
+            Event::Tick => self.on_tick(queue),
+        }
+    }
+}
+
+impl Model for World {
+    type Event = Event;
+
+    #[inline]
+    fn handle(&mut self, event: Event, queue: &mut EventQueue<Event>) {
+        self.last_now_ns = queue.now().as_nanos();
+        self.dispatch(event, queue);
+    }
+}

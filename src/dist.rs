@@ -1,0 +1,374 @@
+//! Probability distributions of durations: the schema users write (`Exp(mean: "2ms")`) and the
+//! samplers the simulation draws from.
+//!
+//! Kept apart from components so every kind (service CPU, think time, network latency,
+//! load-balancer overhead) shares one vocabulary and one set of checks. Samples are integer
+//! nanoseconds.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::RngExt;
+use rand_distr::{Distribution, Exp1, StandardNormal};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Rng;
+use crate::engine::time::secs_to_nanos;
+use crate::topology::units::Duration;
+
+/// z such that P(Z ≤ z) = 0.99 for a standard normal Z.
+const Z_99: f64 = 2.326_347_874_040_840_8;
+
+/// A distribution of durations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub enum Dist {
+    /// Always the same value (D in queueing notation): `Const("5ms")`.
+    Const(Duration),
+    /// Exponential with this mean (M in queueing notation; memoryless): `Exp(mean: "2ms")`.
+    Exp {
+        /// Mean.
+        mean: Duration,
+    },
+    /// Uniform between `min` and `max`.
+    Uniform {
+        /// Smallest value.
+        min: Duration,
+        /// Largest value.
+        max: Duration,
+    },
+    /// Normal, truncated at zero (negative draws are redrawn); `mean` must be positive.
+    Normal {
+        /// Mean before truncation.
+        mean: Duration,
+        /// Standard deviation before truncation.
+        sd: Duration,
+    },
+    /// Log-normal, given either by `mean` and `sd`, or by `median` and `p99` (how people usually
+    /// know their latencies): `LogNormal(median: "3ms", p99: "40ms")`.
+    LogNormal {
+        /// Mean (with `sd`).
+        #[serde(default)]
+        mean: Option<Duration>,
+        /// Standard deviation (with `mean`).
+        #[serde(default)]
+        sd: Option<Duration>,
+        /// Median (with `p99`).
+        #[serde(default)]
+        median: Option<Duration>,
+        /// 99th percentile (with `median`); must exceed the median.
+        #[serde(default)]
+        p99: Option<Duration>,
+    },
+    /// Gamma with this shape and mean (shape < 1: more variable than exponential).
+    Gamma {
+        /// Shape parameter k (> 0).
+        shape: f64,
+        /// Mean (= shape × scale).
+        mean: Duration,
+    },
+    /// Erlang: the sum of `k` exponential phases, with this overall mean.
+    Erlang {
+        /// Number of phases (≥ 1).
+        k: u32,
+        /// Overall mean.
+        mean: Duration,
+    },
+    /// Pareto (heavy tail) with minimum `scale` and tail index `shape` (mean is finite only
+    /// for shape > 1, variance for shape > 2).
+    Pareto {
+        /// The minimum value x_m.
+        scale: Duration,
+        /// Tail index α (> 0).
+        shape: f64,
+    },
+    /// Resample uniformly from measured values in a file (one per line, e.g. `3.2ms`, or plain
+    /// seconds; `#` starts a comment; CSV lines use their first column). The path is relative
+    /// to the model file.
+    Empirical {
+        /// Path to the samples file.
+        file: String,
+    },
+}
+
+impl Default for Dist {
+    fn default() -> Self {
+        Dist::Exp { mean: Duration::from_nanos(1_000_000) }
+    }
+}
+
+/// A distribution ready to draw from.
+#[derive(Debug, Clone)]
+pub enum Sampler {
+    /// A constant.
+    Const(u64),
+    /// Exponential, mean in ns.
+    Exp(f64),
+    /// Uniform on [min, max] ns.
+    Uniform(f64, f64),
+    /// Normal (mean, sd) in ns, truncated at 0.
+    Normal(f64, f64),
+    /// Log-normal with (mu, sigma) of ln(ns).
+    LogNormal(f64, f64),
+    /// Gamma, with its mean in ns.
+    Gamma(rand_distr::Gamma<f64>, f64),
+    /// Pareto (scale ns, shape).
+    Pareto(f64, f64),
+    /// Bootstrap from samples (ns).
+    Empirical(Arc<[u64]>),
+}
+
+impl Sampler {
+    /// Check a distribution and prepare it; `base_dir` resolves `Empirical` files.
+    pub fn new(dist: &Dist, base_dir: &Path) -> Result<Self, String> {
+        let ns = |d: Duration| d.as_nanos() as f64;
+        Ok(match dist {
+            Dist::Const(d) => Sampler::Const(d.as_nanos()),
+            Dist::Exp { mean } => {
+                if mean.as_nanos() == 0 {
+                    return Err("Exp: mean must be positive (use Const(\"0s\") for no delay)".into());
+                }
+                Sampler::Exp(ns(*mean))
+            }
+            Dist::Uniform { min, max } => {
+                if min > max {
+                    return Err(format!("Uniform: min ({min}) is larger than max ({max})"));
+                }
+                Sampler::Uniform(ns(*min), ns(*max))
+            }
+            Dist::Normal { mean, sd } => {
+                if mean.as_nanos() == 0 {
+                    return Err("Normal: mean must be positive (it is truncated at zero)".into());
+                }
+                Sampler::Normal(ns(*mean), ns(*sd))
+            }
+            Dist::LogNormal { mean, sd, median, p99 } => match (mean, sd, median, p99) {
+                (Some(mean), Some(sd), None, None) => {
+                    if mean.as_nanos() == 0 {
+                        return Err("LogNormal: mean must be positive".into());
+                    }
+                    let m = ns(*mean);
+                    let s2 = (1.0 + (ns(*sd) / m).powi(2)).ln();
+                    Sampler::LogNormal(m.ln() - s2 / 2.0, s2.sqrt())
+                }
+                (None, None, Some(median), Some(p99)) => {
+                    if median.as_nanos() == 0 {
+                        return Err("LogNormal: median must be positive".into());
+                    }
+                    if p99 <= median {
+                        return Err(format!(
+                            "LogNormal: p99 ({p99}) must be larger than the median ({median})"
+                        ));
+                    }
+                    let mu = ns(*median).ln();
+                    Sampler::LogNormal(mu, (ns(*p99).ln() - mu) / Z_99)
+                }
+                _ => {
+                    return Err(
+                        "LogNormal: give either `mean` and `sd`, or `median` and `p99`".into()
+                    );
+                }
+            },
+            Dist::Gamma { shape, mean } => gamma(*shape, ns(*mean), "Gamma")?,
+            Dist::Erlang { k, mean } => {
+                if *k == 0 {
+                    return Err("Erlang: k must be at least 1".into());
+                }
+                gamma(f64::from(*k), ns(*mean), "Erlang")?
+            }
+            Dist::Pareto { scale, shape } => {
+                if !(shape.is_finite() && *shape > 0.0) {
+                    return Err(format!("Pareto: shape must be positive, got {shape}"));
+                }
+                if scale.as_nanos() == 0 {
+                    return Err("Pareto: scale (the minimum) must be positive".into());
+                }
+                Sampler::Pareto(ns(*scale), *shape)
+            }
+            Dist::Empirical { file } => Sampler::Empirical(load_samples(&base_dir.join(file))?),
+        })
+    }
+
+    /// Draw one value, in nanoseconds.
+    #[inline]
+    pub fn sample(&self, rng: &mut Rng) -> u64 {
+        match self {
+            Sampler::Const(v) => *v,
+            Sampler::Exp(mean) => {
+                let e: f64 = Exp1.sample(rng);
+                to_ns(e * mean)
+            }
+            Sampler::Uniform(lo, hi) => {
+                let u: f64 = rng.random();
+                to_ns(lo + u * (hi - lo))
+            }
+            Sampler::Normal(mean, sd) => loop {
+                let z: f64 = StandardNormal.sample(rng);
+                let v = mean + sd * z;
+                if v >= 0.0 {
+                    break to_ns(v);
+                }
+            },
+            Sampler::LogNormal(mu, sigma) => {
+                let z: f64 = StandardNormal.sample(rng);
+                to_ns((mu + sigma * z).exp())
+            }
+            Sampler::Gamma(g, _) => to_ns(g.sample(rng)),
+            Sampler::Pareto(scale, shape) => {
+                // Inverse CDF: x_m / U^(1/α), with U in (0, 1].
+                let u: f64 = 1.0 - rng.random::<f64>();
+                to_ns(scale / u.powf(1.0 / shape))
+            }
+            Sampler::Empirical(samples) => samples[rng.random_range(0..samples.len())],
+        }
+    }
+
+    /// The distribution's mean in nanoseconds (infinite for Pareto with shape ≤ 1).
+    pub fn mean_ns(&self) -> f64 {
+        match self {
+            Sampler::Const(v) => *v as f64,
+            Sampler::Exp(m) => *m,
+            Sampler::Uniform(a, b) => (a + b) / 2.0,
+            Sampler::Normal(m, _) => *m, // truncation moves it a little when sd is large.
+            Sampler::LogNormal(mu, s) => (mu + s * s / 2.0).exp(),
+            Sampler::Gamma(_, mean) => *mean,
+            Sampler::Pareto(xm, a) => {
+                if *a > 1.0 {
+                    a * xm / (a - 1.0)
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Sampler::Empirical(s) => s.iter().map(|&v| v as f64).sum::<f64>() / s.len() as f64,
+        }
+    }
+}
+
+fn gamma(shape: f64, mean_ns: f64, what: &str) -> Result<Sampler, String> {
+    if !(shape.is_finite() && shape > 0.0) {
+        return Err(format!("{what}: shape must be positive, got {shape}"));
+    }
+    if mean_ns <= 0.0 {
+        return Err(format!("{what}: mean must be positive"));
+    }
+    rand_distr::Gamma::new(shape, mean_ns / shape)
+        .map(|g| Sampler::Gamma(g, mean_ns))
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+#[inline]
+fn to_ns(v: f64) -> u64 {
+    // Round to the nearest nanosecond; `as` saturates and maps NaN to 0.
+    (v + 0.5) as u64
+}
+
+/// Read a samples file: one value per line, with a unit (`3.2ms`) or plain seconds.
+pub fn load_samples(path: &Path) -> Result<Arc<[u64]>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("Empirical: cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        let field = line.split(',').next().unwrap_or("").trim();
+        if field.is_empty() {
+            continue;
+        }
+        let value = match field.parse::<f64>() {
+            Ok(secs) if secs.is_finite() && secs >= 0.0 => secs_to_nanos(secs),
+            Ok(_) => {
+                return Err(format!("{}:{}: a sample cannot be negative", path.display(), i + 1));
+            }
+            Err(_) => match Duration::parse(field) {
+                Ok(d) => d.as_nanos(),
+                // A header line ("latency_s") is allowed as the first line only.
+                Err(_) if out.is_empty() && i == 0 => continue,
+                Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
+            },
+        };
+        out.push(value);
+    }
+    if out.is_empty() {
+        return Err(format!("Empirical: {} holds no samples", path.display()));
+    }
+    Ok(out.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::StreamKey;
+
+    fn rng() -> Rng {
+        StreamKey { seed: 7, replication: 0, owner: "t", replica: 0, purpose: "dist" }.rng()
+    }
+
+    fn d(s: &str) -> Duration {
+        Duration::parse(s).unwrap()
+    }
+
+    /// Sample mean within 5 standard errors of the distribution's mean.
+    fn check_mean(dist: Dist, sd_ns: f64) {
+        let s = Sampler::new(&dist, Path::new(".")).unwrap();
+        let n = 200_000;
+        let mut r = rng();
+        let mean = (0..n).map(|_| s.sample(&mut r) as f64).sum::<f64>() / n as f64;
+        let se = sd_ns / (n as f64).sqrt();
+        assert!((mean - s.mean_ns()).abs() < 5.0 * se + 1.0, "{dist:?}: {mean} vs {}", s.mean_ns());
+    }
+
+    #[test]
+    fn sample_means_match() {
+        check_mean(Dist::Exp { mean: d("2ms") }, 2e6);
+        check_mean(Dist::Uniform { min: d("1ms"), max: d("3ms") }, 2e6 / 12f64.sqrt());
+        check_mean(Dist::Gamma { shape: 2.0, mean: d("4ms") }, 4e6 / 2f64.sqrt());
+        check_mean(Dist::Erlang { k: 4, mean: d("4ms") }, 2e6);
+        check_mean(Dist::LogNormal { mean: Some(d("3ms")), sd: Some(d("1ms")), median: None, p99: None }, 1e6);
+        // Pareto α = 3: sd = xm/(α-1) * sqrt(α/(α-2)).
+        check_mean(Dist::Pareto { scale: d("1ms"), shape: 3.0 }, 0.5e6 * 3f64.sqrt());
+        check_mean(Dist::Const(d("5ms")), 0.0);
+    }
+
+    #[test]
+    fn lognormal_from_median_and_p99_hits_both() {
+        let s = Sampler::new(
+            &Dist::LogNormal { mean: None, sd: None, median: Some(d("3ms")), p99: Some(d("40ms")) },
+            Path::new("."),
+        )
+        .unwrap();
+        let mut r = rng();
+        let mut v: Vec<u64> = (0..200_000).map(|_| s.sample(&mut r)).collect();
+        v.sort_unstable();
+        let median = v[v.len() / 2] as f64;
+        let p99 = v[v.len() * 99 / 100] as f64;
+        assert!((median / 3e6 - 1.0).abs() < 0.02, "median {median}");
+        assert!((p99 / 40e6 - 1.0).abs() < 0.05, "p99 {p99}");
+    }
+
+    #[test]
+    fn truncated_normal_never_negative_and_bad_params_refused() {
+        let s = Sampler::new(&Dist::Normal { mean: d("1ms"), sd: d("5ms") }, Path::new(".")).unwrap();
+        let mut r = rng();
+        assert!((0..10_000).all(|_| s.sample(&mut r) < u64::MAX));
+        assert!(Sampler::new(&Dist::Exp { mean: Duration::ZERO }, Path::new(".")).is_err());
+        assert!(Sampler::new(&Dist::Uniform { min: d("3ms"), max: d("1ms") }, Path::new(".")).is_err());
+        assert!(Sampler::new(
+            &Dist::LogNormal { mean: Some(d("1ms")), sd: None, median: Some(d("1ms")), p99: None },
+            Path::new(".")
+        )
+        .is_err());
+        assert!(Sampler::new(&Dist::Erlang { k: 0, mean: d("1ms") }, Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn empirical_reads_units_and_seconds() {
+        let dir = std::env::temp_dir().join(format!("fc-emp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("s.txt"), "latency\n1ms\n0.002 # two ms\n\n3ms,extra\n").unwrap();
+        let s = Sampler::new(&Dist::Empirical { file: "s.txt".into() }, &dir).unwrap();
+        assert_eq!(s.mean_ns(), 2e6);
+        std::fs::write(dir.join("bad.txt"), "1ms\nbanana\n").unwrap();
+        let e = Sampler::new(&Dist::Empirical { file: "bad.txt".into() }, &dir).unwrap_err();
+        assert!(e.contains("bad.txt:2"), "{e}");
+    }
+}

@@ -1,0 +1,234 @@
+//! Measurements: per-node statistics fed by the components through one sink, time series,
+//! and the report that the CLI, JSON, GUI, sweeps and tests all read (one data path).
+//!
+//! Counting rules (docs/ARCHITECTURE.md): a call is *counted* when it arrives at a node in
+//! [warmup, duration); counted calls contribute to arrivals, completions, errors, latency and
+//! Little's-law sums wherever they finish, and those unfinished when the drain ends are
+//! `censored`. Time averages (utilization, queue length) cover [warmup, duration). Time series
+//! cover the whole run, warm-up included. This module knows nothing of how calls are routed.
+
+pub mod histogram;
+pub mod level;
+pub mod report;
+pub mod series;
+
+use serde::Serialize;
+
+pub use histogram::{LatencyHistogram, LatencySummary};
+pub use level::Level;
+pub use report::Report;
+pub use series::{Series, SeriesPoint};
+
+/// Why a call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCause {
+    /// The instance's queue was full (`queue_limit`).
+    QueueFull,
+    /// A caller gave up waiting (client or call `timeout`).
+    Timeout,
+    /// The instance was down, or died while working on the call.
+    InstanceDown,
+    /// The model-wide cap on calls in flight was reached (`limits.max_in_flight`).
+    Overload,
+    /// The call went deeper than `limits.max_hops` (a call cycle).
+    HopLimit,
+}
+
+impl ErrorCause {
+    /// Every cause, in report order.
+    pub const ALL: [ErrorCause; 5] =
+        [ErrorCause::QueueFull, ErrorCause::Timeout, ErrorCause::InstanceDown, ErrorCause::Overload, ErrorCause::HopLimit];
+
+    /// The cause's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCause::QueueFull => "queue_full",
+            ErrorCause::Timeout => "timeout",
+            ErrorCause::InstanceDown => "instance_down",
+            ErrorCause::Overload => "overload",
+            ErrorCause::HopLimit => "hop_limit",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Statistics of one node (a component, or a workload for end-to-end figures).
+#[derive(Debug, Clone)]
+pub struct NodeStats {
+    /// Counted arrivals.
+    pub arrivals: u64,
+    /// Counted successes.
+    pub completions: u64,
+    /// Counted failures by cause.
+    pub errors: [u64; ErrorCause::ALL.len()],
+    /// Counted calls unfinished when the drain ended.
+    pub censored: u64,
+    /// Latency of counted successes.
+    pub latency: LatencyHistogram,
+    /// Latency of counted failures.
+    pub error_latency: LatencyHistogram,
+    /// Sum of the sojourn of every counted finished call, ns (successes and failures).
+    pub sojourn_sum_ns: u128,
+    /// Counted calls in flight, integrated over all time after warm-up (Little's L).
+    pub in_flight_counted: Level,
+    /// All calls in flight (for the time series).
+    pub in_flight: Level,
+    /// Busy threads, summed over replicas.
+    pub threads_busy: Level,
+    /// Busy CPUs, summed over replicas.
+    pub cpus_busy: Level,
+    /// Requests waiting for a thread, summed over replicas.
+    pub queue_len: Level,
+    /// Threads across replicas (`None` = unlimited).
+    pub thread_capacity: Option<u64>,
+    /// CPUs across replicas (`None` = unlimited; `Some(0)` = no CPU, e.g. a balancer).
+    pub cpu_capacity: Option<u64>,
+    win_completions: u64,
+    win_errors: u64,
+    win_latency: LatencyHistogram,
+    /// This node's time series.
+    pub series: Series,
+}
+
+/// The measurement window and series settings shared by every node.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Counting starts, ns.
+    pub warmup_ns: u64,
+    /// Arrivals stop, ns.
+    pub duration_ns: u64,
+    /// First series window, ns.
+    pub series_window_ns: u64,
+    /// Points per series.
+    pub max_points: u32,
+}
+
+impl Window {
+    /// Is a call arriving at `now_ns` counted?
+    #[inline]
+    pub fn counts(&self, now_ns: u64) -> bool {
+        now_ns >= self.warmup_ns && now_ns < self.duration_ns
+    }
+
+    /// Length of the counting window, s.
+    pub fn length_s(&self) -> f64 {
+        (self.duration_ns - self.warmup_ns) as f64 / 1e9
+    }
+}
+
+impl NodeStats {
+    /// Empty statistics.
+    pub fn new(w: &Window, thread_capacity: Option<u64>, cpu_capacity: Option<u64>) -> Self {
+        let level = || Level::new(w.warmup_ns, w.duration_ns);
+        Self {
+            arrivals: 0,
+            completions: 0,
+            errors: [0; ErrorCause::ALL.len()],
+            censored: 0,
+            latency: LatencyHistogram::new(3),
+            error_latency: LatencyHistogram::new(3),
+            sojourn_sum_ns: 0,
+            in_flight_counted: Level::new(w.warmup_ns, u64::MAX),
+            in_flight: level(),
+            threads_busy: level(),
+            cpus_busy: level(),
+            queue_len: level(),
+            thread_capacity,
+            cpu_capacity,
+            win_completions: 0,
+            win_errors: 0,
+            win_latency: LatencyHistogram::new(2),
+            series: Series::new(w.series_window_ns, w.max_points),
+        }
+    }
+
+    /// A call arrived.
+    #[inline]
+    pub fn arrive(&mut self, now_ns: u64, counted: bool) {
+        self.in_flight.add(now_ns, 1);
+        if counted {
+            self.arrivals += 1;
+            self.in_flight_counted.add(now_ns, 1);
+        }
+    }
+
+    /// A call that arrived at `arrived_ns` finished with `outcome`.
+    #[inline]
+    pub fn finish(&mut self, now_ns: u64, arrived_ns: u64, counted: bool, outcome: Result<(), ErrorCause>) {
+        let latency_ns = now_ns.saturating_sub(arrived_ns);
+        self.in_flight.sub(now_ns, 1);
+        match outcome {
+            Ok(()) => {
+                self.win_completions += 1;
+                self.win_latency.record(latency_ns);
+            }
+            Err(_) => self.win_errors += 1,
+        }
+        if !counted {
+            return;
+        }
+        self.in_flight_counted.sub(now_ns, 1);
+        self.sojourn_sum_ns += u128::from(latency_ns);
+        match outcome {
+            Ok(()) => {
+                self.completions += 1;
+                self.latency.record(latency_ns);
+            }
+            Err(cause) => {
+                self.errors[cause.index()] += 1;
+                self.error_latency.record(latency_ns);
+            }
+        }
+    }
+
+    /// End the counting window at `end_ns` (arrivals stopped early).
+    pub fn end_window(&mut self, now_ns: u64, end_ns: u64) {
+        for l in [&mut self.in_flight, &mut self.threads_busy, &mut self.cpus_busy, &mut self.queue_len] {
+            l.set_end(now_ns, end_ns);
+        }
+    }
+
+    /// Counted failures of every cause.
+    pub fn error_count(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Close the time-series window that started at `start_ns` and ends now. Returns true
+    /// when the series merged (its window doubled).
+    pub fn close_window(&mut self, start_ns: u64, now_ns: u64) -> bool {
+        let len_ns = now_ns.saturating_sub(start_ns).max(1);
+        let len_s = len_ns as f64 / 1e9;
+        let avg = |area: u128| area as f64 / len_ns as f64;
+        let queue = avg(self.queue_len.take_window(now_ns));
+        let cpus = avg(self.cpus_busy.take_window(now_ns));
+        let _ = self.threads_busy.take_window(now_ns);
+        let in_flight = avg(self.in_flight.take_window(now_ns));
+        let all = self.win_completions + self.win_errors;
+        let q = |p: f64| self.win_latency.quantile_ns(p) as f64 / 1e9;
+        let point = SeriesPoint {
+            t_s: start_ns as f64 / 1e9,
+            window_s: len_s,
+            throughput_per_s: self.win_completions as f64 / len_s,
+            error_rate: if all > 0 { self.win_errors as f64 / all as f64 } else { 0.0 },
+            p50_s: q(0.5),
+            p95_s: q(0.95),
+            p99_s: q(0.99),
+            mean_queue_len: queue,
+            cpu_utilization: match self.cpu_capacity {
+                Some(c) if c > 0 => cpus / c as f64,
+                _ => 0.0,
+            },
+            in_flight,
+            completions: self.win_completions,
+            errors: self.win_errors,
+        };
+        self.win_completions = 0;
+        self.win_errors = 0;
+        self.win_latency.clear();
+        self.series.push(point)
+    }
+}

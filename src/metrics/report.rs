@@ -1,0 +1,255 @@
+//! The report of one run: golden signals end to end and per component, the SLO verdict and
+//! stability notes. The same types feed the CLI's text and JSON, the GUI, sweeps and tests.
+//! Keys carry their units (`throughput_per_s`, `latency_s.p99`); `schema_version` changes
+//! when a key changes meaning. docs/report.schema.json is generated from these types.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{ErrorCause, LatencySummary, NodeStats, SeriesPoint, Window};
+
+/// Version of the JSON report's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Report {
+    /// Version of this shape (bumped when a key changes meaning).
+    pub schema_version: u32,
+    /// The model's name.
+    pub model: String,
+    /// The seed the run used.
+    pub seed: u64,
+    /// Arrival window (the model's `duration`), s.
+    pub sim_duration_s: f64,
+    /// Warm-up excluded from counting, s.
+    pub warmup_s: f64,
+    /// Simulated time when the run ended (after draining), s.
+    pub end_s: f64,
+    /// Events handled.
+    pub events: u64,
+    /// Wall-clock time the run took, s (the only key that differs between identical runs).
+    pub wall_s: f64,
+    /// Requests as the users saw them, all workloads together.
+    pub end_to_end: EndToEnd,
+    /// The same, per workload.
+    pub workloads: BTreeMap<String, EndToEnd>,
+    /// Per component.
+    pub components: BTreeMap<String, ComponentReport>,
+    /// Why the run is not in steady state (empty when it is): queues that grew without
+    /// bound, the in-flight cap reached, work censored.
+    pub unstable: Vec<String>,
+    /// The SLO verdict, when the model has targets.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub slo: Option<SloVerdict>,
+    /// Warnings from loading the model.
+    pub warnings: Vec<String>,
+    /// Time series (only with `--series` or `--csv`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub series: BTreeMap<String, Vec<SeriesPoint>>,
+}
+
+/// End-to-end golden signals.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct EndToEnd {
+    /// Requests that arrived in the counting window.
+    pub offered: u64,
+    /// Of those, answered successfully.
+    pub completed: u64,
+    /// Of those, failed (errors, timeouts, rejections).
+    pub errors: u64,
+    /// Of those, unfinished when the drain ended.
+    pub censored: u64,
+    /// Failures by cause.
+    pub errors_by_cause: BTreeMap<String, u64>,
+    /// Successes per second of the counting window.
+    pub throughput_per_s: f64,
+    /// errors / (completed + errors).
+    pub error_rate: f64,
+    /// Latency of successful requests, s.
+    pub latency_s: LatencySummary,
+    /// Latency of failed requests (time to the error), s.
+    pub error_latency_s: LatencySummary,
+    /// Time-averaged requests in the system (Little's L).
+    pub mean_in_flight: f64,
+    /// Mean time in the system of every finished request, successes and failures, s (W).
+    pub mean_sojourn_s: f64,
+}
+
+/// One component's signals.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ComponentReport {
+    /// `service`, `load_balancer`, ...
+    pub kind: String,
+    /// Instances.
+    pub replicas: u32,
+    /// Calls that arrived in the counting window.
+    pub arrivals: u64,
+    /// Of those, answered successfully.
+    pub completions: u64,
+    /// Of those, failed (including failures of its downstream calls).
+    pub errors: u64,
+    /// Failures by cause.
+    pub errors_by_cause: BTreeMap<String, u64>,
+    /// Of those, unfinished when the drain ended.
+    pub censored: u64,
+    /// Successes per second of the counting window.
+    pub throughput_per_s: f64,
+    /// errors / (completions + errors).
+    pub error_rate: f64,
+    /// ∫busy threads dt / ∫threads dt; null when threads are unlimited.
+    pub thread_occupancy: Option<f64>,
+    /// ∫busy CPUs dt / ∫CPUs dt; null when CPUs are unlimited or there are none.
+    pub cpu_utilization: Option<f64>,
+    /// Time-averaged busy threads (all replicas).
+    pub mean_busy_threads: f64,
+    /// Time-averaged busy CPUs (all replicas).
+    pub mean_busy_cpus: f64,
+    /// Time-averaged requests waiting for a thread (all replicas).
+    pub mean_queue_len: f64,
+    /// Most requests waiting at once (all replicas).
+    pub max_queue_len: u64,
+    /// Time-averaged counted calls in the component (Little's L = λ W exactly).
+    pub mean_in_flight: f64,
+    /// Mean time in the component of every finished counted call, s.
+    pub mean_sojourn_s: f64,
+    /// Latency of successes, s.
+    pub latency_s: LatencySummary,
+    /// Latency of failures, s.
+    pub error_latency_s: LatencySummary,
+}
+
+/// The SLO verdict.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SloVerdict {
+    /// True when every target holds.
+    pub pass: bool,
+    /// Names of the failing targets (`p99`, `error_rate`, ...).
+    pub failed: Vec<String>,
+    /// Each target with what was measured.
+    pub targets: Vec<SloTarget>,
+}
+
+/// One SLO target.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SloTarget {
+    /// `p50`, `p95`, `p99`, `p999` or `error_rate`.
+    pub name: String,
+    /// The target (s for latencies, a fraction for error_rate).
+    pub target: f64,
+    /// What was measured.
+    pub actual: f64,
+    /// actual ≤ target.
+    pub pass: bool,
+}
+
+/// SLO targets in plain numbers (seconds; error rate as a fraction).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SloTargets {
+    /// Median target, s.
+    pub p50_s: Option<f64>,
+    /// 95th percentile target, s.
+    pub p95_s: Option<f64>,
+    /// 99th percentile target, s.
+    pub p99_s: Option<f64>,
+    /// 99.9th percentile target, s.
+    pub p999_s: Option<f64>,
+    /// Error-rate target.
+    pub error_rate: Option<f64>,
+}
+
+impl SloVerdict {
+    /// Judge end-to-end results against targets.
+    pub fn judge(t: &SloTargets, e2e: &EndToEnd) -> Self {
+        let l = &e2e.latency_s;
+        let mut targets = Vec::new();
+        for (name, target, actual) in [
+            ("p50", t.p50_s, l.p50),
+            ("p95", t.p95_s, l.p95),
+            ("p99", t.p99_s, l.p99),
+            ("p999", t.p999_s, l.p999),
+            ("error_rate", t.error_rate, e2e.error_rate),
+        ] {
+            if let Some(target) = target {
+                targets.push(SloTarget { name: name.into(), target, actual, pass: actual <= target });
+            }
+        }
+        let failed: Vec<String> = targets.iter().filter(|t| !t.pass).map(|t| t.name.clone()).collect();
+        Self { pass: failed.is_empty(), failed, targets }
+    }
+}
+
+fn causes(errors: &[u64; ErrorCause::ALL.len()]) -> BTreeMap<String, u64> {
+    ErrorCause::ALL.iter().zip(errors).filter(|(_, n)| **n > 0).map(|(c, n)| (c.name().to_string(), *n)).collect()
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+impl EndToEnd {
+    /// Combine workload statistics (one or more) into end-to-end figures.
+    pub fn from_stats(stats: &mut [&mut NodeStats], w: &Window, end_ns: u64) -> Self {
+        let mut latency = super::LatencyHistogram::new(3);
+        let mut error_latency = super::LatencyHistogram::new(3);
+        let mut out = EndToEnd::default();
+        let mut errors = [0u64; ErrorCause::ALL.len()];
+        let mut area = 0u128;
+        let mut sojourn = 0u128;
+        for s in stats.iter_mut() {
+            out.offered += s.arrivals;
+            out.completed += s.completions;
+            out.censored += s.censored;
+            for (e, n) in errors.iter_mut().zip(s.errors) {
+                *e += n;
+            }
+            latency.merge(&s.latency);
+            error_latency.merge(&s.error_latency);
+            area += s.in_flight_counted.area(end_ns);
+            sojourn += s.sojourn_sum_ns;
+        }
+        out.errors = errors.iter().sum();
+        out.errors_by_cause = causes(&errors);
+        out.throughput_per_s = out.completed as f64 / w.length_s();
+        out.error_rate = ratio(out.errors, out.completed + out.errors);
+        out.latency_s = latency.summary();
+        out.error_latency_s = error_latency.summary();
+        out.mean_in_flight = area as f64 / 1e9 / w.length_s();
+        let finished = out.completed + out.errors;
+        out.mean_sojourn_s = if finished == 0 { 0.0 } else { sojourn as f64 / 1e9 / finished as f64 };
+        out
+    }
+}
+
+impl ComponentReport {
+    /// A component's figures.
+    pub fn from_stats(kind: &str, replicas: u32, s: &mut NodeStats, w: &Window, end_ns: u64) -> Self {
+        let errors = s.error_count();
+        let threads = s.threads_busy.mean(end_ns);
+        let cpus = s.cpus_busy.mean(end_ns);
+        let finished = s.completions + errors;
+        Self {
+            kind: kind.to_string(),
+            replicas,
+            arrivals: s.arrivals,
+            completions: s.completions,
+            errors,
+            errors_by_cause: causes(&s.errors),
+            censored: s.censored,
+            throughput_per_s: s.completions as f64 / w.length_s(),
+            error_rate: ratio(errors, finished),
+            thread_occupancy: s.thread_capacity.filter(|&c| c > 0).map(|c| threads / c as f64),
+            cpu_utilization: s.cpu_capacity.filter(|&c| c > 0).map(|c| cpus / c as f64),
+            mean_busy_threads: threads,
+            mean_busy_cpus: cpus,
+            mean_queue_len: s.queue_len.mean(end_ns),
+            max_queue_len: s.queue_len.max(),
+            mean_in_flight: s.in_flight_counted.area(end_ns) as f64 / 1e9 / w.length_s(),
+            mean_sojourn_s: if finished == 0 { 0.0 } else { s.sojourn_sum_ns as f64 / 1e9 / finished as f64 },
+            latency_s: s.latency.summary(),
+            error_latency_s: s.error_latency.summary(),
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! One simulation run: builds the [`World`] from a [`Topology`], drives it (to completion, or
+//! stepped by a budget for the GUI and tests), takes commands while running, and assembles
+//! the [`Report`]. This is the layer the CLI, the GUI and sweeps all call.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::components::{Command, Event, World, world::CommandError, world::Live};
+use crate::engine::{Engine, SimTime, StepOutcome};
+use crate::metrics::report::{ComponentReport, EndToEnd, SCHEMA_VERSION, SloTargets, SloVerdict};
+use crate::metrics::{NodeStats, Report, SeriesPoint};
+use crate::topology::model::NodeKind;
+use crate::topology::{NodeId, Topology};
+
+/// How to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Replace the model's seed.
+    pub seed: Option<u64>,
+    /// Replication index (its streams differ from every other replication's).
+    pub replication: u32,
+    /// Put the time series into the report.
+    pub series: bool,
+}
+
+/// A simulation in progress.
+pub struct Simulation {
+    engine: Engine<World>,
+    names: Vec<String>,
+    kinds: Vec<&'static str>,
+    replicas: Vec<u32>,
+    is_workload: Vec<bool>,
+    model: String,
+    seed: u64,
+    slo: Option<SloTargets>,
+    warnings: Vec<String>,
+    end_ns: u64,
+    options: RunOptions,
+    wall: Instant,
+    finished: bool,
+}
+
+impl Simulation {
+    /// Prepare a run of `topo`.
+    pub fn new(topo: &Topology, options: RunOptions) -> Self {
+        let seed = options.seed.unwrap_or(topo.seed);
+        let mut engine = Engine::new(World::new(topo, seed, options.replication));
+        engine.model.start(&mut engine.queue);
+        let slo = topo.slo.as_ref().map(|s| SloTargets {
+            p50_s: s.p50.map(|d| d.as_secs_f64()),
+            p95_s: s.p95.map(|d| d.as_secs_f64()),
+            p99_s: s.p99.map(|d| d.as_secs_f64()),
+            p999_s: s.p999.map(|d| d.as_secs_f64()),
+            error_rate: s.error_rate,
+        });
+        Self {
+            engine,
+            names: topo.nodes.iter().map(|n| n.name.clone()).collect(),
+            kinds: topo.nodes.iter().map(|n| n.kind.kind_name()).collect(),
+            replicas: topo
+                .nodes
+                .iter()
+                .map(|n| match &n.kind {
+                    NodeKind::Service(s) => s.replicas,
+                    _ => 1,
+                })
+                .collect(),
+            is_workload: topo.nodes.iter().map(|n| matches!(n.kind, NodeKind::Workload(_))).collect(),
+            model: topo.name.clone(),
+            seed,
+            slo,
+            warnings: topo.warnings.iter().map(ToString::to_string).collect(),
+            end_ns: topo.duration_ns.saturating_add(topo.limits.drain.as_nanos()),
+            options,
+            wall: Instant::now(),
+            finished: false,
+        }
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.engine.now()
+    }
+
+    /// Events handled so far.
+    pub fn events(&self) -> u64 {
+        self.engine.events_handled()
+    }
+
+    /// The live world (read-only), for snapshots.
+    pub fn world(&self) -> &World {
+        &self.engine.model
+    }
+
+    /// The id of a node by name.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.names.iter().position(|n| n == name).map(|i| i as NodeId)
+    }
+
+    /// Apply a command now.
+    pub fn command(&mut self, cmd: Command) -> Result<(), CommandError> {
+        self.engine.model.apply(cmd, &mut self.engine.queue)
+    }
+
+    /// Handle up to `max_events` events, not beyond simulated time `until` (nor the end of
+    /// the drain). Returns `Idle` once the run is over.
+    pub fn step(&mut self, until: SimTime, max_events: u64) -> StepOutcome {
+        if self.finished {
+            return StepOutcome::Idle;
+        }
+        let limit = until.min(SimTime::from_nanos(self.end_ns));
+        let out = self.engine.step(limit, max_events);
+        if out == StepOutcome::Idle || (out == StepOutcome::TimeLimit && limit.as_nanos() >= self.end_ns) {
+            self.finished = true;
+            return StepOutcome::Idle;
+        }
+        out
+    }
+
+    /// True once the run is over.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Run to the end and report.
+    pub fn run(mut self) -> Report {
+        while self.step(SimTime::MAX, u64::MAX) != StepOutcome::Idle {}
+        self.finish()
+    }
+
+    /// Close the books and build the report (call once, after the run).
+    pub fn finish(mut self) -> Report {
+        let now = self.engine.now().as_nanos();
+        let world = &mut self.engine.model;
+        world.close_series(now);
+        world.censor();
+        let window = world.env.window;
+        let mut report = Report {
+            schema_version: SCHEMA_VERSION,
+            model: self.model.clone(),
+            seed: self.seed,
+            sim_duration_s: window.duration_ns as f64 / 1e9,
+            warmup_s: window.warmup_ns as f64 / 1e9,
+            end_s: now as f64 / 1e9,
+            events: self.engine.events_handled(),
+            wall_s: 0.0,
+            end_to_end: EndToEnd::default(),
+            workloads: BTreeMap::new(),
+            components: BTreeMap::new(),
+            unstable: Vec::new(),
+            slo: None,
+            warnings: self.warnings.clone(),
+            series: BTreeMap::new(),
+        };
+        let world = &mut self.engine.model;
+        {
+            let mut wl: Vec<&mut NodeStats> =
+                world.stats.iter_mut().zip(&self.is_workload).filter(|(_, w)| **w).map(|(s, _)| s).collect();
+            report.end_to_end = EndToEnd::from_stats(&mut wl, &window, now);
+        }
+        for (i, s) in world.stats.iter_mut().enumerate() {
+            let name = self.names[i].clone();
+            if self.is_workload[i] {
+                report.workloads.insert(name.clone(), EndToEnd::from_stats(&mut [s], &window, now));
+            } else {
+                report.components.insert(name.clone(), ComponentReport::from_stats(self.kinds[i], self.replicas[i], s, &window, now));
+            }
+            if let Some(note) = growth_note(&name, &s.series.points, &window, self.is_workload[i]) {
+                report.unstable.push(note);
+            }
+            if self.options.series {
+                report.series.insert(name, s.series.points.clone());
+            }
+        }
+        if world.overload_rejections > 0 {
+            report.unstable.insert(0, format!(
+                "unstable: {} requests were rejected because {} calls were in flight (limits.max_in_flight); arrivals exceed what the system can serve",
+                world.overload_rejections,
+                world.calls.len().max(1)
+            ));
+        }
+        if report.end_to_end.censored > 0 {
+            report.unstable.push(format!(
+                "censored: {} requests were still unfinished when the drain ended (limits.drain)",
+                report.end_to_end.censored
+            ));
+        }
+        if let Some(t) = &self.slo {
+            report.slo = Some(SloVerdict::judge(t, &report.end_to_end));
+        }
+        report.wall_s = self.wall.elapsed().as_secs_f64();
+        report
+    }
+
+    /// Names of the nodes, by id.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether each node is a workload, by id.
+    pub fn is_workload(&self, id: NodeId) -> bool {
+        self.is_workload.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// A live component, for inspection.
+    pub fn live(&self, id: NodeId) -> Option<&Live> {
+        self.engine.model.nodes.get(id as usize)
+    }
+
+    /// Pending events (for tests of the engine's bookkeeping).
+    pub fn pending_events(&self) -> usize {
+        self.engine.queue.len()
+    }
+}
+
+/// A queue (or in-flight count) that kept growing through the counting window means the
+/// arrival rate exceeds capacity: no steady state, so averages depend on the run length.
+fn growth_note(name: &str, points: &[SeriesPoint], w: &crate::metrics::Window, workload: bool) -> Option<String> {
+    let start = w.warmup_ns as f64 / 1e9;
+    let end = w.duration_ns as f64 / 1e9;
+    let inside: Vec<&SeriesPoint> = points.iter().filter(|p| p.t_s >= start && p.t_s + p.window_s <= end).collect();
+    if inside.len() < 8 {
+        return None;
+    }
+    let level = |p: &SeriesPoint| if workload { p.in_flight } else { p.mean_queue_len.max(p.in_flight) };
+    let half = inside.len() / 2;
+    let first: f64 = inside[..half].iter().map(|p| level(p)).sum::<f64>() / half as f64;
+    let quarter = inside.len() / 4;
+    let last: f64 = inside[inside.len() - quarter..].iter().map(|p| level(p)).sum::<f64>() / quarter as f64;
+    // Monotone growth: each quarter above the previous one.
+    let q = |k: usize| {
+        let s = &inside[k * quarter..(k + 1) * quarter];
+        s.iter().map(|p| level(p)).sum::<f64>() / s.len() as f64
+    };
+    let rising = (1..4).all(|k| q(k) > q(k - 1));
+    if rising && last > 2.0 * first + 10.0 {
+        let what = if workload { "requests in the system" } else { "work waiting at" };
+        Some(format!(
+            "unstable: {what} `{name}` grew from {first:.0} to {last:.0} during the run; arrivals exceed capacity, so averages depend on the run length"
+        ))
+    } else {
+        None
+    }
+}
+
+#[allow(dead_code)]
+fn _event_is_small() {
+    // Events stay small and Copy; checked in tests.
+    let _ = std::mem::size_of::<Event>();
+}

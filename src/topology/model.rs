@@ -1,0 +1,318 @@
+//! The validated topology: names resolved to ids, distributions ready to sample, every
+//! cross-reference checked. A `Topology` that exists runs.
+
+use std::path::PathBuf;
+
+use super::diagnostic::Diagnostic;
+use super::spec::{Arrivals, CallMode, Limits, Policy, ServerModel, Slo, TopologySpec};
+use crate::dist::Sampler;
+
+/// Index of a node (workload or component) in [`Topology::nodes`].
+pub type NodeId = u32;
+
+/// A model ready to simulate.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// The spec as loaded (after overrides); what saving writes back.
+    pub spec: TopologySpec,
+    /// The file it came from, if any.
+    pub file: Option<PathBuf>,
+    /// The model's name.
+    pub name: String,
+    /// Arrival window end, ns.
+    pub duration_ns: u64,
+    /// Counting starts here, ns.
+    pub warmup_ns: u64,
+    /// Stop arrivals after this many counted requests.
+    pub requests: Option<u64>,
+    /// Base seed.
+    pub seed: u64,
+    /// Request class names; a class id is an index here.
+    pub classes: Vec<String>,
+    /// Workloads first (sorted by name), then components (sorted by name).
+    pub nodes: Vec<Node>,
+    /// SLO targets.
+    pub slo: Option<Slo>,
+    /// Safety limits.
+    pub limits: Limits,
+    /// Time-series window, ns.
+    pub window_ns: u64,
+    /// Most points per series.
+    pub max_points: u32,
+    /// Problems that do not stop the run.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Topology {
+    /// The id of the node with this name.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(|i| i as NodeId)
+    }
+}
+
+/// A workload or component.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Its name in the file.
+    pub name: String,
+    /// What it is.
+    pub kind: NodeKind,
+}
+
+/// The kinds of node.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum NodeKind {
+    /// A source of requests.
+    Workload(WorkloadModel),
+    /// A service.
+    Service(ServiceModel),
+    /// A load balancer.
+    LoadBalancer(LoadBalancerModel),
+}
+
+impl NodeKind {
+    /// The kind's name as reports show it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            NodeKind::Workload(w) => match w.source {
+                Source::Open { .. } => "open_workload",
+                Source::Closed { .. } => "closed_workload",
+            },
+            NodeKind::Service(_) => "service",
+            NodeKind::LoadBalancer(_) => "load_balancer",
+        }
+    }
+}
+
+/// A validated workload.
+#[derive(Debug, Clone)]
+pub struct WorkloadModel {
+    /// Where requests go.
+    pub to: NodeId,
+    /// Open or closed loop.
+    pub source: Source,
+    /// Cumulative class shares by class id (last is 1.0).
+    pub mix_cumulative: Vec<f64>,
+    /// Key popularity.
+    pub keys: KeyModel,
+    /// Number of sessions (0 = none).
+    pub sessions: u32,
+    /// Region names and cumulative shares.
+    pub regions: Vec<(String, f64)>,
+    /// Client timeout, ns.
+    pub timeout_ns: Option<u64>,
+}
+
+/// Open or closed loop.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Arrivals at a rate.
+    Open {
+        /// Base rate, per second.
+        rate_per_s: f64,
+        /// Shape over time.
+        profile: RateProfile,
+        /// Poisson or deterministic gaps.
+        arrivals: Arrivals,
+    },
+    /// A population of users.
+    Closed {
+        /// How many.
+        users: u32,
+        /// Think time.
+        think: Sampler,
+    },
+}
+
+/// Key popularity.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyModel {
+    /// Uniform over n keys.
+    Uniform(u64),
+    /// Zipf(n, s).
+    Zipf(u64, f64),
+}
+
+/// Rate over time, relative to a base rate.
+#[derive(Debug, Clone)]
+pub enum RateProfile {
+    /// Constant.
+    Constant,
+    /// Step at `at_ns` to `to_per_s`.
+    Step {
+        /// When.
+        at_ns: u64,
+        /// New rate.
+        to_per_s: f64,
+    },
+    /// Linear ramp.
+    Ramp {
+        /// Final rate.
+        to_per_s: f64,
+        /// Start, ns.
+        start_ns: u64,
+        /// Length, ns.
+        over_ns: u64,
+    },
+    /// Cosine day cycle.
+    Diurnal {
+        /// Relative amplitude.
+        amplitude: f64,
+        /// Period, ns.
+        period_ns: u64,
+        /// Peak time, ns.
+        peak_ns: u64,
+    },
+    /// Flash crowd.
+    Spike {
+        /// Start, ns.
+        at_ns: u64,
+        /// Peak multiple.
+        multiplier: f64,
+        /// Climb, ns.
+        rise_ns: u64,
+        /// Hold, ns.
+        hold_ns: u64,
+        /// Decay, ns.
+        decay_ns: u64,
+    },
+    /// Piecewise-constant (time ns, rate per s), sorted by time; base rate before the first.
+    Piecewise(Vec<(u64, f64)>),
+}
+
+impl RateProfile {
+    /// True when the rate only changes in steps (exact sampling between changes).
+    pub fn is_piecewise_constant(&self) -> bool {
+        matches!(self, RateProfile::Constant | RateProfile::Step { .. } | RateProfile::Piecewise(_))
+    }
+
+    /// Rate per second at time `t_ns` for base rate `base`.
+    pub fn rate_at(&self, base: f64, t_ns: u64) -> f64 {
+        match self {
+            RateProfile::Constant => base,
+            RateProfile::Step { at_ns, to_per_s } => {
+                if t_ns < *at_ns {
+                    base
+                } else {
+                    *to_per_s
+                }
+            }
+            RateProfile::Ramp { to_per_s, start_ns, over_ns } => {
+                if t_ns <= *start_ns {
+                    base
+                } else if t_ns >= start_ns + over_ns {
+                    *to_per_s
+                } else {
+                    let f = (t_ns - start_ns) as f64 / *over_ns as f64;
+                    base + f * (to_per_s - base)
+                }
+            }
+            RateProfile::Diurnal { amplitude, period_ns, peak_ns } => {
+                let phase = (t_ns as f64 - *peak_ns as f64) / *period_ns as f64;
+                base * (1.0 + amplitude * (std::f64::consts::TAU * phase).cos())
+            }
+            RateProfile::Spike { at_ns, multiplier, rise_ns, hold_ns, decay_ns } => {
+                let peak = base * multiplier;
+                let t = t_ns;
+                let up_end = at_ns + rise_ns;
+                let hold_end = up_end + hold_ns;
+                let down_end = hold_end + decay_ns;
+                if t < *at_ns || t >= down_end {
+                    base
+                } else if t < up_end {
+                    base + (peak - base) * (t - at_ns) as f64 / *rise_ns as f64
+                } else if t < hold_end {
+                    peak
+                } else {
+                    peak - (peak - base) * (t - hold_end) as f64 / *decay_ns as f64
+                }
+            }
+            RateProfile::Piecewise(points) => {
+                let idx = points.partition_point(|&(at, _)| at <= t_ns);
+                if idx == 0 { base } else { points[idx - 1].1 }
+            }
+        }
+    }
+
+    /// The next time after `t_ns` at which a piecewise-constant rate changes.
+    pub fn next_change_ns(&self, t_ns: u64) -> u64 {
+        match self {
+            RateProfile::Step { at_ns, .. } if t_ns < *at_ns => *at_ns,
+            RateProfile::Piecewise(points) => {
+                let idx = points.partition_point(|&(at, _)| at <= t_ns);
+                points.get(idx).map_or(u64::MAX, |p| p.0)
+            }
+            _ => u64::MAX,
+        }
+    }
+
+    /// An upper bound of the rate over all time (for thinning).
+    pub fn max_rate(&self, base: f64) -> f64 {
+        match self {
+            RateProfile::Constant => base,
+            RateProfile::Step { to_per_s, .. } | RateProfile::Ramp { to_per_s, .. } => base.max(*to_per_s),
+            RateProfile::Diurnal { amplitude, .. } => base * (1.0 + amplitude),
+            RateProfile::Spike { multiplier, .. } => base * multiplier.max(1.0),
+            RateProfile::Piecewise(points) => points.iter().map(|p| p.1).fold(base, f64::max),
+        }
+    }
+}
+
+/// A validated service.
+#[derive(Debug, Clone)]
+pub struct ServiceModel {
+    /// Instances.
+    pub replicas: u32,
+    /// Threads per instance (`u32::MAX` = unlimited).
+    pub threads: u32,
+    /// CPUs per instance (`u32::MAX` = unlimited).
+    pub cpus: u32,
+    /// Thread pool or async.
+    pub server: ServerModel,
+    /// CPU work by class id.
+    pub cpu: Vec<Sampler>,
+    /// Queue limit per instance (`u32::MAX` = unlimited).
+    pub queue_limit: u32,
+    /// Downstream calls.
+    pub calls: Vec<CallModel>,
+    /// Sequential or parallel.
+    pub call_mode: CallMode,
+}
+
+/// A validated downstream call.
+#[derive(Debug, Clone)]
+pub struct CallModel {
+    /// Callee.
+    pub to: NodeId,
+    /// Chance of making it.
+    pub probability: f64,
+    /// Bit i set = class i makes this call; all bits set when unrestricted.
+    pub class_mask: u64,
+    /// Caller-side timeout, ns.
+    pub timeout_ns: Option<u64>,
+    /// One-way latency.
+    pub latency: Option<Sampler>,
+}
+
+/// A validated load balancer.
+#[derive(Debug, Clone)]
+pub struct LoadBalancerModel {
+    /// Backends in order.
+    pub backends: Vec<Backend>,
+    /// Policy.
+    pub policy: Policy,
+    /// Per-request overhead.
+    pub overhead: Sampler,
+}
+
+/// One backend of a load balancer.
+#[derive(Debug, Clone, Copy)]
+pub struct Backend {
+    /// The component.
+    pub node: NodeId,
+    /// A particular replica of a service, or `None` for the component as a whole.
+    pub replica: Option<u32>,
+    /// nginx weight.
+    pub weight: u32,
+}

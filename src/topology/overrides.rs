@@ -1,0 +1,372 @@
+//! Dotted-path overrides applied to the typed tree: `components.web.replicas=8`.
+//!
+//! The one mechanism behind `--set`, sweeps, the planner and the GUI inspector. The spec is
+//! serialized to a JSON tree, each override replaces one node, and the tree is deserialized
+//! back, so every override passes the same type checks as the file itself. Values are written
+//! in RON (`8`, `"4000/s"`, `Exp(mean: "2ms")`); a value that is not RON is taken as a string,
+//! so `rate=4000/s` needs no quotes.
+
+use serde_json::{Map, Value};
+
+use super::diagnostic::{Diagnostic, did_you_mean};
+use super::spec::TopologySpec;
+
+/// One `path=value` override.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// Dotted path, e.g. `components.web.replicas`; enum variant names are skipped
+    /// (`components.web` reaches inside `Service(...)`); list items by index (`calls.0.to`).
+    pub path: String,
+    /// The new value, in RON.
+    pub value: String,
+}
+
+impl Override {
+    /// Parse `path=value`.
+    pub fn parse(text: &str) -> Result<Self, Diagnostic> {
+        let Some((path, value)) = text.split_once('=') else {
+            return Err(Diagnostic::error(format!("`{text}` is not an override"))
+                .hint("write path=value, e.g. --set components.web.replicas=8"));
+        };
+        let path = path.trim();
+        if path.is_empty() {
+            return Err(Diagnostic::error(format!("`{text}` has an empty path")));
+        }
+        Ok(Self { path: path.to_string(), value: value.trim().to_string() })
+    }
+}
+
+/// Apply overrides to a spec; errors name the override.
+pub fn apply(spec: &TopologySpec, overrides: &[Override]) -> Result<TopologySpec, Diagnostic> {
+    if overrides.is_empty() {
+        return Ok(spec.clone());
+    }
+    let mut tree = serde_json::to_value(spec)
+        .map_err(|e| Diagnostic::error(format!("internal: cannot serialize the model: {e}")))?;
+    for o in overrides {
+        let value = ron_to_json(&o.value);
+        set_path(&mut tree, &o.path, value).map_err(|d| d.at(format!("--set {}", o.path)))?;
+    }
+    serde_json::from_value::<TopologySpec>(tree).map_err(|e| {
+        let names: Vec<&str> = overrides.iter().map(|o| o.path.as_str()).collect();
+        let msg = e.to_string();
+        let hint = unknown_name(&msg).and_then(|(found, expected)| {
+            did_you_mean(&found, expected.iter().map(String::as_str))
+        });
+        Diagnostic::error(format!("override does not fit the model: {msg}"))
+            .at(format!("--set {}", names.join(", --set ")))
+            .maybe_hint(hint)
+    })
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`" pull out x and the candidates.
+fn unknown_name(msg: &str) -> Option<(String, Vec<String>)> {
+    let start = msg.find("unknown ")?;
+    let rest = &msg[start..];
+    let mut ticks = rest.split('`').skip(1).step_by(2).map(str::to_string);
+    let found = ticks.next()?;
+    Some((found, ticks.collect()))
+}
+
+fn split_path(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for ch in path.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// The variant to step into when `node` is `{"Variant": {...}}` and lacks `seg`.
+fn descend_into(node: &Value, seg: &str) -> Option<String> {
+    let Value::Object(map) = node else { return None };
+    if map.contains_key(seg) {
+        return None;
+    }
+    let variant = is_variant_wrapper(map)?;
+    let inner = map.get(variant)?;
+    (inner.is_object() || inner.is_array()).then(|| variant.to_string())
+}
+
+fn is_variant_wrapper(map: &Map<String, Value>) -> Option<&str> {
+    if map.len() != 1 {
+        return None;
+    }
+    let key = map.keys().next()?;
+    key.chars().next().filter(char::is_ascii_uppercase).map(|_| key.as_str())
+}
+
+/// Set `path` in `tree` to `value`.
+pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagnostic> {
+    let segs = split_path(path);
+    let mut node = tree;
+    for (i, seg) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        // Reach inside `{"Service": {...}}` unless the segment names the variant itself.
+        while let Some(variant) = descend_into(node, seg) {
+            // `descend_into` checked that the variant key exists, so indexing inserts nothing.
+            node = &mut node[variant.as_str()];
+        }
+        match node {
+            Value::Object(map) => {
+                if last {
+                    map.insert(seg.clone(), value);
+                    return Ok(());
+                }
+                if !map.contains_key(seg.as_str()) {
+                    let done: Vec<&str> = segs[..i].iter().map(String::as_str).collect();
+                    let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                    return Err(Diagnostic::error(format!(
+                        "`{}` has no `{seg}`; it has: {}",
+                        if done.is_empty() { "the model".to_string() } else { done.join(".") },
+                        keys.join(", ")
+                    ))
+                    .maybe_hint(did_you_mean(seg, keys.iter().copied())));
+                }
+                let Some(next) = map.get_mut(seg.as_str()) else {
+                    return Err(Diagnostic::error(format!("no `{seg}`")));
+                };
+                node = next;
+            }
+            Value::Array(items) => {
+                let Ok(idx) = seg.parse::<usize>() else {
+                    return Err(Diagnostic::error(format!(
+                        "`{seg}` should be a list index (0 to {})",
+                        items.len().saturating_sub(1)
+                    )));
+                };
+                let len = items.len();
+                let Some(item) = items.get_mut(idx) else {
+                    return Err(Diagnostic::error(format!("index {idx} is out of range (the list has {len})")));
+                };
+                if last {
+                    *item = value;
+                    return Ok(());
+                }
+                node = item;
+            }
+            Value::Null if !last => {
+                // An optional section not given in the file: create it.
+                *node = Value::Object(Map::new());
+                let Value::Object(map) = node else { unreachable!() };
+                node = map.entry(seg.clone()).or_insert(Value::Null);
+            }
+            _ => {
+                let done: Vec<&str> = segs[..=i].iter().map(String::as_str).collect();
+                return Err(Diagnostic::error(format!("`{}` is a plain value; it has no fields", done.join("."))));
+            }
+        }
+    }
+    *node = value;
+    Ok(())
+}
+
+/// Convert a RON value to the JSON shape serde gives the same typed value (externally tagged
+/// enums); text that is not RON becomes a JSON string.
+pub fn ron_to_json(text: &str) -> Value {
+    let mut p = RonParser { s: text.as_bytes(), i: 0 };
+    match p.value() {
+        Some(v) if p.at_end() => v,
+        _ => Value::String(text.to_string()),
+    }
+}
+
+struct RonParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl RonParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+    fn at_end(&mut self) -> bool {
+        self.ws();
+        self.i == self.s.len()
+    }
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn ident(&mut self) -> Option<String> {
+        self.ws();
+        let start = self.i;
+        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+            self.i += 1;
+        }
+        (self.i > start).then(|| String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+    }
+    fn string(&mut self) -> Option<String> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let mut out = Vec::new();
+        while self.i < self.s.len() {
+            let c = self.s[self.i];
+            self.i += 1;
+            match c {
+                b'"' => return String::from_utf8(out).ok(),
+                b'\\' => {
+                    let n = *self.s.get(self.i)?;
+                    self.i += 1;
+                    out.push(match n {
+                        b'n' => b'\n',
+                        b't' => b'\t',
+                        other => other,
+                    });
+                }
+                other => out.push(other),
+            }
+        }
+        None
+    }
+    fn number(&mut self) -> Option<Value> {
+        self.ws();
+        let start = self.i;
+        while self.i < self.s.len() && matches!(self.s[self.i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'_') {
+            self.i += 1;
+        }
+        let t: String = String::from_utf8_lossy(&self.s[start..self.i]).replace('_', "");
+        if let Ok(n) = t.parse::<i64>() {
+            return Some(Value::from(n));
+        }
+        if let Ok(n) = t.parse::<u64>() {
+            return Some(Value::from(n));
+        }
+        t.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number)
+    }
+    fn value(&mut self) -> Option<Value> {
+        match self.peek()? {
+            b'"' => self.string().map(Value::String),
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                while !self.eat(b']') {
+                    items.push(self.value()?);
+                    if !self.eat(b',') && self.peek() != Some(b']') {
+                        return None;
+                    }
+                }
+                Some(Value::Array(items))
+            }
+            b'{' => {
+                self.i += 1;
+                let mut map = Map::new();
+                while !self.eat(b'}') {
+                    let key = match self.value()? {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    if !self.eat(b':') {
+                        return None;
+                    }
+                    map.insert(key, self.value()?);
+                    if !self.eat(b',') && self.peek() != Some(b'}') {
+                        return None;
+                    }
+                }
+                Some(Value::Object(map))
+            }
+            b'(' => self.parens(),
+            c if c == b'-' || c.is_ascii_digit() => self.number(),
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let id = self.ident()?;
+                match id.as_str() {
+                    "true" => return Some(Value::Bool(true)),
+                    "false" => return Some(Value::Bool(false)),
+                    "None" => return Some(Value::Null),
+                    _ => {}
+                }
+                if self.peek() == Some(b'(') {
+                    let inner = self.parens()?;
+                    if id == "Some" {
+                        return Some(inner);
+                    }
+                    let mut m = Map::new();
+                    m.insert(id, inner);
+                    Some(Value::Object(m))
+                } else {
+                    Some(Value::String(id))
+                }
+            }
+            _ => None,
+        }
+    }
+    /// `(a: 1, b: 2)` → object; `(x)` → x; `(x, y)` → array.
+    fn parens(&mut self) -> Option<Value> {
+        if !self.eat(b'(') {
+            return None;
+        }
+        let mut fields = Map::new();
+        let mut items = Vec::new();
+        while !self.eat(b')') {
+            let save = self.i;
+            if let Some(id) = self.ident()
+                && self.eat(b':')
+            {
+                fields.insert(id, self.value()?);
+            } else {
+                self.i = save;
+                items.push(self.value()?);
+            }
+            if !self.eat(b',') && self.peek() != Some(b')') {
+                return None;
+            }
+        }
+        match (fields.is_empty(), items.len()) {
+            (false, 0) => Some(Value::Object(fields)),
+            (true, 0) => Some(Value::Object(fields)),
+            (true, 1) => items.pop(),
+            (true, _) => Some(Value::Array(items)),
+            (false, _) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ron_values_become_serde_json_shapes() {
+        assert_eq!(ron_to_json("8"), json!(8));
+        assert_eq!(ron_to_json("0.5"), json!(0.5));
+        assert_eq!(ron_to_json("\"4000/s\""), json!("4000/s"));
+        assert_eq!(ron_to_json("4000/s"), json!("4000/s"));
+        assert_eq!(ron_to_json("LeastConn"), json!("LeastConn"));
+        assert_eq!(ron_to_json("Exp(mean: \"2ms\")"), json!({"Exp": {"mean": "2ms"}}));
+        assert_eq!(ron_to_json("Const(\"2ms\")"), json!({"Const": "2ms"}));
+        assert_eq!(ron_to_json("[\"a\", \"b\"]"), json!(["a", "b"]));
+        assert_eq!(ron_to_json("{\"read\": 0.9, \"write\": 0.1}"), json!({"read": 0.9, "write": 0.1}));
+        assert_eq!(ron_to_json("Some(\"1s\")"), json!("1s"));
+        assert_eq!(ron_to_json("Piecewise([(\"1m\", \"2/s\")])"), json!({"Piecewise": [["1m", "2/s"]]}));
+    }
+
+    #[test]
+    fn paths_reach_inside_variants_and_lists() {
+        let mut v = json!({"components": {"web": {"Service": {"replicas": 1, "calls": [{"to": "db"}]}}}});
+        set_path(&mut v, "components.web.replicas", json!(8)).unwrap();
+        set_path(&mut v, "components.web.calls.0.to", json!("cache")).unwrap();
+        assert_eq!(v, json!({"components": {"web": {"Service": {"replicas": 8, "calls": [{"to": "cache"}]}}}}));
+        let e = set_path(&mut v, "components.wbe.replicas", json!(8)).unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("did you mean `web`?"));
+        assert!(set_path(&mut v, "components.web.calls.3.to", json!("x")).is_err());
+    }
+}

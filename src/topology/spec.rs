@@ -1,0 +1,486 @@
+//! The topology file's schema: serde types that mirror the RON text one to one.
+//!
+//! This is the single source of truth for fields: their names, defaults and documentation
+//! (the doc comments) feed the parser, `--set` overrides, did-you-mean hints and the generated
+//! model reference (docs/MODEL_REFERENCE.md). Nothing here is checked beyond its own type;
+//! cross-references are resolved in `validate`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::units::{Capacity, Duration, Rate};
+use crate::dist::Dist;
+
+/// The file format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+fn format_version() -> u32 {
+    FORMAT_VERSION
+}
+fn default_duration() -> Duration {
+    Duration::from_nanos(60 * 1_000_000_000)
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_rate() -> Rate {
+    Rate::per_s(100.0).unwrap_or_else(|_| unreachable!())
+}
+fn one() -> Capacity {
+    Capacity::Limited(1)
+}
+fn unlimited() -> Capacity {
+    Capacity::Unlimited
+}
+fn one_u32() -> u32 {
+    1
+}
+fn probability_one() -> f64 {
+    1.0
+}
+fn default_users() -> u32 {
+    10
+}
+fn default_think() -> Dist {
+    Dist::Exp { mean: Duration::from_nanos(1_000_000_000) }
+}
+fn default_max_in_flight() -> u32 {
+    1_000_000
+}
+fn default_drain() -> Duration {
+    Duration::from_nanos(300 * 1_000_000_000)
+}
+fn default_max_hops() -> u32 {
+    32
+}
+fn default_window() -> Duration {
+    Duration::from_nanos(1_000_000_000)
+}
+fn default_max_points() -> u32 {
+    1000
+}
+
+/// A whole model: workloads that send requests into components, run for a while, judged
+/// against optional SLO targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Topology")]
+pub struct TopologySpec {
+    /// File format version (this build reads and writes 1).
+    #[serde(default = "format_version")]
+    pub format_version: u32,
+    /// The model's name (defaults to the file name).
+    #[serde(default)]
+    pub name: String,
+    /// What the model shows, in a sentence or two (the GUI shows it; saving keeps it).
+    #[serde(default)]
+    pub description: String,
+    /// What to watch when it runs, and what to try next.
+    #[serde(default)]
+    pub look_for: String,
+    /// Simulated time during which requests arrive; in-flight work then drains.
+    #[serde(default = "default_duration")]
+    pub duration: Duration,
+    /// Requests arriving before this time are not counted (the system warms up from empty).
+    /// Default: a tenth of `duration`.
+    #[serde(default)]
+    pub warmup: Option<Duration>,
+    /// Stop new arrivals once this many requests have been counted (after warm-up), even if
+    /// `duration` has not passed. Default: no limit.
+    #[serde(default)]
+    pub requests: Option<u64>,
+    /// Seed of every random stream; the same seed gives the same run, byte for byte.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Sources of requests, by name.
+    #[serde(default)]
+    pub workloads: BTreeMap<String, Workload>,
+    /// The components requests flow through, by name.
+    #[serde(default)]
+    pub components: BTreeMap<String, Component>,
+    /// Service-level objectives the run is judged against (exit code 1 when one fails).
+    #[serde(default)]
+    pub slo: Option<Slo>,
+    /// Safety limits that turn overload into counted rejections instead of exhausted memory.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Time-series settings.
+    #[serde(default)]
+    pub metrics: Metrics,
+}
+
+/// A source of requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub enum Workload {
+    /// Open loop: requests arrive at a rate whatever the system does (a public website).
+    Open(OpenWorkload),
+    /// Closed loop: a fixed population of users, each waiting for its answer and thinking
+    /// before the next request (a load test with N virtual users).
+    Closed(ClosedWorkload),
+}
+
+/// Open-loop arrivals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenWorkload {
+    /// The component that receives the requests.
+    pub to: String,
+    /// Mean arrival rate (the base that `profile` shapes).
+    #[serde(default = "default_rate")]
+    pub rate: Rate,
+    /// How the rate changes over time.
+    #[serde(default)]
+    pub profile: Profile,
+    /// Arrival process: Poisson (exponential gaps) or Deterministic (even gaps).
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    /// Request classes and their shares, e.g. `{"read": 0.9, "write": 0.1}` (must sum to 1).
+    /// Default: one class named "default".
+    #[serde(default)]
+    pub mix: BTreeMap<String, f64>,
+    /// Popularity of the keys requests touch.
+    #[serde(default)]
+    pub keys: Keys,
+    /// Number of distinct sessions requests belong to (uniformly); 0 = no session ids.
+    #[serde(default)]
+    pub sessions: u32,
+    /// Regions requests come from and their shares (must sum to 1); empty = no region.
+    #[serde(default)]
+    pub regions: BTreeMap<String, f64>,
+    /// The client gives up after this long and counts a timeout; the system keeps working
+    /// on the abandoned request. Default: never.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+}
+
+/// Closed-loop users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedWorkload {
+    /// The component that receives the requests.
+    pub to: String,
+    /// Number of users, each with at most one request outstanding.
+    #[serde(default = "default_users")]
+    pub users: u32,
+    /// Think time between an answer and the user's next request (users start after one
+    /// think time, so they do not all arrive at once).
+    #[serde(default = "default_think")]
+    pub think: Dist,
+    /// Request classes and their shares (must sum to 1). Default: one class "default".
+    #[serde(default)]
+    pub mix: BTreeMap<String, f64>,
+    /// Popularity of the keys requests touch.
+    #[serde(default)]
+    pub keys: Keys,
+    /// Regions users come from and their shares (must sum to 1); empty = no region.
+    #[serde(default)]
+    pub regions: BTreeMap<String, f64>,
+    /// Each user gives up after this long and counts a timeout, then thinks and retries with
+    /// a new request. Default: never.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+}
+
+/// The arrival process of an open workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Arrivals {
+    /// Exponential gaps (a Poisson process; non-homogeneous when the profile varies).
+    #[default]
+    Poisson,
+    /// Evenly spaced arrivals at the current rate (D in queueing notation).
+    Deterministic,
+}
+
+/// How an open workload's rate varies with time.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub enum Profile {
+    /// `rate` all the time.
+    #[default]
+    Constant,
+    /// `rate` until `at`, then `to`.
+    Step {
+        /// When the rate changes.
+        at: Duration,
+        /// The new rate.
+        to: Rate,
+    },
+    /// Linear change from `rate` to `to`, between `start` and `start + over`.
+    Ramp {
+        /// The final rate.
+        to: Rate,
+        /// When the ramp starts.
+        #[serde(default)]
+        start: Duration,
+        /// How long the ramp takes.
+        over: Duration,
+    },
+    /// A daily cycle: rate × (1 + amplitude × cos(2π (t − peak_at) / period)).
+    Diurnal {
+        /// Relative swing around `rate`, in [0, 1).
+        amplitude: f64,
+        /// Length of one cycle.
+        #[serde(default = "day")]
+        period: Duration,
+        /// Time of the peak within the cycle.
+        #[serde(default)]
+        peak_at: Duration,
+    },
+    /// A flash crowd: the rate climbs to `multiplier` × rate over `rise`, holds, then decays
+    /// linearly back over `decay`.
+    Spike {
+        /// When the climb starts.
+        at: Duration,
+        /// Peak rate as a multiple of `rate` (≥ 1).
+        multiplier: f64,
+        /// Climb time.
+        #[serde(default)]
+        rise: Duration,
+        /// Time at the peak.
+        hold: Duration,
+        /// Decay time.
+        #[serde(default)]
+        decay: Duration,
+    },
+    /// Piecewise-constant rates: each `(at, rate)` holds until the next; `rate` before the first.
+    Piecewise(Vec<(Duration, Rate)>),
+    /// Piecewise-constant rates from a CSV trace with columns `t_s,rate_per_s` (a header line
+    /// is allowed; the path is relative to the model file). Rates may be 0.
+    Trace {
+        /// Path to the CSV file.
+        file: String,
+    },
+}
+
+fn day() -> Duration {
+    Duration::from_nanos(86_400 * 1_000_000_000)
+}
+
+/// Which keys requests touch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub enum Keys {
+    /// Every one of `n` keys equally likely.
+    Uniform {
+        /// Number of distinct keys.
+        n: u64,
+    },
+    /// Zipf popularity over `n` keys with exponent `s` (0.99 is typical of web caches): key
+    /// rank k is drawn with probability ∝ 1/k^s.
+    Zipf {
+        /// Number of distinct keys.
+        n: u64,
+        /// Exponent (≥ 0; 0 is uniform).
+        s: f64,
+    },
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys::Uniform { n: 1000 }
+    }
+}
+
+/// A component of the architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub enum Component {
+    /// A service (web server, API, database-like backend): replicas with threads and CPUs,
+    /// an optional queue limit, and downstream calls made before answering.
+    Service(Service),
+    /// A load balancer spreading requests over backends (nginx upstream semantics).
+    LoadBalancer(LoadBalancer),
+}
+
+/// How a service instance holds threads while it waits on downstream calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum ServerModel {
+    /// Thread-per-request (Tomcat, Puma, Gunicorn sync): the thread stays taken until the
+    /// answer is sent, including while waiting on downstream calls.
+    #[default]
+    ThreadPool,
+    /// Event loop (Node.js, nginx, async Rust): the thread is released while waiting on
+    /// downstream calls.
+    Async,
+}
+
+/// How a service issues its downstream calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum CallMode {
+    /// One after the other, in the order listed; the first failure fails the request.
+    #[default]
+    Sequential,
+    /// All at once (fan-out); answer when all return, or at the first failure.
+    Parallel,
+}
+
+/// A service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Number of instances, each with its own queue, threads and CPUs. Without a load balancer
+    /// in front, callers spread requests over them at random (like kube-proxy).
+    #[serde(default = "one_u32")]
+    pub replicas: u32,
+    /// Worker threads per instance: requests in service at once (Tomcat `maxThreads`).
+    #[serde(default = "one")]
+    pub threads: Capacity,
+    /// CPU cores per instance; the CPU work of requests holding a thread is served on them,
+    /// first come first served.
+    #[serde(default = "one")]
+    pub cpus: Capacity,
+    /// Whether a request keeps its thread while waiting on downstream calls.
+    #[serde(default)]
+    pub server: ServerModel,
+    /// CPU work per request (default for every class).
+    #[serde(default)]
+    pub cpu: Dist,
+    /// CPU work for particular request classes, overriding `cpu`.
+    #[serde(default)]
+    pub cpu_by_class: BTreeMap<String, Dist>,
+    /// Requests waiting for a thread, per instance, beyond which new ones are rejected with
+    /// `queue_full` (Tomcat `acceptCount`). Default: unlimited.
+    #[serde(default = "unlimited")]
+    pub queue_limit: Capacity,
+    /// Downstream calls made after the CPU work, before answering.
+    #[serde(default)]
+    pub calls: Vec<Call>,
+    /// Whether `calls` run one after another or all at once.
+    #[serde(default)]
+    pub call_mode: CallMode,
+}
+
+/// A downstream call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    /// The component called.
+    pub to: String,
+    /// Chance that a request makes this call (0 to 1).
+    #[serde(default = "probability_one")]
+    pub probability: f64,
+    /// Only requests of these classes make this call; empty = all classes.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// The caller gives up after this long (the callee keeps working). Default: never.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    /// One-way network latency of the call, added on the way there and on the way back.
+    /// Default: none.
+    #[serde(default)]
+    pub latency: Option<Dist>,
+}
+
+/// Load-balancing policy (nginx names where nginx has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Policy {
+    /// Each backend in turn; with `weights`, nginx's smooth weighted round robin.
+    #[default]
+    RoundRobin,
+    /// Fewest active connections divided by weight; ties by weighted round robin (nginx
+    /// `least_conn`).
+    LeastConn,
+    /// Sticky: the request's session id (or its key when the workload has no sessions) picks
+    /// the backend (nginx `ip_hash`).
+    IpHash,
+    /// A backend chosen at random, in proportion to weight.
+    Random,
+    /// Two backends drawn at random; the one with fewer active connections wins (nginx
+    /// `random two least_conn`).
+    PowerOfTwo,
+}
+
+/// Protocol layer of a load balancer, which sets its default per-hop overhead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Layer {
+    /// TCP-level forwarding: 20 µs per hop by default.
+    L4,
+    /// HTTP proxying (parses requests, can route by path): 150 µs per hop by default.
+    #[default]
+    L7,
+}
+
+/// A load balancer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Backends: components by name. A service's replicas each become one backend.
+    pub backends: Vec<String>,
+    /// How the backend is picked.
+    #[serde(default)]
+    pub policy: Policy,
+    /// Weights by backend name (all replicas of a service share it); default 1.
+    #[serde(default)]
+    pub weights: BTreeMap<String, u32>,
+    /// L4 or L7; sets the default `overhead`.
+    #[serde(default)]
+    pub layer: Layer,
+    /// Processing time the balancer adds to each request (on the way in). Default: by `layer`.
+    #[serde(default)]
+    pub overhead: Option<Dist>,
+}
+
+/// Service-level objectives; each given target must hold for the run to pass.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// Target for the median end-to-end latency of successful requests.
+    #[serde(default)]
+    pub p50: Option<Duration>,
+    /// Target for the 95th percentile.
+    #[serde(default)]
+    pub p95: Option<Duration>,
+    /// Target for the 99th percentile.
+    #[serde(default)]
+    pub p99: Option<Duration>,
+    /// Target for the 99.9th percentile.
+    #[serde(default)]
+    pub p999: Option<Duration>,
+    /// Largest acceptable fraction of failed requests (0.001 = 0.1 %).
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+}
+
+/// Safety limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Calls alive at once across the model; new requests beyond it are rejected with
+    /// `overload` and the run is reported unstable.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u32,
+    /// How long in-flight work may drain after `duration`; what is still unfinished is
+    /// reported as censored.
+    #[serde(default = "default_drain")]
+    pub drain: Duration,
+    /// Calls deeper than this fail with `hop_limit` (stops call cycles at run time).
+    #[serde(default = "default_max_hops")]
+    pub max_hops: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_in_flight: default_max_in_flight(), drain: default_drain(), max_hops: default_max_hops() }
+    }
+}
+
+/// Time-series settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Width of one time-series window.
+    #[serde(default = "default_window")]
+    pub window: Duration,
+    /// Most points kept per series; when full, neighbouring windows merge and the window
+    /// doubles, so memory stays flat however long the run.
+    #[serde(default = "default_max_points")]
+    pub max_points: u32,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self { window: default_window(), max_points: default_max_points() }
+    }
+}

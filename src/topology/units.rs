@@ -1,0 +1,407 @@
+//! Quantities written with units in topology files: durations (`"250us"`, `"5ms"`, `"1.5s"`,
+//! `"2m"`), rates (`"9000/s"`, `"30/min"`) and capacities (`32` or `"unlimited"`).
+//!
+//! Parsing happens during deserialization so a bad unit is reported at its line and column.
+//! Each type serializes back to a canonical string, which is what `--set` and saving use.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::engine::time::{NANOS_PER_SEC, nanos_to_secs};
+
+/// A span of simulated time, written with a unit: `"250us"`, `"5ms"`, `"1.5s"`, `"2m"`, `"1h"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration {
+    nanos: u64,
+}
+
+impl Duration {
+    /// Zero.
+    pub const ZERO: Duration = Duration { nanos: 0 };
+
+    /// From nanoseconds.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Self { nanos }
+    }
+
+    /// From seconds.
+    pub fn from_secs_f64(secs: f64) -> Self {
+        Self { nanos: crate::engine::time::secs_to_nanos(secs) }
+    }
+
+    /// Nanoseconds.
+    pub const fn as_nanos(self) -> u64 {
+        self.nanos
+    }
+
+    /// Seconds.
+    pub fn as_secs_f64(self) -> f64 {
+        nanos_to_secs(self.nanos)
+    }
+
+    /// Parse `"<number><unit>"`; units ns, us (or µs), ms, s, m (or min), h, d.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t == "0" {
+            return Ok(Self::ZERO);
+        }
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'))
+            .unwrap_or(t.len());
+        // "1e3s" parses as number "1e3" then "s"; but "5ms" must not eat the "m"... digits and
+        // '.' only contain 'e' in exponents, and no unit starts with 'e'.
+        let (num, unit) = t.split_at(split);
+        let value: f64 = num.parse().map_err(|_| {
+            format!("`{text}` is not a duration: expected a number with a unit, e.g. \"5ms\"")
+        })?;
+        let scale = match unit.trim() {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            "" => {
+                return Err(format!(
+                    "`{text}` has no unit: write e.g. \"{num}ms\" or \"{num}s\" (units: ns, us, ms, s, m, h, d)"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "`{text}`: unknown duration unit `{other}` (units: ns, us, ms, s, m, h, d)"
+                ));
+            }
+        };
+        if !value.is_finite() || value < 0.0 {
+            return Err(format!("`{text}`: a duration cannot be negative"));
+        }
+        Ok(Self::from_secs_f64(value * scale))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.nanos;
+        if ns == 0 {
+            return write!(f, "0s");
+        }
+        // The largest unit that shows the value exactly with at most three decimals.
+        if ns >= NANOS_PER_SEC && ns % 1_000_000 == 0 {
+            write!(f, "{}s", trim_float(ns as f64 / NANOS_PER_SEC as f64))
+        } else if ns >= 1_000_000 && ns % 1_000 == 0 {
+            write!(f, "{}ms", trim_float(ns as f64 / 1e6))
+        } else if ns >= 1_000 {
+            write!(f, "{}us", trim_float(ns as f64 / 1e3))
+        } else {
+            write!(f, "{ns}ns")
+        }
+    }
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration with a unit, e.g. \"5ms\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                Duration::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+                if v == 0 {
+                    return Ok(Duration::ZERO);
+                }
+                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}ms\"")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}ms\"")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
+                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}s\"")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration with a unit: ns, us, ms, s, m, h, d (e.g. \"250us\", \"5ms\", \"1.5s\", \"2m\").",
+            "x-unit": "duration",
+        })
+    }
+}
+
+/// Events per unit time, written `"9000/s"`, `"30/min"`, `"5/ms"`, `"100/h"`; always positive.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Rate {
+    per_s: f64,
+}
+
+impl Rate {
+    /// From events per second (must be positive and finite).
+    pub fn per_s(per_s: f64) -> Result<Self, String> {
+        if per_s.is_finite() && per_s > 0.0 {
+            Ok(Self { per_s })
+        } else {
+            Err(format!("a rate must be positive, got {per_s}/s"))
+        }
+    }
+
+    /// Events per second.
+    pub fn as_per_s(self) -> f64 {
+        self.per_s
+    }
+
+    /// Parse `"<number>/<unit>"`; units ns, us, ms, s, min (or m), h, d.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let Some((num, unit)) = t.split_once('/') else {
+            return Err(format!("`{text}` is not a rate: write e.g. \"9000/s\" or \"30/min\""));
+        };
+        let value: f64 = num.trim().parse().map_err(|_| {
+            format!("`{text}` is not a rate: expected a number before `/`, e.g. \"9000/s\"")
+        })?;
+        let per_unit_s = match unit.trim() {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" | "sec" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            other => {
+                return Err(format!("`{text}`: unknown rate unit `/{other}` (use /s, /min, /h)"));
+            }
+        };
+        if !(value.is_finite() && value > 0.0) {
+            return Err(format!(
+                "`{text}`: a rate must be positive (to stop traffic, end the profile or remove the workload)"
+            ));
+        }
+        Self::per_s(value / per_unit_s)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s", self.per_s)
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate with a unit, e.g. \"9000/s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Rate, E> {
+                Rate::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
+                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}/s\"")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+                Err(E::custom(format!("`{v}` is not a rate: a rate is positive, with a unit, e.g. \"100/s\"")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
+                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}/s\"")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Rate {
+    fn schema_name() -> Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A positive rate: a number, `/`, and a unit: s, min, h (e.g. \"9000/s\", \"30/min\").",
+            "x-unit": "rate",
+        })
+    }
+}
+
+/// A count of servers, threads or slots: a positive integer, or `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capacity {
+    /// At most this many (at least 1).
+    Limited(u32),
+    /// No limit.
+    Unlimited,
+}
+
+impl Capacity {
+    /// The limit as a number, `u32::MAX` for unlimited.
+    pub fn get(self) -> u32 {
+        match self {
+            Capacity::Limited(n) => n,
+            Capacity::Unlimited => u32::MAX,
+        }
+    }
+
+    /// True for `"unlimited"`.
+    pub fn is_unlimited(self) -> bool {
+        matches!(self, Capacity::Unlimited)
+    }
+}
+
+impl fmt::Display for Capacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Capacity::Limited(n) => write!(f, "{n}"),
+            Capacity::Unlimited => f.write_str("unlimited"),
+        }
+    }
+}
+
+impl Serialize for Capacity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Capacity::Limited(n) => s.serialize_u32(*n),
+            Capacity::Unlimited => s.serialize_str("unlimited"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Capacity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Capacity;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a positive integer or \"unlimited\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Capacity, E> {
+                match u32::try_from(v) {
+                    Ok(0) => Err(E::custom(
+                        "a capacity must be at least 1 (write \"unlimited\" for no limit)",
+                    )),
+                    Ok(n) => Ok(Capacity::Limited(n)),
+                    Err(_) => Err(E::custom(format!("{v} is too large (at most {})", u32::MAX))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Capacity, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::custom(format!(
+                        "a capacity cannot be negative ({v}); write a positive integer or \"unlimited\""
+                    ))),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Capacity, E> {
+                Err(E::custom(format!("a capacity is a whole number, got {v}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Capacity, E> {
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "unlimited" | "inf" | "infinite" => Ok(Capacity::Unlimited),
+                    other => other.parse::<u64>().map_err(|_| {
+                        E::custom(format!("`{v}` is not a capacity: write a positive integer or \"unlimited\""))
+                    }).and_then(|n| self.visit_u64(n)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Capacity {
+    fn schema_name() -> Cow<'static, str> {
+        "Capacity".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A positive integer, or \"unlimited\".",
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "enum": ["unlimited"]}
+            ],
+            "x-unit": "count",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print_canonically() {
+        for (text, ns) in [
+            ("250us", 250_000),
+            ("5ms", 5_000_000),
+            ("1.5s", 1_500_000_000),
+            ("2m", 120_000_000_000),
+            ("1h", 3_600_000_000_000),
+            ("0", 0),
+            ("100ns", 100),
+            ("0.389ms", 389_000),
+        ] {
+            let d = Duration::parse(text).unwrap();
+            assert_eq!(d.as_nanos(), ns, "{text}");
+            assert_eq!(Duration::parse(&d.to_string()).unwrap(), d, "{text} -> {d}");
+        }
+        assert_eq!(Duration::parse("1.5s").unwrap().to_string(), "1.5s");
+        assert_eq!(Duration::parse("389us").unwrap().to_string(), "389us");
+        assert!(Duration::parse("5").unwrap_err().contains("no unit"));
+        assert!(Duration::parse("5 parsecs").unwrap_err().contains("unknown duration unit"));
+        assert!(Duration::parse("-5ms").unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn rates_parse_and_refuse_zero() {
+        assert_eq!(Rate::parse("9000/s").unwrap().as_per_s(), 9000.0);
+        assert_eq!(Rate::parse("30/min").unwrap().as_per_s(), 0.5);
+        assert!(Rate::parse("0/s").unwrap_err().contains("positive"));
+        assert!(Rate::parse("-3/s").is_err());
+        assert!(Rate::parse("9000").unwrap_err().contains("not a rate"));
+        assert!(Rate::parse("9000/fortnight").unwrap_err().contains("unknown rate unit"));
+        let r = Rate::parse("2.5/ms").unwrap();
+        assert_eq!(Rate::parse(&r.to_string()).unwrap(), r);
+    }
+
+    #[test]
+    fn capacities() {
+        let c: Capacity = ron::from_str("32").unwrap();
+        assert_eq!(c, Capacity::Limited(32));
+        let c: Capacity = ron::from_str("\"unlimited\"").unwrap();
+        assert!(c.is_unlimited());
+        assert!(ron::from_str::<Capacity>("0").is_err());
+        assert!(ron::from_str::<Capacity>("-2").is_err());
+    }
+}
