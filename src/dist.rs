@@ -94,7 +94,9 @@ pub enum Dist {
 
 impl Default for Dist {
     fn default() -> Self {
-        Dist::Exp { mean: Duration::from_nanos(1_000_000) }
+        Dist::Exp {
+            mean: Duration::from_nanos(1_000_000),
+        }
     }
 }
 
@@ -127,7 +129,9 @@ impl Sampler {
             Dist::Const(d) => Sampler::Const(d.as_nanos()),
             Dist::Exp { mean } => {
                 if mean.as_nanos() == 0 {
-                    return Err("Exp: mean must be positive (use Const(\"0s\") for no delay)".into());
+                    return Err(
+                        "Exp: mean must be positive (use Const(\"0s\") for no delay)".into(),
+                    );
                 }
                 Sampler::Exp(ns(*mean))
             }
@@ -143,7 +147,12 @@ impl Sampler {
                 }
                 Sampler::Normal(ns(*mean), ns(*sd))
             }
-            Dist::LogNormal { mean, sd, median, p99 } => match (mean, sd, median, p99) {
+            Dist::LogNormal {
+                mean,
+                sd,
+                median,
+                p99,
+            } => match (mean, sd, median, p99) {
                 (Some(mean), Some(sd), None, None) => {
                     if mean.as_nanos() == 0 {
                         return Err("LogNormal: mean must be positive".into());
@@ -166,7 +175,7 @@ impl Sampler {
                 }
                 _ => {
                     return Err(
-                        "LogNormal: give either `mean` and `sd`, or `median` and `p99`".into()
+                        "LogNormal: give either `mean` and `sd`, or `median` and `p99`".into(),
                     );
                 }
             },
@@ -277,7 +286,11 @@ pub fn load_samples(path: &Path) -> Result<Arc<[u64]>, String> {
         let value = match field.parse::<f64>() {
             Ok(secs) if secs.is_finite() && secs >= 0.0 => secs_to_nanos(secs),
             Ok(_) => {
-                return Err(format!("{}:{}: a sample cannot be negative", path.display(), i + 1));
+                return Err(format!(
+                    "{}:{}: a sample cannot be negative",
+                    path.display(),
+                    i + 1
+                ));
             }
             Err(_) => match Duration::parse(field) {
                 Ok(d) => d.as_nanos(),
@@ -300,7 +313,14 @@ mod tests {
     use crate::engine::StreamKey;
 
     fn rng() -> Rng {
-        StreamKey { seed: 7, replication: 0, owner: "t", replica: 0, purpose: "dist" }.rng()
+        StreamKey {
+            seed: 7,
+            replication: 0,
+            owner: "t",
+            replica: 0,
+            purpose: "dist",
+        }
+        .rng()
     }
 
     fn d(s: &str) -> Duration {
@@ -314,25 +334,66 @@ mod tests {
         let mut r = rng();
         let mean = (0..n).map(|_| s.sample(&mut r) as f64).sum::<f64>() / n as f64;
         let se = sd_ns / (n as f64).sqrt();
-        assert!((mean - s.mean_ns()).abs() < 5.0 * se + 1.0, "{dist:?}: {mean} vs {}", s.mean_ns());
+        assert!(
+            (mean - s.mean_ns()).abs() < 5.0 * se + 1.0,
+            "{dist:?}: {mean} vs {}",
+            s.mean_ns()
+        );
     }
 
     #[test]
     fn sample_means_match() {
         check_mean(Dist::Exp { mean: d("2ms") }, 2e6);
-        check_mean(Dist::Uniform { min: d("1ms"), max: d("3ms") }, 2e6 / 12f64.sqrt());
-        check_mean(Dist::Gamma { shape: 2.0, mean: d("4ms") }, 4e6 / 2f64.sqrt());
-        check_mean(Dist::Erlang { k: 4, mean: d("4ms") }, 2e6);
-        check_mean(Dist::LogNormal { mean: Some(d("3ms")), sd: Some(d("1ms")), median: None, p99: None }, 1e6);
+        check_mean(
+            Dist::Uniform {
+                min: d("1ms"),
+                max: d("3ms"),
+            },
+            2e6 / 12f64.sqrt(),
+        );
+        check_mean(
+            Dist::Gamma {
+                shape: 2.0,
+                mean: d("4ms"),
+            },
+            4e6 / 2f64.sqrt(),
+        );
+        check_mean(
+            Dist::Erlang {
+                k: 4,
+                mean: d("4ms"),
+            },
+            2e6,
+        );
+        check_mean(
+            Dist::LogNormal {
+                mean: Some(d("3ms")),
+                sd: Some(d("1ms")),
+                median: None,
+                p99: None,
+            },
+            1e6,
+        );
         // Pareto α = 3: sd = xm/(α-1) * sqrt(α/(α-2)).
-        check_mean(Dist::Pareto { scale: d("1ms"), shape: 3.0 }, 0.5e6 * 3f64.sqrt());
+        check_mean(
+            Dist::Pareto {
+                scale: d("1ms"),
+                shape: 3.0,
+            },
+            0.5e6 * 3f64.sqrt(),
+        );
         check_mean(Dist::Const(d("5ms")), 0.0);
     }
 
     #[test]
     fn lognormal_from_median_and_p99_hits_both() {
         let s = Sampler::new(
-            &Dist::LogNormal { mean: None, sd: None, median: Some(d("3ms")), p99: Some(d("40ms")) },
+            &Dist::LogNormal {
+                mean: None,
+                sd: None,
+                median: Some(d("3ms")),
+                p99: Some(d("40ms")),
+            },
             Path::new("."),
         )
         .unwrap();
@@ -347,28 +408,84 @@ mod tests {
 
     #[test]
     fn truncated_normal_never_negative_and_bad_params_refused() {
-        let s = Sampler::new(&Dist::Normal { mean: d("1ms"), sd: d("5ms") }, Path::new(".")).unwrap();
+        let s = Sampler::new(
+            &Dist::Normal {
+                mean: d("1ms"),
+                sd: d("5ms"),
+            },
+            Path::new("."),
+        )
+        .unwrap();
         let mut r = rng();
         assert!((0..10_000).all(|_| s.sample(&mut r) < u64::MAX));
-        assert!(Sampler::new(&Dist::Exp { mean: Duration::ZERO }, Path::new(".")).is_err());
-        assert!(Sampler::new(&Dist::Uniform { min: d("3ms"), max: d("1ms") }, Path::new(".")).is_err());
-        assert!(Sampler::new(
-            &Dist::LogNormal { mean: Some(d("1ms")), sd: None, median: Some(d("1ms")), p99: None },
-            Path::new(".")
-        )
-        .is_err());
-        assert!(Sampler::new(&Dist::Erlang { k: 0, mean: d("1ms") }, Path::new(".")).is_err());
+        assert!(
+            Sampler::new(
+                &Dist::Exp {
+                    mean: Duration::ZERO
+                },
+                Path::new(".")
+            )
+            .is_err()
+        );
+        assert!(
+            Sampler::new(
+                &Dist::Uniform {
+                    min: d("3ms"),
+                    max: d("1ms")
+                },
+                Path::new(".")
+            )
+            .is_err()
+        );
+        assert!(
+            Sampler::new(
+                &Dist::LogNormal {
+                    mean: Some(d("1ms")),
+                    sd: None,
+                    median: Some(d("1ms")),
+                    p99: None
+                },
+                Path::new(".")
+            )
+            .is_err()
+        );
+        assert!(
+            Sampler::new(
+                &Dist::Erlang {
+                    k: 0,
+                    mean: d("1ms")
+                },
+                Path::new(".")
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn empirical_reads_units_and_seconds() {
         let dir = std::env::temp_dir().join(format!("fc-emp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("s.txt"), "latency\n1ms\n0.002 # two ms\n\n3ms,extra\n").unwrap();
-        let s = Sampler::new(&Dist::Empirical { file: "s.txt".into() }, &dir).unwrap();
+        std::fs::write(
+            dir.join("s.txt"),
+            "latency\n1ms\n0.002 # two ms\n\n3ms,extra\n",
+        )
+        .unwrap();
+        let s = Sampler::new(
+            &Dist::Empirical {
+                file: "s.txt".into(),
+            },
+            &dir,
+        )
+        .unwrap();
         assert_eq!(s.mean_ns(), 2e6);
         std::fs::write(dir.join("bad.txt"), "1ms\nbanana\n").unwrap();
-        let e = Sampler::new(&Dist::Empirical { file: "bad.txt".into() }, &dir).unwrap_err();
+        let e = Sampler::new(
+            &Dist::Empirical {
+                file: "bad.txt".into(),
+            },
+            &dir,
+        )
+        .unwrap_err();
         assert!(e.contains("bad.txt:2"), "{e}");
     }
 }

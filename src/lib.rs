@@ -20,7 +20,7 @@
 //!
 //! ```no_run
 //! let topo = flashcrowd::topology::load_file(std::path::Path::new("models/quickstart.ron"), &[])?;
-//! let report = flashcrowd::simulation::Simulation::new(&topo, Default::default())?.run();
+//! let report = flashcrowd::simulation::Simulation::new(&topo, Default::default()).run();
 //! println!("p99 = {} s", report.end_to_end.latency_s.p99);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -65,12 +65,18 @@ impl Simulation {
                     _ => 1,
                 })
                 .collect(),
-            is_workload: topo.nodes.iter().map(|n| matches!(n.kind, NodeKind::Workload(_))).collect(),
+            is_workload: topo
+                .nodes
+                .iter()
+                .map(|n| matches!(n.kind, NodeKind::Workload(_)))
+                .collect(),
             model: topo.name.clone(),
             seed,
             slo,
             warnings: topo.warnings.iter().map(ToString::to_string).collect(),
-            end_ns: topo.duration_ns.saturating_add(topo.limits.drain.as_nanos()),
+            end_ns: topo
+                .duration_ns
+                .saturating_add(topo.limits.drain.as_nanos()),
             options,
             wall: Instant::now(),
             finished: false,
@@ -94,7 +100,10 @@ impl Simulation {
 
     /// The id of a node by name.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.names.iter().position(|n| n == name).map(|i| i as NodeId)
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as NodeId)
     }
 
     /// Apply a command now.
@@ -110,7 +119,9 @@ impl Simulation {
         }
         let limit = until.min(SimTime::from_nanos(self.end_ns));
         let out = self.engine.step(limit, max_events);
-        if out == StepOutcome::Idle || (out == StepOutcome::TimeLimit && limit.as_nanos() >= self.end_ns) {
+        if out == StepOutcome::Idle
+            || (out == StepOutcome::TimeLimit && limit.as_nanos() >= self.end_ns)
+        {
             self.finished = true;
             return StepOutcome::Idle;
         }
@@ -154,16 +165,26 @@ impl Simulation {
         };
         let world = &mut self.engine.model;
         {
-            let mut wl: Vec<&mut NodeStats> =
-                world.stats.iter_mut().zip(&self.is_workload).filter(|(_, w)| **w).map(|(s, _)| s).collect();
+            let mut wl: Vec<&mut NodeStats> = world
+                .stats
+                .iter_mut()
+                .zip(&self.is_workload)
+                .filter(|(_, w)| **w)
+                .map(|(s, _)| s)
+                .collect();
             report.end_to_end = EndToEnd::from_stats(&mut wl, &window, now);
         }
         for (i, s) in world.stats.iter_mut().enumerate() {
             let name = self.names[i].clone();
             if self.is_workload[i] {
-                report.workloads.insert(name.clone(), EndToEnd::from_stats(&mut [s], &window, now));
+                report
+                    .workloads
+                    .insert(name.clone(), EndToEnd::from_stats(&mut [s], &window, now));
             } else {
-                report.components.insert(name.clone(), ComponentReport::from_stats(self.kinds[i], self.replicas[i], s, &window, now));
+                report.components.insert(
+                    name.clone(),
+                    ComponentReport::from_stats(self.kinds[i], self.replicas[i], s, &window, now),
+                );
             }
             if let Some(note) = growth_note(&name, &s.series.points, &window, self.is_workload[i]) {
                 report.unstable.push(note);
@@ -215,18 +236,36 @@ impl Simulation {
 
 /// A queue (or in-flight count) that kept growing through the counting window means the
 /// arrival rate exceeds capacity: no steady state, so averages depend on the run length.
-fn growth_note(name: &str, points: &[SeriesPoint], w: &crate::metrics::Window, workload: bool) -> Option<String> {
+fn growth_note(
+    name: &str,
+    points: &[SeriesPoint],
+    w: &crate::metrics::Window,
+    workload: bool,
+) -> Option<String> {
     let start = w.warmup_ns as f64 / 1e9;
     let end = w.duration_ns as f64 / 1e9;
-    let inside: Vec<&SeriesPoint> = points.iter().filter(|p| p.t_s >= start && p.t_s + p.window_s <= end).collect();
+    let inside: Vec<&SeriesPoint> = points
+        .iter()
+        .filter(|p| p.t_s >= start && p.t_s + p.window_s <= end)
+        .collect();
     if inside.len() < 8 {
         return None;
     }
-    let level = |p: &SeriesPoint| if workload { p.in_flight } else { p.mean_queue_len.max(p.in_flight) };
+    let level = |p: &SeriesPoint| {
+        if workload {
+            p.in_flight
+        } else {
+            p.mean_queue_len.max(p.in_flight)
+        }
+    };
     let half = inside.len() / 2;
     let first: f64 = inside[..half].iter().map(|p| level(p)).sum::<f64>() / half as f64;
     let quarter = inside.len() / 4;
-    let last: f64 = inside[inside.len() - quarter..].iter().map(|p| level(p)).sum::<f64>() / quarter as f64;
+    let last: f64 = inside[inside.len() - quarter..]
+        .iter()
+        .map(|p| level(p))
+        .sum::<f64>()
+        / quarter as f64;
     // Monotone growth: each quarter above the previous one.
     let q = |k: usize| {
         let s = &inside[k * quarter..(k + 1) * quarter];
@@ -234,7 +273,11 @@ fn growth_note(name: &str, points: &[SeriesPoint], w: &crate::metrics::Window, w
     };
     let rising = (1..4).all(|k| q(k) > q(k - 1));
     if rising && last > 2.0 * first + 10.0 {
-        let what = if workload { "requests in the system" } else { "work waiting at" };
+        let what = if workload {
+            "requests in the system"
+        } else {
+            "work waiting at"
+        };
         Some(format!(
             "unstable: {what} `{name}` grew from {first:.0} to {last:.0} during the run; arrivals exceed capacity, so averages depend on the run length"
         ))

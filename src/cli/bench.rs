@@ -59,21 +59,41 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "unknown CPU".into());
     println!("flashcrowd bench — {} requests per case", args.requests);
-    println!("machine: {cpu}, {} cores; load average {}", std::thread::available_parallelism().map_or(0, |n| n.get()), load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!(
+        "machine: {cpu}, {} cores; load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!();
     let mut cases = vec!["mm1-baseline", "mm1-engine", "web-baseline", "web-engine"];
     if args.memory {
         cases.extend(["mm1-engine-x10", "web-engine-x10"]);
     }
     let mut results: Vec<Figures> = Vec::new();
-    println!("{:<16} {:>10} {:>12} {:>14} {:>14} {:>12} {:>12}", "case", "wall s", "requests", "requests/s", "events/s", "peak MiB", "mean lat s");
+    println!(
+        "{:<16} {:>10} {:>12} {:>14} {:>14} {:>12} {:>12}",
+        "case", "wall s", "requests", "requests/s", "events/s", "peak MiB", "mean lat s"
+    );
     for case in cases {
         let out = std::process::Command::new(&exe)
-            .args(["bench", "--case", case, "--requests", &args.requests.to_string(), "--models"])
+            .args([
+                "bench",
+                "--case",
+                case,
+                "--requests",
+                &args.requests.to_string(),
+                "--models",
+            ])
             .arg(&args.models)
             .output()?;
         if !out.status.success() {
-            anyhow::bail!("bench case {case} failed: {}", String::from_utf8_lossy(&out.stderr));
+            anyhow::bail!(
+                "bench case {case} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let f: Figures = serde_json::from_slice(&out.stdout)?;
         println!(
@@ -91,10 +111,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     let get = |name: &str| results.iter().find(|f| f.case == name);
     println!();
     for model in ["mm1", "web"] {
-        if let (Some(b), Some(e)) = (get(&format!("{model}-baseline")), get(&format!("{model}-engine"))) {
-            println!("{model}: engine wall / baseline wall = {:.2}× (target ≤ 2×)", e.wall_s / b.wall_s);
+        if let (Some(b), Some(e)) = (
+            get(&format!("{model}-baseline")),
+            get(&format!("{model}-engine")),
+        ) {
+            println!(
+                "{model}: engine wall / baseline wall = {:.2}× (target ≤ 2×)",
+                e.wall_s / b.wall_s
+            );
         }
-        if let (Some(e), Some(x)) = (get(&format!("{model}-engine")), get(&format!("{model}-engine-x10"))) {
+        if let (Some(e), Some(x)) = (
+            get(&format!("{model}-engine")),
+            get(&format!("{model}-engine-x10")),
+        ) {
             println!(
                 "{model}: peak memory 10× longer / 1× = {:.3} ({:.1} → {:.1} MiB; target within 10 %)",
                 x.peak_rss_kib as f64 / e.peak_rss_kib as f64,
@@ -127,19 +156,40 @@ fn run_case(case: &str, args: &BenchArgs) -> anyhow::Result<Figures> {
         "mm1-baseline" => baseline_mm1(requests),
         "web-baseline" => baseline_web(requests),
         "mm1-engine" | "web-engine" => {
-            let file = args.models.join(if name == "mm1-engine" { "mm1.ron" } else { "web.ron" });
-            let ov = [Override { path: "requests".into(), value: requests.to_string() }];
+            let file = args.models.join(if name == "mm1-engine" {
+                "mm1.ron"
+            } else {
+                "web.ron"
+            });
+            let ov = [Override {
+                path: "requests".into(),
+                value: requests.to_string(),
+            }];
             let topo = topology::load_file(&file, &ov).map_err(|e| anyhow::anyhow!("{e}"))?;
             let r = Simulation::new(&topo, RunOptions::default()).run();
             (r.events, r.end_to_end.latency_s.mean)
         }
         other => anyhow::bail!("unknown bench case `{other}`"),
     };
-    Ok(Figures { case: case.into(), requests, events, wall_s: start.elapsed().as_secs_f64(), peak_rss_kib: peak_rss_kib(), mean_latency_s: mean })
+    Ok(Figures {
+        case: case.into(),
+        requests,
+        events,
+        wall_s: start.elapsed().as_secs_f64(),
+        peak_rss_kib: peak_rss_kib(),
+        mean_latency_s: mean,
+    })
 }
 
 fn stream(purpose: &str) -> Rng {
-    StreamKey { seed: 1, replication: 0, owner: "baseline", replica: 0, purpose }.rng()
+    StreamKey {
+        seed: 1,
+        replication: 0,
+        owner: "baseline",
+        replica: 0,
+        purpose,
+    }
+    .rng()
 }
 
 fn exp_ns(rng: &mut Rng, mean_ns: f64) -> u64 {
@@ -194,7 +244,8 @@ fn baseline_web(n: u64) -> (u64, f64) {
     let mut web: Vec<VecDeque<u64>> = vec![VecDeque::new(); WEB];
     let mut db: VecDeque<u64> = VecDeque::new();
     let mut delayed: VecDeque<u64> = VecDeque::new(); // constant delay: FIFO
-    let (mut seq, mut events, mut arrived, mut rr, mut done, mut sum) = (0u64, 0u64, 0u64, 0usize, 0u64, 0u128);
+    let (mut seq, mut events, mut arrived, mut rr, mut done, mut sum) =
+        (0u64, 0u64, 0u64, 0usize, 0u64, 0u128);
     heap.push(Reverse((exp_ns(&mut arr, 1e9 / 9000.0), 0, 0, 0)));
     while let Some(Reverse((t, _, kind, id))) = heap.pop() {
         events += 1;
@@ -214,7 +265,9 @@ fn baseline_web(n: u64) -> (u64, f64) {
             }
             1 => {
                 let s = id as usize;
-                let Some(a) = web[s].pop_front() else { continue };
+                let Some(a) = web[s].pop_front() else {
+                    continue;
+                };
                 delayed.push_back(a);
                 heap.push(Reverse((t + 100_000, seq, 2, 0)));
                 if !web[s].is_empty() {
@@ -222,7 +275,9 @@ fn baseline_web(n: u64) -> (u64, f64) {
                 }
             }
             2 => {
-                let Some(a) = delayed.pop_front() else { continue };
+                let Some(a) = delayed.pop_front() else {
+                    continue;
+                };
                 if route.random::<f64>() < 0.2 {
                     db.push_back(a);
                     if db.len() == 1 {

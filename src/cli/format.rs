@@ -51,7 +51,13 @@ fn latency_line(l: &LatencySummary) -> String {
 pub fn summary(r: &Report, topo: &Topology) -> String {
     let mut o = String::new();
     let e = &r.end_to_end;
-    let _ = writeln!(o, "flashcrowd {} — {} (seed {})", env!("CARGO_PKG_VERSION"), r.model, r.seed);
+    let _ = writeln!(
+        o,
+        "flashcrowd {} — {} (seed {})",
+        env!("CARGO_PKG_VERSION"),
+        r.model,
+        r.seed
+    );
     if !topo.spec.description.is_empty() {
         let _ = writeln!(o, "{}", topo.spec.description.trim());
     }
@@ -64,17 +70,39 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
         count(r.events),
         r.wall_s
     );
-    let _ = writeln!(o, "Golden signals, end to end ({:.1} s counted)", r.sim_duration_s - r.warmup_s);
-    let _ = writeln!(o, "  traffic     {:.1} req/s answered ({} offered)", e.throughput_per_s, count(e.offered));
-    let _ = writeln!(o, "  latency     {}  (mean {})", latency_line(&e.latency_s), secs(e.latency_s.mean));
-    let causes: Vec<String> = e.errors_by_cause.iter().map(|(k, v)| format!("{k} {}", count(*v))).collect();
+    let _ = writeln!(
+        o,
+        "Golden signals, end to end ({:.1} s counted)",
+        r.sim_duration_s - r.warmup_s
+    );
+    let _ = writeln!(
+        o,
+        "  traffic     {:.1} req/s answered ({} offered)",
+        e.throughput_per_s,
+        count(e.offered)
+    );
+    let _ = writeln!(
+        o,
+        "  latency     {}  (mean {})",
+        latency_line(&e.latency_s),
+        secs(e.latency_s.mean)
+    );
+    let causes: Vec<String> = e
+        .errors_by_cause
+        .iter()
+        .map(|(k, v)| format!("{k} {}", count(*v)))
+        .collect();
     let _ = writeln!(
         o,
         "  errors      {} ({} of {}){}",
         pct(e.error_rate),
         count(e.errors),
         count(e.completed + e.errors),
-        if causes.is_empty() { String::new() } else { format!(": {}", causes.join(", ")) }
+        if causes.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", causes.join(", "))
+        }
     );
     let mut sat: Vec<(f64, String)> = Vec::new();
     for (name, c) in &r.components {
@@ -91,28 +119,55 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
         let _ = writeln!(o, "  saturation  {}", top.join(", "));
     }
     if e.censored > 0 {
-        let _ = writeln!(o, "  censored    {} unfinished after the drain", count(e.censored));
+        let _ = writeln!(
+            o,
+            "  censored    {} unfinished after the drain",
+            count(e.censored)
+        );
     }
     let _ = writeln!(o);
 
     let _ = writeln!(o, "Components");
-    let header = ["name", "kind", "arrivals", "ok/s", "errors", "p50", "p99", "threads", "cpu", "queue avg/max"];
+    let header = [
+        "name",
+        "kind",
+        "arrivals",
+        "ok/s",
+        "errors",
+        "p50",
+        "p99",
+        "threads",
+        "cpu",
+        "queue avg/max",
+    ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for (name, c) in &r.components {
         rows.push(vec![
-            if c.replicas > 1 { format!("{name} ×{}", c.replicas) } else { name.clone() },
+            if c.replicas > 1 {
+                format!("{name} ×{}", c.replicas)
+            } else {
+                name.clone()
+            },
             c.kind.clone(),
             count(c.arrivals),
             format!("{:.1}", c.throughput_per_s),
-            if c.errors == 0 { "0".into() } else { format!("{} ({})", count(c.errors), pct(c.error_rate)) },
+            if c.errors == 0 {
+                "0".into()
+            } else {
+                format!("{} ({})", count(c.errors), pct(c.error_rate))
+            },
             secs(c.latency_s.p50),
             secs(c.latency_s.p99),
-            c.thread_occupancy.map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
-            c.cpu_utilization.map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
+            c.thread_occupancy
+                .map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
+            c.cpu_utilization
+                .map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
             format!("{:.1}/{}", c.mean_queue_len, c.max_queue_len),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     for row in &rows {
         let mut line = String::from(" ");
         for (i, cell) in row.iter().enumerate() {
@@ -134,14 +189,23 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
             .targets
             .iter()
             .map(|t| {
-                let (a, g) = if t.name == "error_rate" { (pct(t.actual), pct(t.target)) } else { (secs(t.actual), secs(t.target)) };
+                let (a, g) = if t.name == "error_rate" {
+                    (pct(t.actual), pct(t.target))
+                } else {
+                    (secs(t.actual), secs(t.target))
+                };
                 format!("{} {a} {} {g}", t.name, if t.pass { "≤" } else { ">" })
             })
             .collect();
         if slo.pass {
             let _ = writeln!(o, "SLO: PASS ({})", parts.join("; "));
         } else {
-            let _ = writeln!(o, "SLO: FAIL — {} missed ({})", slo.failed.join(", "), parts.join("; "));
+            let _ = writeln!(
+                o,
+                "SLO: FAIL — {} missed ({})",
+                slo.failed.join(", "),
+                parts.join("; ")
+            );
         }
     }
     if !topo.spec.look_for.is_empty() {
@@ -154,7 +218,16 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
 pub fn write_csv(dir: &Path, r: &Report) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     for (name, points) in &r.series {
-        let safe: String = name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let mut w = csv::Writer::from_path(dir.join(format!("{safe}.csv")))?;
         for p in points {
             w.serialize(p)?;

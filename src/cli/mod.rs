@@ -26,7 +26,11 @@ pub mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "flashcrowd", version, about = "Discrete-event simulator of scalable web architectures")]
+#[command(
+    name = "flashcrowd",
+    version,
+    about = "Discrete-event simulator of scalable web architectures"
+)]
 struct Args {
     #[command(subcommand)]
     command: Cmd,
@@ -83,7 +87,11 @@ pub fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -99,13 +107,24 @@ pub fn main() -> ExitCode {
 
 fn dispatch(args: Args) -> anyhow::Result<u8> {
     match args.command {
-        Cmd::Run { file, seed, duration, set, json, series, csv } => {
+        Cmd::Run {
+            file,
+            seed,
+            duration,
+            set,
+            json,
+            series,
+            csv,
+        } => {
             let mut overrides = match parse_overrides(&set) {
                 Ok(o) => o,
                 Err(code) => return Ok(code),
             };
             if let Some(d) = duration {
-                overrides.push(Override { path: "duration".into(), value: format!("\"{d}\"") });
+                overrides.push(Override {
+                    path: "duration".into(),
+                    value: format!("\"{d}\""),
+                });
             }
             let topo = match load(&file, &overrides) {
                 Ok(t) => t,
@@ -116,20 +135,36 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
                     eprintln!("{w}");
                 }
             }
-            let report = Simulation::new(&topo, RunOptions { seed, replication: 0, series: series || csv.is_some() }).run();
+            let report = Simulation::new(
+                &topo,
+                RunOptions {
+                    seed,
+                    replication: 0,
+                    series: series || csv.is_some(),
+                },
+            )
+            .run();
             if let Some(dir) = &csv {
-                format::write_csv(dir, &report).with_context(|| format!("writing CSV to {}", dir.display()))?;
+                format::write_csv(dir, &report)
+                    .with_context(|| format!("writing CSV to {}", dir.display()))?;
             }
             let mut printed = report.clone();
             if !series {
                 printed.series.clear();
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&printed).context("serializing the report")?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&printed).context("serializing the report")?
+                );
             } else {
                 print!("{}", format::summary(&printed, &topo));
             }
-            Ok(if report.slo.as_ref().is_some_and(|s| !s.pass) { exit::FAILED } else { exit::OK })
+            Ok(if report.slo.as_ref().is_some_and(|s| !s.pass) {
+                exit::FAILED
+            } else {
+                exit::OK
+            })
         }
         Cmd::Validate { files, set } => {
             let overrides = match parse_overrides(&set) {
@@ -148,7 +183,11 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
                             f.display(),
                             t.spec.workloads.len(),
                             t.spec.components.len(),
-                            if t.warnings.is_empty() { String::new() } else { format!(", {} warnings", t.warnings.len()) }
+                            if t.warnings.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", {} warnings", t.warnings.len())
+                            }
                         );
                     }
                     Err(code) => worst = worst.max(code),
@@ -199,7 +238,11 @@ fn load(file: &Path, overrides: &[Override]) -> Result<topology::Topology, u8> {
                 eprintln!("{d}");
             }
             let n = e.diagnostics().len();
-            eprintln!("{}: {n} error{} found", file.display(), if n == 1 { "" } else { "s" });
+            eprintln!(
+                "{}: {n} error{} found",
+                file.display(),
+                if n == 1 { "" } else { "s" }
+            );
             Err(exit::BAD_INPUT)
         }
     }

@@ -41,8 +41,20 @@ pub struct Client {
 
 impl Client {
     /// Build the live state.
-    pub fn new(node: NodeId, name: &str, model: WorkloadModel, seed: u64, replication: u32) -> Self {
-        let key = |purpose| StreamKey { seed, replication, owner: name, replica: 0, purpose };
+    pub fn new(
+        node: NodeId,
+        name: &str,
+        model: WorkloadModel,
+        seed: u64,
+        replication: u32,
+    ) -> Self {
+        let key = |purpose| StreamKey {
+            seed,
+            replication,
+            owner: name,
+            replica: 0,
+            purpose,
+        };
         let zipf = match model.keys {
             KeyModel::Zipf(n, s) => Zipf::new(n as f64, s).ok(),
             KeyModel::Uniform(_) => None,
@@ -68,7 +80,13 @@ impl Client {
             Source::Closed { users, think } => {
                 for user in 0..*users {
                     let t = think.sample(&mut self.think_rng);
-                    ctx.queue.schedule_in(t, Event::UserWake { node: self.node, user });
+                    ctx.queue.schedule_in(
+                        t,
+                        Event::UserWake {
+                            node: self.node,
+                            user,
+                        },
+                    );
                 }
             }
         }
@@ -86,7 +104,11 @@ impl Client {
     /// The arrival rate now, per second (after the multiplier).
     pub fn rate_now(&self, now_ns: u64) -> f64 {
         match &self.model.source {
-            Source::Open { rate_per_s, profile, .. } => profile.rate_at(*rate_per_s, now_ns) * self.scale,
+            Source::Open {
+                rate_per_s,
+                profile,
+                ..
+            } => profile.rate_at(*rate_per_s, now_ns) * self.scale,
             Source::Closed { .. } => 0.0,
         }
     }
@@ -95,13 +117,26 @@ impl Client {
         let now = ctx.now_ns();
         if let Some(t) = self.next_arrival_after(now) {
             let epoch = self.epoch;
-            ctx.queue.schedule(crate::engine::SimTime::from_nanos(t), Event::Arrival { node: self.node, epoch });
+            ctx.queue.schedule(
+                crate::engine::SimTime::from_nanos(t),
+                Event::Arrival {
+                    node: self.node,
+                    epoch,
+                },
+            );
         }
     }
 
     /// The next arrival time after `t`, or None when the rate stays at zero.
     fn next_arrival_after(&mut self, mut t: u64) -> Option<u64> {
-        let Source::Open { rate_per_s, profile, arrivals } = &self.model.source else { return None };
+        let Source::Open {
+            rate_per_s,
+            profile,
+            arrivals,
+        } = &self.model.source
+        else {
+            return None;
+        };
         let scale = self.scale;
         if scale <= 0.0 {
             return None;
@@ -144,7 +179,9 @@ impl Client {
                 return None;
             }
             let rate = profile.rate_at(*rate_per_s, tf as u64) * scale;
-            if matches!(arrivals, Arrivals::Deterministic) || self.arrival_rng.random::<f64>() * max <= rate {
+            if matches!(arrivals, Arrivals::Deterministic)
+                || self.arrival_rng.random::<f64>() * max <= rate
+            {
                 return Some((tf.round() as u64).max(t + 1));
             }
         }
@@ -153,16 +190,25 @@ impl Client {
     /// Draw a request's attributes.
     fn draw_attrs(&mut self, now: u64, counted: bool, session: u32) -> RequestAttrs {
         let u: f64 = self.attr_rng.random();
-        let class = self.model.mix_cumulative.partition_point(|&c| c <= u).min(self.model.mix_cumulative.len() - 1) as u8;
+        let class = self
+            .model
+            .mix_cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.model.mix_cumulative.len() - 1) as u8;
         let key = match (self.model.keys, &self.zipf) {
             (KeyModel::Zipf(..), Some(z)) => z.sample(&mut self.attr_rng) as u64,
-            (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) => self.attr_rng.random_range(1..=n.max(1)),
+            (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) => {
+                self.attr_rng.random_range(1..=n.max(1))
+            }
         };
         let region = if self.model.regions.is_empty() {
             0
         } else {
             let u: f64 = self.attr_rng.random();
-            self.model.regions.partition_point(|r| r.1 <= u).min(self.model.regions.len() - 1) as u8
+            self.model
+                .regions
+                .partition_point(|r| r.1 <= u)
+                .min(self.model.regions.len() - 1) as u8
         };
         let session = if session != 0 {
             session
@@ -171,7 +217,15 @@ impl Client {
         } else {
             0
         };
-        RequestAttrs { class, region, counted, session, key, workload: self.node, arrived_ns: now }
+        RequestAttrs {
+            class,
+            region,
+            counted,
+            session,
+            key,
+            workload: self.node,
+            arrived_ns: now,
+        }
     }
 
     /// Send one request; returns false when it was rejected by the in-flight cap.
@@ -181,7 +235,8 @@ impl Client {
         let attrs = self.draw_attrs(now, counted, if user == u32::MAX { 0 } else { user + 1 });
         ctx.stats.arrive(now, counted);
         if ctx.calls.len() >= max_in_flight {
-            ctx.stats.finish(now, now, counted, Err(ErrorCause::Overload));
+            ctx.stats
+                .finish(now, now, counted, Err(ErrorCause::Overload));
             return false;
         }
         let mut call = Call::new(attrs, None, self.node, self.model.to, ANY_REPLICA, 1);
@@ -225,14 +280,21 @@ impl Client {
     fn think(&mut self, user: u32, ctx: &mut Ctx) {
         if let Source::Closed { think, .. } = &self.model.source {
             let t = think.sample(&mut self.think_rng);
-            ctx.queue.schedule_in(t, Event::UserWake { node: self.node, user });
+            ctx.queue.schedule_in(
+                t,
+                Event::UserWake {
+                    node: self.node,
+                    user,
+                },
+            );
         }
     }
 
     /// The answer to a request (or its timeout) reached the client.
     pub fn on_reply(&mut self, call: &Call, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
         let now = ctx.now_ns();
-        ctx.stats.finish(now, call.attrs.arrived_ns, call.attrs.counted, outcome);
+        ctx.stats
+            .finish(now, call.attrs.arrived_ns, call.attrs.counted, outcome);
         if call.tag != u32::MAX {
             self.think(call.tag, ctx);
         }

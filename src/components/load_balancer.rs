@@ -35,10 +35,19 @@ pub struct LoadBalancer {
 
 impl LoadBalancer {
     /// Build the live state.
-    pub fn new(node: NodeId, name: &str, model: LoadBalancerModel, seed: u64, replication: u32) -> Self {
+    pub fn new(
+        node: NodeId,
+        name: &str,
+        model: LoadBalancerModel,
+        seed: u64,
+        replication: u32,
+    ) -> Self {
         let n = model.backends.len();
         let total_weight = model.backends.iter().map(|b| i64::from(b.weight)).sum();
-        let equal_weights = model.backends.windows(2).all(|w| w[0].weight == w[1].weight);
+        let equal_weights = model
+            .backends
+            .windows(2)
+            .all(|w| w[0].weight == w[1].weight);
         Self {
             node,
             active: vec![0; n],
@@ -46,7 +55,14 @@ impl LoadBalancer {
             total_weight,
             equal_weights,
             next_rr: 0,
-            rng: StreamKey { seed, replication, owner: name, replica: 0, purpose: "route" }.rng(),
+            rng: StreamKey {
+                seed,
+                replication,
+                owner: name,
+                replica: 0,
+                purpose: "route",
+            }
+            .rng(),
             model,
         }
     }
@@ -69,20 +85,35 @@ impl LoadBalancer {
 
     /// Pick a backend and send the call on.
     pub fn on_forward(&mut self, id: CallId, ctx: &mut Ctx) {
-        let Some(call) = ctx.calls.get(id).copied() else { return };
+        let Some(call) = ctx.calls.get(id).copied() else {
+            return;
+        };
         if call.callee_done {
             return;
         }
         let b = self.pick(&call);
         let backend = self.model.backends[b];
         self.active[b] += 1;
-        let mut child = Call::new(call.attrs, Some(id), self.node, backend.node, backend.replica.unwrap_or(super::ANY_REPLICA), call.hops + 1);
+        let mut child = Call::new(
+            call.attrs,
+            Some(id),
+            self.node,
+            backend.node,
+            backend.replica.unwrap_or(super::ANY_REPLICA),
+            call.hops + 1,
+        );
         child.tag = b as u32;
         ctx.send(child, 0, 0, None);
     }
 
     /// The backend answered: pass the answer back.
-    pub fn on_child_done(&mut self, parent: CallId, backend: u32, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
+    pub fn on_child_done(
+        &mut self,
+        parent: CallId,
+        backend: u32,
+        outcome: Result<(), ErrorCause>,
+        ctx: &mut Ctx,
+    ) {
         if let Some(a) = self.active.get_mut(backend as usize) {
             *a = a.saturating_sub(1);
         }
@@ -98,7 +129,12 @@ impl LoadBalancer {
             Policy::RoundRobin => self.round_robin(|_| true),
             Policy::LeastConn => {
                 // Fewest active / weight, compared exactly as a_i * w_j < a_j * w_i.
-                let ratio = |i: usize| (u64::from(self.active[i]), u64::from(self.model.backends[i].weight));
+                let ratio = |i: usize| {
+                    (
+                        u64::from(self.active[i]),
+                        u64::from(self.model.backends[i].weight),
+                    )
+                };
                 let mut best = 0;
                 for i in 1..n {
                     let (a, w) = ratio(i);
@@ -140,7 +176,9 @@ impl LoadBalancer {
                     self.rng.random_range(0..self.total_weight as u64),
                 );
                 let (a, b) = (self.by_weight(pa), self.by_weight(pb));
-                let load = |i: usize| u64::from(self.active[i]) * 1_000_000 / u64::from(self.model.backends[i].weight);
+                let load = |i: usize| {
+                    u64::from(self.active[i]) * 1_000_000 / u64::from(self.model.backends[i].weight)
+                };
                 if load(b) < load(a) { b } else { a }
             }
         }
@@ -195,12 +233,38 @@ mod tests {
     use crate::topology::model::Backend;
 
     fn lb(weights: &[u32], policy: Policy) -> LoadBalancer {
-        let backends = weights.iter().enumerate().map(|(i, &w)| Backend { node: i as u32, replica: None, weight: w }).collect();
-        LoadBalancer::new(9, "lb", LoadBalancerModel { backends, policy, overhead: Sampler::Const(0) }, 1, 0)
+        let backends = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| Backend {
+                node: i as u32,
+                replica: None,
+                weight: w,
+            })
+            .collect();
+        LoadBalancer::new(
+            9,
+            "lb",
+            LoadBalancerModel {
+                backends,
+                policy,
+                overhead: Sampler::Const(0),
+            },
+            1,
+            0,
+        )
     }
 
     fn attrs() -> Call {
-        let a = super::super::RequestAttrs { class: 0, region: 0, counted: true, session: 0, key: 0, workload: 0, arrived_ns: 0 };
+        let a = super::super::RequestAttrs {
+            class: 0,
+            region: 0,
+            counted: true,
+            session: 0,
+            key: 0,
+            workload: 0,
+            arrived_ns: 0,
+        };
         Call::new(a, None, 0, 9, 0, 1)
     }
 

@@ -86,7 +86,14 @@ pub struct Call {
 
 impl Call {
     /// A new call, not yet delivered.
-    pub fn new(attrs: RequestAttrs, parent: Option<CallId>, caller: NodeId, callee: NodeId, replica: u32, hops: u16) -> Self {
+    pub fn new(
+        attrs: RequestAttrs,
+        parent: Option<CallId>,
+        caller: NodeId,
+        callee: NodeId,
+        replica: u32,
+        hops: u16,
+    ) -> Self {
         Self {
             attrs,
             parent,
@@ -192,10 +199,17 @@ impl Ctx<'_> {
 
     /// Start a call: store it and deliver it after `latency_ns` (back after `return_ns`);
     /// arm the caller's timeout if any.
-    pub fn send(&mut self, mut call: Call, latency_ns: u64, return_ns: u64, timeout_ns: Option<u64>) -> CallId {
+    pub fn send(
+        &mut self,
+        mut call: Call,
+        latency_ns: u64,
+        return_ns: u64,
+        timeout_ns: Option<u64>,
+    ) -> CallId {
         call.return_ns = return_ns;
         let id = self.calls.insert(call);
-        self.queue.schedule_in(latency_ns, Event::Deliver { call: id });
+        self.queue
+            .schedule_in(latency_ns, Event::Deliver { call: id });
         if let Some(t) = timeout_ns {
             self.queue.schedule_in(t, Event::Timeout { call: id });
         }
@@ -218,13 +232,16 @@ impl Ctx<'_> {
     /// The callee (this node) answers `id` with `outcome`.
     pub fn reply(&mut self, id: CallId, outcome: Result<(), ErrorCause>) {
         let now = self.now_ns();
-        let Some(call) = self.calls.get_mut(id) else { return };
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
         if call.callee_done {
             return;
         }
         call.callee_done = true;
         call.outcome = outcome;
-        self.stats.finish(now, call.arrived_ns, call.counted, outcome);
+        self.stats
+            .finish(now, call.arrived_ns, call.counted, outcome);
         if call.caller_done {
             // The caller gave up long ago: the late reply goes nowhere.
             self.calls.remove(id);

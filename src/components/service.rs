@@ -16,9 +16,9 @@ use rand::RngExt;
 use super::{ANY_REPLICA, Call, CallId, Ctx, Event};
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
+use crate::topology::NodeId;
 use crate::topology::model::ServiceModel;
 use crate::topology::spec::{CallMode, ServerModel};
-use crate::topology::NodeId;
 
 /// One instance of a service.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +55,13 @@ pub struct Service {
 impl Service {
     /// Build the live state; streams are named after the service.
     pub fn new(node: NodeId, name: &str, model: ServiceModel, seed: u64, replication: u32) -> Self {
-        let key = |replica, purpose| StreamKey { seed, replication, owner: name, replica, purpose };
+        let key = |replica, purpose| StreamKey {
+            seed,
+            replication,
+            owner: name,
+            replica,
+            purpose,
+        };
         let replicas = model.replicas;
         Self {
             node,
@@ -68,12 +74,14 @@ impl Service {
 
     /// Threads over all replicas, or `None` when unlimited.
     pub fn thread_capacity(&self) -> Option<u64> {
-        (self.model.threads != u32::MAX).then(|| u64::from(self.model.threads) * self.instances.len() as u64)
+        (self.model.threads != u32::MAX)
+            .then(|| u64::from(self.model.threads) * self.instances.len() as u64)
     }
 
     /// CPUs over all replicas, or `None` when unlimited.
     pub fn cpu_capacity(&self) -> Option<u64> {
-        (self.model.cpus != u32::MAX).then(|| u64::from(self.model.cpus) * self.instances.len() as u64)
+        (self.model.cpus != u32::MAX)
+            .then(|| u64::from(self.model.cpus) * self.instances.len() as u64)
     }
 
     /// A call arrives.
@@ -81,7 +89,11 @@ impl Service {
         let n = self.instances.len() as u32;
         let Some(call) = ctx.arrive(id) else { return };
         let replica = if call.replica == ANY_REPLICA {
-            if n == 1 { 0 } else { self.route_rng.random_range(0..n) }
+            if n == 1 {
+                0
+            } else {
+                self.route_rng.random_range(0..n)
+            }
         } else {
             call.replica
         };
@@ -112,7 +124,9 @@ impl Service {
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy += 1;
         ctx.stats.threads_busy.add(now, 1);
-        let Some(call) = ctx.calls.get_mut(id) else { return };
+        let Some(call) = ctx.calls.get_mut(id) else {
+            return;
+        };
         call.holds_thread = true;
         let class = call.attrs.class as usize;
         let cpu_ns = self.model.cpu[class].sample(&mut self.cpu_rng[replica as usize]);
@@ -120,7 +134,15 @@ impl Service {
             inst.cpus_busy += 1;
             ctx.stats.cpus_busy.add(now, 1);
             let incarnation = inst.incarnation;
-            ctx.queue.schedule_in(cpu_ns, Event::CpuDone { node: self.node, replica, incarnation, call: id });
+            ctx.queue.schedule_in(
+                cpu_ns,
+                Event::CpuDone {
+                    node: self.node,
+                    replica,
+                    incarnation,
+                    call: id,
+                },
+            );
         } else {
             inst.cpu_queue.push_back((id, cpu_ns));
         }
@@ -128,14 +150,24 @@ impl Service {
 
     /// A CPU burst finished.
     pub fn on_cpu_done(&mut self, replica: u32, incarnation: u32, id: CallId, ctx: &mut Ctx) {
-        let Some(inst) = self.instances.get_mut(replica as usize) else { return };
+        let Some(inst) = self.instances.get_mut(replica as usize) else {
+            return;
+        };
         if inst.incarnation != incarnation {
             return; // The instance died meanwhile; its work already failed.
         }
         let now = ctx.now_ns();
         if let Some((next, cpu_ns)) = inst.cpu_queue.pop_front() {
             // The CPU passes straight to the next burst: busy count unchanged.
-            ctx.queue.schedule_in(cpu_ns, Event::CpuDone { node: self.node, replica, incarnation, call: next });
+            ctx.queue.schedule_in(
+                cpu_ns,
+                Event::CpuDone {
+                    node: self.node,
+                    replica,
+                    incarnation,
+                    call: next,
+                },
+            );
         } else {
             inst.cpus_busy -= 1;
             ctx.stats.cpus_busy.sub(now, 1);
@@ -145,7 +177,9 @@ impl Service {
 
     /// Make the next downstream call(s), or answer when none is left.
     fn proceed(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
-        let Some(call) = ctx.calls.get(id).copied() else { return };
+        let Some(call) = ctx.calls.get(id).copied() else {
+            return;
+        };
         let class_bit = 1u64 << call.attrs.class;
         let mut issued = 0u16;
         match self.model.call_mode {
@@ -199,18 +233,34 @@ impl Service {
             Some(l) => (l.sample(&mut self.route_rng), l.sample(&mut self.route_rng)),
             None => (0, 0),
         };
-        let child = Call::new(call.attrs, Some(parent), self.node, spec.to, ANY_REPLICA, call.hops + 1);
+        let child = Call::new(
+            call.attrs,
+            Some(parent),
+            self.node,
+            spec.to,
+            ANY_REPLICA,
+            call.hops + 1,
+        );
         ctx.send(child, there, back, spec.timeout_ns);
     }
 
     /// A downstream call came back (or timed out).
-    pub fn on_child_done(&mut self, parent: CallId, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
-        let Some(call) = ctx.calls.get(parent).copied() else { return };
+    pub fn on_child_done(
+        &mut self,
+        parent: CallId,
+        outcome: Result<(), ErrorCause>,
+        ctx: &mut Ctx,
+    ) {
+        let Some(call) = ctx.calls.get(parent).copied() else {
+            return;
+        };
         if call.callee_done {
             return; // Already answered (a sibling failed first, or the instance died).
         }
         let replica = call.replica;
-        let Some(inst) = self.instances.get(replica as usize) else { return };
+        let Some(inst) = self.instances.get(replica as usize) else {
+            return;
+        };
         if inst.incarnation != call.incarnation {
             return;
         }
@@ -233,7 +283,9 @@ impl Service {
     }
 
     fn release_thread(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
-        let Some(call) = ctx.calls.get_mut(id) else { return };
+        let Some(call) = ctx.calls.get_mut(id) else {
+            return;
+        };
         if !call.holds_thread {
             return;
         }
@@ -256,13 +308,17 @@ impl Service {
     /// Kill an instance: everything on it fails with `instance_down`; stale events are dropped.
     pub fn kill(&mut self, replica: u32, ctx: &mut Ctx) {
         let now = ctx.now_ns();
-        let Some(inst) = self.instances.get_mut(replica as usize) else { return };
+        let Some(inst) = self.instances.get_mut(replica as usize) else {
+            return;
+        };
         if inst.down {
             return;
         }
         inst.down = true;
         inst.incarnation = inst.incarnation.wrapping_add(1);
-        ctx.stats.threads_busy.sub(now, u64::from(inst.threads_busy));
+        ctx.stats
+            .threads_busy
+            .sub(now, u64::from(inst.threads_busy));
         ctx.stats.cpus_busy.sub(now, u64::from(inst.cpus_busy));
         ctx.stats.queue_len.sub(now, inst.thread_queue.len() as u64);
         inst.threads_busy = 0;
@@ -273,7 +329,9 @@ impl Service {
         let victims: Vec<CallId> = ctx
             .calls
             .iter()
-            .filter(|(_, c)| c.callee == self.node && c.replica == replica && c.delivered && !c.callee_done)
+            .filter(|(_, c)| {
+                c.callee == self.node && c.replica == replica && c.delivered && !c.callee_done
+            })
             .map(|(k, _)| k)
             .collect();
         for id in victims {

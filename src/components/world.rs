@@ -95,9 +95,19 @@ impl World {
         for (i, n) in topo.nodes.iter().enumerate() {
             let id = i as NodeId;
             let live = match &n.kind {
-                NodeKind::Workload(w) => Live::Client(Client::new(id, &n.name, w.clone(), seed, replication)),
-                NodeKind::Service(s) => Live::Service(Service::new(id, &n.name, s.clone(), seed, replication)),
-                NodeKind::LoadBalancer(lb) => Live::LoadBalancer(LoadBalancer::new(id, &n.name, lb.clone(), seed, replication)),
+                NodeKind::Workload(w) => {
+                    Live::Client(Client::new(id, &n.name, w.clone(), seed, replication))
+                }
+                NodeKind::Service(s) => {
+                    Live::Service(Service::new(id, &n.name, s.clone(), seed, replication))
+                }
+                NodeKind::LoadBalancer(lb) => Live::LoadBalancer(LoadBalancer::new(
+                    id,
+                    &n.name,
+                    lb.clone(),
+                    seed,
+                    replication,
+                )),
             };
             let (threads, cpus) = match &live {
                 Live::Service(s) => (s.thread_capacity(), s.cpu_capacity()),
@@ -110,7 +120,10 @@ impl World {
             nodes,
             stats,
             calls: Slab::new(),
-            env: super::Env { window, max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX) },
+            env: super::Env {
+                window,
+                max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX),
+            },
             max_in_flight: topo.limits.max_in_flight as usize,
             request_budget: topo.requests,
             counted_requests: 0,
@@ -126,7 +139,12 @@ impl World {
     pub fn start(&mut self, queue: &mut EventQueue<Event>) {
         for i in 0..self.nodes.len() {
             if let Live::Client(c) = &mut self.nodes[i] {
-                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                let mut ctx = Ctx {
+                    queue,
+                    calls: &mut self.calls,
+                    stats: &mut self.stats[i],
+                    env: &self.env,
+                };
                 c.start(&mut ctx);
             }
         }
@@ -135,29 +153,52 @@ impl World {
     }
 
     /// Apply a command at the queue's current time.
-    pub fn apply(&mut self, cmd: Command, queue: &mut EventQueue<Event>) -> Result<(), CommandError> {
+    pub fn apply(
+        &mut self,
+        cmd: Command,
+        queue: &mut EventQueue<Event>,
+    ) -> Result<(), CommandError> {
         let (node, _) = match cmd {
-            Command::KillInstance { node, replica } | Command::ReviveInstance { node, replica } => (node, replica),
+            Command::KillInstance { node, replica } | Command::ReviveInstance { node, replica } => {
+                (node, replica)
+            }
             Command::SetTrafficScale { node, .. } => (node, 0),
         };
         let i = node as usize;
         let (Some(live), Some(stats)) = (self.nodes.get_mut(i), self.stats.get_mut(i)) else {
             return Err(CommandError::WrongNode(node));
         };
-        let mut ctx = Ctx { queue, calls: &mut self.calls, stats, env: &self.env };
+        let mut ctx = Ctx {
+            queue,
+            calls: &mut self.calls,
+            stats,
+            env: &self.env,
+        };
         match (cmd, live) {
             (Command::KillInstance { replica, .. }, Live::Service(s)) => s.kill(replica, &mut ctx),
             (Command::ReviveInstance { replica, .. }, Live::Service(s)) => s.revive(replica),
-            (Command::SetTrafficScale { scale, .. }, Live::Client(c)) => c.set_scale(scale, &mut ctx),
+            (Command::SetTrafficScale { scale, .. }, Live::Client(c)) => {
+                c.set_scale(scale, &mut ctx)
+            }
             _ => return Err(CommandError::WrongNode(node)),
         }
         Ok(())
     }
 
     /// The caller learns the outcome of `call` (a reply, or its own timeout).
-    fn to_caller(&mut self, call: &Call, outcome: Result<(), ErrorCause>, queue: &mut EventQueue<Event>) {
+    fn notify_caller(
+        &mut self,
+        call: &Call,
+        outcome: Result<(), ErrorCause>,
+        queue: &mut EventQueue<Event>,
+    ) {
         let i = call.caller as usize;
-        let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+        let mut ctx = Ctx {
+            queue,
+            calls: &mut self.calls,
+            stats: &mut self.stats[i],
+            env: &self.env,
+        };
         match &mut self.nodes[i] {
             Live::Client(c) => c.on_reply(call, outcome, &mut ctx),
             Live::Service(s) => {
@@ -174,14 +215,18 @@ impl World {
     }
 
     fn on_reply(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
-        let Some(call) = self.calls.remove(id) else { return };
+        let Some(call) = self.calls.remove(id) else {
+            return;
+        };
         if !call.caller_done {
-            self.to_caller(&call, call.outcome, queue);
+            self.notify_caller(&call, call.outcome, queue);
         }
     }
 
     fn on_timeout(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
-        let Some(call) = self.calls.get_mut(id) else { return };
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
         if call.caller_done {
             return;
         }
@@ -189,7 +234,7 @@ impl World {
         // dropped (or, if it is already on its way, freed on arrival).
         call.caller_done = true;
         let call = *call;
-        self.to_caller(&call, Err(ErrorCause::Timeout), queue);
+        self.notify_caller(&call, Err(ErrorCause::Timeout), queue);
     }
 
     fn count_request(&mut self, counted: bool, rejected: bool) {
@@ -233,7 +278,11 @@ impl World {
             self.series_window_ns *= 2;
         }
         self.window_start_ns = now;
-        let active = now < self.env.window.duration_ns && self.nodes.iter().any(|n| matches!(n, Live::Client(c) if !c.stopped));
+        let active = now < self.env.window.duration_ns
+            && self
+                .nodes
+                .iter()
+                .any(|n| matches!(n, Live::Client(c) if !c.stopped));
         if active || !self.calls.is_empty() {
             queue.schedule_in(self.series_window_ns, Event::Tick);
         } else {
@@ -259,12 +308,16 @@ impl World {
     /// Count unfinished calls as censored (end of run).
     pub fn censor(&mut self) {
         for (_, c) in self.calls.iter() {
-            if c.delivered && c.counted && !c.callee_done
+            if c.delivered
+                && c.counted
+                && !c.callee_done
                 && let Some(s) = self.stats.get_mut(c.callee as usize)
             {
                 s.censored += 1;
             }
-            if c.parent.is_none() && c.attrs.counted && !c.caller_done
+            if c.parent.is_none()
+                && c.attrs.counted
+                && !c.caller_done
                 && let Some(s) = self.stats.get_mut(c.caller as usize)
             {
                 s.censored += 1;
@@ -279,7 +332,12 @@ impl World {
         match event {
             Event::Arrival { node, epoch } => {
                 let i = node as usize;
-                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                let mut ctx = Ctx {
+                    queue,
+                    calls: &mut self.calls,
+                    stats: &mut self.stats[i],
+                    env: &self.env,
+                };
                 if let Live::Client(c) = &mut self.nodes[i] {
                     let (counted, rejected) = c.on_arrival(epoch, &mut ctx, self.max_in_flight);
                     self.count_request(counted, rejected);
@@ -287,33 +345,62 @@ impl World {
             }
             Event::UserWake { node, user } => {
                 let i = node as usize;
-                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                let mut ctx = Ctx {
+                    queue,
+                    calls: &mut self.calls,
+                    stats: &mut self.stats[i],
+                    env: &self.env,
+                };
                 if let Live::Client(c) = &mut self.nodes[i] {
                     let (counted, rejected) = c.on_user_wake(user, &mut ctx, self.max_in_flight);
                     self.count_request(counted, rejected);
                 }
             }
             Event::Deliver { call } => {
-                let Some(c) = self.calls.get(call) else { return };
+                let Some(c) = self.calls.get(call) else {
+                    return;
+                };
                 let i = c.callee as usize;
-                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                let mut ctx = Ctx {
+                    queue,
+                    calls: &mut self.calls,
+                    stats: &mut self.stats[i],
+                    env: &self.env,
+                };
                 match &mut self.nodes[i] {
                     Live::Service(s) => s.on_deliver(call, &mut ctx),
                     Live::LoadBalancer(lb) => lb.on_deliver(call, &mut ctx),
                     Live::Client(_) => {}
                 }
             }
-            Event::CpuDone { node, replica, incarnation, call } => {
+            Event::CpuDone {
+                node,
+                replica,
+                incarnation,
+                call,
+            } => {
                 let i = node as usize;
-                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                let mut ctx = Ctx {
+                    queue,
+                    calls: &mut self.calls,
+                    stats: &mut self.stats[i],
+                    env: &self.env,
+                };
                 if let Live::Service(s) = &mut self.nodes[i] {
                     s.on_cpu_done(replica, incarnation, call, &mut ctx);
                 }
             }
             Event::Forward { call } => {
-                let Some(c) = self.calls.get(call) else { return };
+                let Some(c) = self.calls.get(call) else {
+                    return;
+                };
                 let i = c.callee as usize;
-                let mut ctx = Ctx { queue, calls: &mut self.calls, stats: &mut self.stats[i], env: &self.env };
+                let mut ctx = Ctx {
+                    queue,
+                    calls: &mut self.calls,
+                    stats: &mut self.stats[i],
+                    env: &self.env,
+                };
                 if let Live::LoadBalancer(lb) = &mut self.nodes[i] {
                     lb.on_forward(call, &mut ctx);
                 }

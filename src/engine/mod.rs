@@ -46,7 +46,11 @@ pub struct Engine<M: Model> {
 impl<M: Model> Engine<M> {
     /// An engine at time zero with an empty queue.
     pub fn new(model: M) -> Self {
-        Self { model, queue: EventQueue::new(), events_handled: 0 }
+        Self {
+            model,
+            queue: EventQueue::new(),
+            events_handled: 0,
+        }
     }
 
     /// Events handled so far.
@@ -123,7 +127,10 @@ mod tests {
         let mut b = Engine::new(Counter { seen: vec![] });
         b.queue.schedule(SimTime::ZERO, 0);
         assert_eq!(b.step(SimTime::MAX, 2), StepOutcome::Budget);
-        assert_eq!(b.step(SimTime::from_nanos(25), u64::MAX), StepOutcome::TimeLimit);
+        assert_eq!(
+            b.step(SimTime::from_nanos(25), u64::MAX),
+            StepOutcome::TimeLimit
+        );
         assert_eq!(b.now(), SimTime::from_nanos(25));
         assert_eq!(b.run_until(SimTime::MAX), StepOutcome::Idle);
         assert_eq!(a.model.seen, b.model.seen);

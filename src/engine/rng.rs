@@ -72,7 +72,13 @@ mod tests {
     use rand::Rng as _;
 
     fn key<'a>(owner: &'a str, replica: u32, purpose: &'a str) -> StreamKey<'a> {
-        StreamKey { seed: 42, replication: 0, owner, replica, purpose }
+        StreamKey {
+            seed: 42,
+            replication: 0,
+            owner,
+            replica,
+            purpose,
+        }
     }
 
     #[test]
@@ -82,9 +88,15 @@ mod tests {
         assert_ne!(base, key("web", 1, "service").rng().next_u64());
         assert_ne!(base, key("db", 0, "service").rng().next_u64());
         assert_ne!(base, key("web", 0, "route").rng().next_u64());
-        let other_seed = StreamKey { seed: 43, ..key("web", 0, "service") };
+        let other_seed = StreamKey {
+            seed: 43,
+            ..key("web", 0, "service")
+        };
         assert_ne!(base, other_seed.rng().next_u64());
-        let other_rep = StreamKey { replication: 1, ..key("web", 0, "service") };
+        let other_rep = StreamKey {
+            replication: 1,
+            ..key("web", 0, "service")
+        };
         assert_ne!(base, other_rep.rng().next_u64());
     }
 

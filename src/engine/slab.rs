@@ -42,7 +42,11 @@ impl<T> Default for Slab<T> {
 impl<T> Slab<T> {
     /// An empty slab.
     pub fn new() -> Self {
-        Self { slots: Vec::new(), free_head: NO_FREE, len: 0 }
+        Self {
+            slots: Vec::new(),
+            free_head: NO_FREE,
+            len: 0,
+        }
     }
 
     /// Values alive.
@@ -67,7 +71,10 @@ impl<T> Slab<T> {
             let index = self.free_head;
             let slot = &mut self.slots[index as usize];
             let (generation, next_free) = match slot {
-                Slot::Free { generation, next_free } => (*generation, *next_free),
+                Slot::Free {
+                    generation,
+                    next_free,
+                } => (*generation, *next_free),
                 Slot::Occupied { .. } => unreachable!("free list points at an occupied slot"),
             };
             *slot = Slot::Occupied { generation, value };
@@ -75,15 +82,23 @@ impl<T> Slab<T> {
             return Key { index, generation };
         }
         let index = u32::try_from(self.slots.len()).unwrap_or(NO_FREE - 1);
-        self.slots.push(Slot::Occupied { generation: 0, value });
-        Key { index, generation: 0 }
+        self.slots.push(Slot::Occupied {
+            generation: 0,
+            value,
+        });
+        Key {
+            index,
+            generation: 0,
+        }
     }
 
     /// The value behind `key`, if it is still alive.
     #[inline]
     pub fn get(&self, key: Key) -> Option<&T> {
         match self.slots.get(key.index as usize) {
-            Some(Slot::Occupied { generation, value }) if *generation == key.generation => Some(value),
+            Some(Slot::Occupied { generation, value }) if *generation == key.generation => {
+                Some(value)
+            }
             _ => None,
         }
     }
@@ -92,7 +107,9 @@ impl<T> Slab<T> {
     #[inline]
     pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         match self.slots.get_mut(key.index as usize) {
-            Some(Slot::Occupied { generation, value }) if *generation == key.generation => Some(value),
+            Some(Slot::Occupied { generation, value }) if *generation == key.generation => {
+                Some(value)
+            }
             _ => None,
         }
     }
@@ -107,7 +124,10 @@ impl<T> Slab<T> {
         let next_generation = key.generation.wrapping_add(1);
         let old = std::mem::replace(
             slot,
-            Slot::Free { generation: next_generation, next_free: self.free_head },
+            Slot::Free {
+                generation: next_generation,
+                next_free: self.free_head,
+            },
         );
         self.free_head = key.index;
         self.len -= 1;
@@ -120,9 +140,13 @@ impl<T> Slab<T> {
     /// Keys and values alive, in slot order (deterministic).
     pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| match s {
-            Slot::Occupied { generation, value } => {
-                Some((Key { index: i as u32, generation: *generation }, value))
-            }
+            Slot::Occupied { generation, value } => Some((
+                Key {
+                    index: i as u32,
+                    generation: *generation,
+                },
+                value,
+            )),
             Slot::Free { .. } => None,
         })
     }
@@ -145,7 +169,10 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.capacity(), 1);
         let c = s.insert("c");
-        assert_eq!(s.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec!["b", "c"]);
+        assert_eq!(
+            s.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            vec!["b", "c"]
+        );
         assert_ne!(b, c);
     }
 }

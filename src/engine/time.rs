@@ -83,6 +83,9 @@ mod tests {
         assert_eq!(secs_to_nanos(f64::NAN), 0);
         assert_eq!(secs_to_nanos(1e30), u64::MAX);
         assert_eq!(SimTime::MAX.plus_nanos(5), SimTime::MAX);
-        assert_eq!(SimTime::from_nanos(3).nanos_since(SimTime::from_nanos(5)), 0);
+        assert_eq!(
+            SimTime::from_nanos(3).nanos_since(SimTime::from_nanos(5)),
+            0
+        );
     }
 }

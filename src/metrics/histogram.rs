@@ -20,7 +20,12 @@ pub struct LatencyHistogram {
 
 impl std::fmt::Debug for LatencyHistogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LatencyHistogram(n={}, mean_ns={})", self.count, self.mean_ns())
+        write!(
+            f,
+            "LatencyHistogram(n={}, mean_ns={})",
+            self.count,
+            self.mean_ns()
+        )
     }
 }
 
@@ -29,7 +34,13 @@ impl LatencyHistogram {
     pub fn new(sigfig: u8) -> Self {
         let hist = Histogram::new_with_bounds(1, MAX_LATENCY_NS, sigfig.clamp(1, 5))
             .unwrap_or_else(|_| unreachable!("constant bounds are valid"));
-        Self { hist, sum_ns: 0, count: 0, max_ns: 0, clamped: 0 }
+        Self {
+            hist,
+            sum_ns: 0,
+            count: 0,
+            max_ns: 0,
+            clamped: 0,
+        }
     }
 
     /// Record one latency.
@@ -60,12 +71,20 @@ impl LatencyHistogram {
 
     /// Exact mean, ns (0 when empty).
     pub fn mean_ns(&self) -> f64 {
-        if self.count == 0 { 0.0 } else { self.sum_ns as f64 / self.count as f64 }
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum_ns as f64 / self.count as f64
+        }
     }
 
     /// The q-quantile (0..=1), ns; 0 when empty.
     pub fn quantile_ns(&self, q: f64) -> u64 {
-        if self.count == 0 { 0 } else { self.hist.value_at_quantile(q) }
+        if self.count == 0 {
+            0
+        } else {
+            self.hist.value_at_quantile(q)
+        }
     }
 
     /// Largest value, ns (exact).
@@ -97,7 +116,16 @@ impl LatencyHistogram {
 
 /// Latency statistics in seconds. Percentiles carry HdrHistogram's relative error (0.1 %);
 /// mean and max are exact.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct LatencySummary {
     /// Mean, s.
     pub mean: f64,
@@ -111,6 +139,18 @@ pub struct LatencySummary {
     pub p999: f64,
     /// Largest, s.
     pub max: f64,
+}
+
+impl LatencyHistogram {
+    /// Add another histogram's values to this one.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.hist.add(&other.hist);
+        self.sum_ns += other.sum_ns;
+        self.count += other.count;
+        self.max_ns = self.max_ns.max(other.max_ns);
+        self.clamped += other.clamped;
+    }
 }
 
 #[cfg(test)]
@@ -133,17 +173,5 @@ mod tests {
         h.clear();
         assert_eq!(h.count(), 0);
         assert_eq!(h.summary(), LatencySummary::default());
-    }
-}
-
-impl LatencyHistogram {
-    /// Add another histogram's values to this one.
-    pub fn merge(&mut self, other: &LatencyHistogram) {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = self.hist.add(&other.hist);
-        self.sum_ns += other.sum_ns;
-        self.count += other.count;
-        self.max_ns = self.max_ns.max(other.max_ns);
-        self.clamped += other.clamped;
     }
 }

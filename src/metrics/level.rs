@@ -19,7 +19,11 @@ pub struct Level {
 impl Level {
     /// A level at zero, integrated over [from_ns, to_ns).
     pub fn new(from_ns: u64, to_ns: u64) -> Self {
-        Self { from_ns, to_ns, ..Self::default() }
+        Self {
+            from_ns,
+            to_ns,
+            ..Self::default()
+        }
     }
 
     #[inline]
@@ -77,7 +81,11 @@ impl Level {
     pub fn mean(&mut self, now_ns: u64) -> f64 {
         self.advance(now_ns);
         let len = self.to_ns.saturating_sub(self.from_ns);
-        if len == 0 { 0.0 } else { self.area as f64 / len as f64 }
+        if len == 0 {
+            0.0
+        } else {
+            self.area as f64 / len as f64
+        }
     }
 
     /// The integral over the window so far, value·ns.

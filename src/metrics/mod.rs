@@ -37,8 +37,13 @@ pub enum ErrorCause {
 
 impl ErrorCause {
     /// Every cause, in report order.
-    pub const ALL: [ErrorCause; 5] =
-        [ErrorCause::QueueFull, ErrorCause::Timeout, ErrorCause::InstanceDown, ErrorCause::Overload, ErrorCause::HopLimit];
+    pub const ALL: [ErrorCause; 5] = [
+        ErrorCause::QueueFull,
+        ErrorCause::Timeout,
+        ErrorCause::InstanceDown,
+        ErrorCause::Overload,
+        ErrorCause::HopLimit,
+    ];
 
     /// The cause's name in reports.
     pub fn name(self) -> &'static str {
@@ -158,7 +163,13 @@ impl NodeStats {
 
     /// A call that arrived at `arrived_ns` finished with `outcome`.
     #[inline]
-    pub fn finish(&mut self, now_ns: u64, arrived_ns: u64, counted: bool, outcome: Result<(), ErrorCause>) {
+    pub fn finish(
+        &mut self,
+        now_ns: u64,
+        arrived_ns: u64,
+        counted: bool,
+        outcome: Result<(), ErrorCause>,
+    ) {
         let latency_ns = now_ns.saturating_sub(arrived_ns);
         self.in_flight.sub(now_ns, 1);
         match outcome {
@@ -187,7 +198,12 @@ impl NodeStats {
 
     /// End the counting window at `end_ns` (arrivals stopped early).
     pub fn end_window(&mut self, now_ns: u64, end_ns: u64) {
-        for l in [&mut self.in_flight, &mut self.threads_busy, &mut self.cpus_busy, &mut self.queue_len] {
+        for l in [
+            &mut self.in_flight,
+            &mut self.threads_busy,
+            &mut self.cpus_busy,
+            &mut self.queue_len,
+        ] {
             l.set_end(now_ns, end_ns);
         }
     }
@@ -213,7 +229,11 @@ impl NodeStats {
             t_s: start_ns as f64 / 1e9,
             window_s: len_s,
             throughput_per_s: self.win_completions as f64 / len_s,
-            error_rate: if all > 0 { self.win_errors as f64 / all as f64 } else { 0.0 },
+            error_rate: if all > 0 {
+                self.win_errors as f64 / all as f64
+            } else {
+                0.0
+            },
             p50_s: q(0.5),
             p95_s: q(0.95),
             p99_s: q(0.99),

@@ -173,16 +173,34 @@ impl SloVerdict {
             ("error_rate", t.error_rate, e2e.error_rate),
         ] {
             if let Some(target) = target {
-                targets.push(SloTarget { name: name.into(), target, actual, pass: actual <= target });
+                targets.push(SloTarget {
+                    name: name.into(),
+                    target,
+                    actual,
+                    pass: actual <= target,
+                });
             }
         }
-        let failed: Vec<String> = targets.iter().filter(|t| !t.pass).map(|t| t.name.clone()).collect();
-        Self { pass: failed.is_empty(), failed, targets }
+        let failed: Vec<String> = targets
+            .iter()
+            .filter(|t| !t.pass)
+            .map(|t| t.name.clone())
+            .collect();
+        Self {
+            pass: failed.is_empty(),
+            failed,
+            targets,
+        }
     }
 }
 
 fn causes(errors: &[u64; ErrorCause::ALL.len()]) -> BTreeMap<String, u64> {
-    ErrorCause::ALL.iter().zip(errors).filter(|(_, n)| **n > 0).map(|(c, n)| (c.name().to_string(), *n)).collect()
+    ErrorCause::ALL
+        .iter()
+        .zip(errors)
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| (c.name().to_string(), *n))
+        .collect()
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -218,14 +236,24 @@ impl EndToEnd {
         out.error_latency_s = error_latency.summary();
         out.mean_in_flight = area as f64 / 1e9 / w.length_s();
         let finished = out.completed + out.errors;
-        out.mean_sojourn_s = if finished == 0 { 0.0 } else { sojourn as f64 / 1e9 / finished as f64 };
+        out.mean_sojourn_s = if finished == 0 {
+            0.0
+        } else {
+            sojourn as f64 / 1e9 / finished as f64
+        };
         out
     }
 }
 
 impl ComponentReport {
     /// A component's figures.
-    pub fn from_stats(kind: &str, replicas: u32, s: &mut NodeStats, w: &Window, end_ns: u64) -> Self {
+    pub fn from_stats(
+        kind: &str,
+        replicas: u32,
+        s: &mut NodeStats,
+        w: &Window,
+        end_ns: u64,
+    ) -> Self {
         let errors = s.error_count();
         let threads = s.threads_busy.mean(end_ns);
         let cpus = s.cpus_busy.mean(end_ns);
@@ -240,14 +268,21 @@ impl ComponentReport {
             censored: s.censored,
             throughput_per_s: s.completions as f64 / w.length_s(),
             error_rate: ratio(errors, finished),
-            thread_occupancy: s.thread_capacity.filter(|&c| c > 0).map(|c| threads / c as f64),
+            thread_occupancy: s
+                .thread_capacity
+                .filter(|&c| c > 0)
+                .map(|c| threads / c as f64),
             cpu_utilization: s.cpu_capacity.filter(|&c| c > 0).map(|c| cpus / c as f64),
             mean_busy_threads: threads,
             mean_busy_cpus: cpus,
             mean_queue_len: s.queue_len.mean(end_ns),
             max_queue_len: s.queue_len.max(),
             mean_in_flight: s.in_flight_counted.area(end_ns) as f64 / 1e9 / w.length_s(),
-            mean_sojourn_s: if finished == 0 { 0.0 } else { s.sojourn_sum_ns as f64 / 1e9 / finished as f64 },
+            mean_sojourn_s: if finished == 0 {
+                0.0
+            } else {
+                s.sojourn_sum_ns as f64 / 1e9 / finished as f64
+            },
             latency_s: s.latency.summary(),
             error_latency_s: s.error_latency.summary(),
         }

@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 /// One window of one component (or of the whole system).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct SeriesPoint {
     /// Window start, s.
     pub t_s: f64,
@@ -46,7 +48,11 @@ pub struct Series {
 impl Series {
     /// An empty series.
     pub fn new(window_ns: u64, max_points: u32) -> Self {
-        Self { window_ns, points: Vec::new(), max_points: (max_points as usize).max(2) }
+        Self {
+            window_ns,
+            points: Vec::new(),
+            max_points: (max_points as usize).max(2),
+        }
     }
 
     /// Append a closed window. Returns true when the series merged (the window doubled).
@@ -67,17 +73,33 @@ fn merge(pair: &[SeriesPoint]) -> SeriesPoint {
         return pair[0];
     };
     let w = a.window_s + b.window_s;
-    let tw = |x: f64, y: f64| if w > 0.0 { (x * a.window_s + y * b.window_s) / w } else { 0.0 };
+    let tw = |x: f64, y: f64| {
+        if w > 0.0 {
+            (x * a.window_s + y * b.window_s) / w
+        } else {
+            0.0
+        }
+    };
     let n = (a.completions + b.completions) as f64;
     // Percentiles cannot be merged exactly; the count-weighted mean is a documented
     // approximation (exact series need a window chosen up front: metrics.window).
-    let cw = |x: f64, y: f64| if n > 0.0 { (x * a.completions as f64 + y * b.completions as f64) / n } else { 0.0 };
+    let cw = |x: f64, y: f64| {
+        if n > 0.0 {
+            (x * a.completions as f64 + y * b.completions as f64) / n
+        } else {
+            0.0
+        }
+    };
     let all = (a.completions + a.errors + b.completions + b.errors) as f64;
     SeriesPoint {
         t_s: a.t_s,
         window_s: w,
         throughput_per_s: tw(a.throughput_per_s, b.throughput_per_s),
-        error_rate: if all > 0.0 { (a.errors + b.errors) as f64 / all } else { 0.0 },
+        error_rate: if all > 0.0 {
+            (a.errors + b.errors) as f64 / all
+        } else {
+            0.0
+        },
         p50_s: cw(a.p50_s, b.p50_s),
         p95_s: cw(a.p95_s, b.p95_s),
         p99_s: cw(a.p99_s, b.p99_s),
@@ -95,23 +117,42 @@ mod tests {
 
     #[test]
     fn stays_bounded_and_keeps_totals() {
+        // Like the recorder: each window is as wide as the series' current window.
         let mut s = Series::new(1_000_000_000, 8);
-        for i in 0..100 {
+        let mut t = 0.0;
+        let mut total = 0u64;
+        for _ in 0..100 {
+            let w = s.window_ns as f64 / 1e9;
+            let n = (10.0 * w) as u64;
+            total += n;
             s.push(SeriesPoint {
-                t_s: f64::from(i),
-                window_s: 1.0,
+                t_s: t,
+                window_s: w,
                 throughput_per_s: 10.0,
-                completions: 10,
-                errors: 1,
+                completions: n,
+                errors: n / 10,
                 error_rate: 1.0 / 11.0,
                 ..Default::default()
             });
+            t += w;
         }
         assert!(s.points.len() < 8);
-        let total: u64 = s.points.iter().map(|p| p.completions).sum();
-        assert_eq!(total, 1000);
-        assert!(s.points.iter().all(|p| (p.throughput_per_s - 10.0).abs() < 1e-9));
-        assert!(s.points.iter().all(|p| (p.error_rate - 1.0 / 11.0).abs() < 1e-9));
-        assert_eq!(s.window_ns, 16_000_000_000);
+        assert_eq!(s.points.iter().map(|p| p.completions).sum::<u64>(), total);
+        assert!(
+            s.points
+                .iter()
+                .all(|p| (p.throughput_per_s - 10.0).abs() < 1e-9)
+        );
+        assert!(
+            s.points
+                .iter()
+                .all(|p| (p.error_rate - 1.0 / 11.0).abs() < 1e-9)
+        );
+        // The windows tile the run without gaps.
+        let covered: f64 = s.points.iter().map(|p| p.window_s).sum();
+        assert!((covered - t).abs() < 1e-9);
+        for w in s.points.windows(2) {
+            assert!((w[0].t_s + w[0].window_s - w[1].t_s).abs() < 1e-9);
+        }
     }
 }

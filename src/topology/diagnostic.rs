@@ -52,7 +52,10 @@ impl Diagnostic {
 
     /// A warning with just a message.
     pub fn warning(message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(message) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(message)
+        }
     }
 
     /// Set the field path.
@@ -144,11 +147,18 @@ impl TopologyError {
 }
 
 fn render(diags: &[Diagnostic]) -> String {
-    diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    diags
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let lower = word.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
@@ -184,15 +194,24 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("thread", ["threads", "cpus"]).as_deref(), Some("did you mean `threads`?"));
-        assert_eq!(did_you_mean("LeastCon", ["RoundRobin", "LeastConn"]).as_deref(), Some("did you mean `LeastConn`?"));
+        assert_eq!(
+            did_you_mean("thread", ["threads", "cpus"]).as_deref(),
+            Some("did you mean `threads`?")
+        );
+        assert_eq!(
+            did_you_mean("LeastCon", ["RoundRobin", "LeastConn"]).as_deref(),
+            Some("did you mean `LeastConn`?")
+        );
         assert_eq!(did_you_mean("zzzzzz", ["threads", "cpus"]), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]
     fn display_has_location_component_and_hint() {
-        let mut d = Diagnostic::error("unknown field `thread`").at("components.web").in_component("web").hint("did you mean `threads`?");
+        let mut d = Diagnostic::error("unknown field `thread`")
+            .at("components.web")
+            .in_component("web")
+            .hint("did you mean `threads`?");
         d.file = Some("m.ron".into());
         d.line_col = Some((3, 7));
         assert_eq!(

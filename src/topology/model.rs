@@ -46,7 +46,10 @@ pub struct Topology {
 impl Topology {
     /// The id of the node with this name.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.name == name).map(|i| i as NodeId)
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| i as NodeId)
     }
 }
 
@@ -184,7 +187,10 @@ pub enum RateProfile {
 impl RateProfile {
     /// True when the rate only changes in steps (exact sampling between changes).
     pub fn is_piecewise_constant(&self) -> bool {
-        matches!(self, RateProfile::Constant | RateProfile::Step { .. } | RateProfile::Piecewise(_))
+        matches!(
+            self,
+            RateProfile::Constant | RateProfile::Step { .. } | RateProfile::Piecewise(_)
+        )
     }
 
     /// Rate per second at time `t_ns` for base rate `base`.
@@ -198,7 +204,11 @@ impl RateProfile {
                     *to_per_s
                 }
             }
-            RateProfile::Ramp { to_per_s, start_ns, over_ns } => {
+            RateProfile::Ramp {
+                to_per_s,
+                start_ns,
+                over_ns,
+            } => {
                 if t_ns <= *start_ns {
                     base
                 } else if t_ns >= start_ns + over_ns {
@@ -208,11 +218,21 @@ impl RateProfile {
                     base + f * (to_per_s - base)
                 }
             }
-            RateProfile::Diurnal { amplitude, period_ns, peak_ns } => {
+            RateProfile::Diurnal {
+                amplitude,
+                period_ns,
+                peak_ns,
+            } => {
                 let phase = (t_ns as f64 - *peak_ns as f64) / *period_ns as f64;
                 base * (1.0 + amplitude * (std::f64::consts::TAU * phase).cos())
             }
-            RateProfile::Spike { at_ns, multiplier, rise_ns, hold_ns, decay_ns } => {
+            RateProfile::Spike {
+                at_ns,
+                multiplier,
+                rise_ns,
+                hold_ns,
+                decay_ns,
+            } => {
                 let peak = base * multiplier;
                 let t = t_ns;
                 let up_end = at_ns + rise_ns;
@@ -251,7 +271,9 @@ impl RateProfile {
     pub fn max_rate(&self, base: f64) -> f64 {
         match self {
             RateProfile::Constant => base,
-            RateProfile::Step { to_per_s, .. } | RateProfile::Ramp { to_per_s, .. } => base.max(*to_per_s),
+            RateProfile::Step { to_per_s, .. } | RateProfile::Ramp { to_per_s, .. } => {
+                base.max(*to_per_s)
+            }
             RateProfile::Diurnal { amplitude, .. } => base * (1.0 + amplitude),
             RateProfile::Spike { multiplier, .. } => base * multiplier.max(1.0),
             RateProfile::Piecewise(points) => points.iter().map(|p| p.1).fold(base, f64::max),

@@ -32,7 +32,10 @@ impl Override {
         if path.is_empty() {
             return Err(Diagnostic::error(format!("`{text}` has an empty path")));
         }
-        Ok(Self { path: path.to_string(), value: value.trim().to_string() })
+        Ok(Self {
+            path: path.to_string(),
+            value: value.trim().to_string(),
+        })
     }
 }
 
@@ -85,7 +88,9 @@ fn split_path(path: &str) -> Vec<String> {
 
 /// The variant to step into when `node` is `{"Variant": {...}}` and lacks `seg`.
 fn descend_into(node: &Value, seg: &str) -> Option<String> {
-    let Value::Object(map) = node else { return None };
+    let Value::Object(map) = node else {
+        return None;
+    };
     if map.contains_key(seg) {
         return None;
     }
@@ -99,7 +104,10 @@ fn is_variant_wrapper(map: &Map<String, Value>) -> Option<&str> {
         return None;
     }
     let key = map.keys().next()?;
-    key.chars().next().filter(char::is_ascii_uppercase).map(|_| key.as_str())
+    key.chars()
+        .next()
+        .filter(char::is_ascii_uppercase)
+        .map(|_| key.as_str())
 }
 
 /// Set `path` in `tree` to `value`.
@@ -124,7 +132,11 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagno
                     let keys: Vec<&str> = map.keys().map(String::as_str).collect();
                     return Err(Diagnostic::error(format!(
                         "`{}` has no `{seg}`; it has: {}",
-                        if done.is_empty() { "the model".to_string() } else { done.join(".") },
+                        if done.is_empty() {
+                            "the model".to_string()
+                        } else {
+                            done.join(".")
+                        },
                         keys.join(", ")
                     ))
                     .maybe_hint(did_you_mean(seg, keys.iter().copied())));
@@ -143,7 +155,9 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagno
                 };
                 let len = items.len();
                 let Some(item) = items.get_mut(idx) else {
-                    return Err(Diagnostic::error(format!("index {idx} is out of range (the list has {len})")));
+                    return Err(Diagnostic::error(format!(
+                        "index {idx} is out of range (the list has {len})"
+                    )));
                 };
                 if last {
                     *item = value;
@@ -154,12 +168,17 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagno
             Value::Null if !last => {
                 // An optional section not given in the file: create it.
                 *node = Value::Object(Map::new());
-                let Value::Object(map) = node else { unreachable!() };
+                let Value::Object(map) = node else {
+                    unreachable!()
+                };
                 node = map.entry(seg.clone()).or_insert(Value::Null);
             }
             _ => {
                 let done: Vec<&str> = segs[..=i].iter().map(String::as_str).collect();
-                return Err(Diagnostic::error(format!("`{}` is a plain value; it has no fields", done.join("."))));
+                return Err(Diagnostic::error(format!(
+                    "`{}` is a plain value; it has no fields",
+                    done.join(".")
+                )));
             }
         }
     }
@@ -170,7 +189,10 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagno
 /// Convert a RON value to the JSON shape serde gives the same typed value (externally tagged
 /// enums); text that is not RON becomes a JSON string.
 pub fn ron_to_json(text: &str) -> Value {
-    let mut p = RonParser { s: text.as_bytes(), i: 0 };
+    let mut p = RonParser {
+        s: text.as_bytes(),
+        i: 0,
+    };
     match p.value() {
         Some(v) if p.at_end() => v,
         _ => Value::String(text.to_string()),
@@ -207,7 +229,9 @@ impl RonParser<'_> {
     fn ident(&mut self) -> Option<String> {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+        {
             self.i += 1;
         }
         (self.i > start).then(|| String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
@@ -239,7 +263,12 @@ impl RonParser<'_> {
     fn number(&mut self) -> Option<Value> {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len() && matches!(self.s[self.i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'_') {
+        while self.i < self.s.len()
+            && matches!(
+                self.s[self.i],
+                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'_'
+            )
+        {
             self.i += 1;
         }
         let t: String = String::from_utf8_lossy(&self.s[start..self.i]).replace('_', "");
@@ -249,7 +278,10 @@ impl RonParser<'_> {
         if let Ok(n) = t.parse::<u64>() {
             return Some(Value::from(n));
         }
-        t.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number)
+        t.parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
     }
     fn value(&mut self) -> Option<Value> {
         match self.peek()? {
@@ -351,20 +383,33 @@ mod tests {
         assert_eq!(ron_to_json("\"4000/s\""), json!("4000/s"));
         assert_eq!(ron_to_json("4000/s"), json!("4000/s"));
         assert_eq!(ron_to_json("LeastConn"), json!("LeastConn"));
-        assert_eq!(ron_to_json("Exp(mean: \"2ms\")"), json!({"Exp": {"mean": "2ms"}}));
+        assert_eq!(
+            ron_to_json("Exp(mean: \"2ms\")"),
+            json!({"Exp": {"mean": "2ms"}})
+        );
         assert_eq!(ron_to_json("Const(\"2ms\")"), json!({"Const": "2ms"}));
         assert_eq!(ron_to_json("[\"a\", \"b\"]"), json!(["a", "b"]));
-        assert_eq!(ron_to_json("{\"read\": 0.9, \"write\": 0.1}"), json!({"read": 0.9, "write": 0.1}));
+        assert_eq!(
+            ron_to_json("{\"read\": 0.9, \"write\": 0.1}"),
+            json!({"read": 0.9, "write": 0.1})
+        );
         assert_eq!(ron_to_json("Some(\"1s\")"), json!("1s"));
-        assert_eq!(ron_to_json("Piecewise([(\"1m\", \"2/s\")])"), json!({"Piecewise": [["1m", "2/s"]]}));
+        assert_eq!(
+            ron_to_json("Piecewise([(\"1m\", \"2/s\")])"),
+            json!({"Piecewise": [["1m", "2/s"]]})
+        );
     }
 
     #[test]
     fn paths_reach_inside_variants_and_lists() {
-        let mut v = json!({"components": {"web": {"Service": {"replicas": 1, "calls": [{"to": "db"}]}}}});
+        let mut v =
+            json!({"components": {"web": {"Service": {"replicas": 1, "calls": [{"to": "db"}]}}}});
         set_path(&mut v, "components.web.replicas", json!(8)).unwrap();
         set_path(&mut v, "components.web.calls.0.to", json!("cache")).unwrap();
-        assert_eq!(v, json!({"components": {"web": {"Service": {"replicas": 8, "calls": [{"to": "cache"}]}}}}));
+        assert_eq!(
+            v,
+            json!({"components": {"web": {"Service": {"replicas": 8, "calls": [{"to": "cache"}]}}}})
+        );
         let e = set_path(&mut v, "components.wbe.replicas", json!(8)).unwrap_err();
         assert_eq!(e.hint.as_deref(), Some("did you mean `web`?"));
         assert!(set_path(&mut v, "components.web.calls.3.to", json!("x")).is_err());

@@ -18,7 +18,9 @@ pub fn ron_options() -> ron::Options {
 
 /// Parse topology text; `file` only labels diagnostics.
 pub fn parse_spec(text: &str, file: Option<&Path>) -> Result<TopologySpec, Diagnostic> {
-    ron_options().from_str::<TopologySpec>(text).map_err(|e| ron_diagnostic(&e, text, file))
+    ron_options()
+        .from_str::<TopologySpec>(text)
+        .map_err(|e| ron_diagnostic(&e, text, file))
 }
 
 /// Turn a RON error into a diagnostic with its position, component and a hint.
@@ -34,18 +36,32 @@ pub fn ron_diagnostic(e: &SpannedError, text: &str, file: Option<&Path>) -> Diag
 
 fn explain(code: &RonError) -> (String, Option<String>) {
     match code {
-        RonError::NoSuchStructField { expected, found, outer } => (
+        RonError::NoSuchStructField {
+            expected,
+            found,
+            outer,
+        } => (
             format!(
                 "unknown field `{found}`{}; expected one of: {}",
-                outer.as_ref().map(|o| format!(" in `{o}`")).unwrap_or_default(),
+                outer
+                    .as_ref()
+                    .map(|o| format!(" in `{o}`"))
+                    .unwrap_or_default(),
                 expected.join(", ")
             ),
             did_you_mean(found, expected.iter().copied()),
         ),
-        RonError::NoSuchEnumVariant { expected, found, outer } => (
+        RonError::NoSuchEnumVariant {
+            expected,
+            found,
+            outer,
+        } => (
             format!(
                 "unknown {} `{found}`; expected one of: {}",
-                outer.as_ref().map(|o| format!("`{o}` variant")).unwrap_or_else(|| "variant".into()),
+                outer
+                    .as_ref()
+                    .map(|o| format!("`{o}` variant"))
+                    .unwrap_or_else(|| "variant".into()),
                 expected.join(", ")
             ),
             did_you_mean(found, expected.iter().copied()),
@@ -53,16 +69,23 @@ fn explain(code: &RonError) -> (String, Option<String>) {
         RonError::MissingStructField { field, outer } => (
             format!(
                 "missing field `{field}`{}",
-                outer.as_ref().map(|o| format!(" in `{o}`")).unwrap_or_default()
+                outer
+                    .as_ref()
+                    .map(|o| format!(" in `{o}`"))
+                    .unwrap_or_default()
             ),
-            Some(format!("add `{field}: ...`; it identifies what this entry connects to")),
+            Some(format!(
+                "add `{field}: ...`; it identifies what this entry connects to"
+            )),
         ),
-        RonError::DuplicateStructField { field, .. } => {
-            (format!("field `{field}` is given twice"), Some("keep one of them".into()))
-        }
-        RonError::ExpectedComma => {
-            ("expected a comma".into(), Some("separate fields and entries with `,`".into()))
-        }
+        RonError::DuplicateStructField { field, .. } => (
+            format!("field `{field}` is given twice"),
+            Some("keep one of them".into()),
+        ),
+        RonError::ExpectedComma => (
+            "expected a comma".into(),
+            Some("separate fields and entries with `,`".into()),
+        ),
         RonError::Eof => (
             "unexpected end of file".into(),
             Some("a bracket `(`, `[` or `{` is probably not closed".into()),
@@ -153,7 +176,10 @@ fn find_ident(seg: &str, ident: &str) -> Option<usize> {
     while let Some(p) = seg[from..].find(ident) {
         let pos = from + p;
         let before_ok = pos == 0
-            || !seg[..pos].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '"');
+            || !seg[..pos]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '"');
         let after = &seg[pos + ident.len()..];
         if before_ok && after.trim_start().starts_with(':') {
             return Some(pos);

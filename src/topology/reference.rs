@@ -72,18 +72,34 @@ fn type_name(v: &Value) -> String {
         return type_name(first);
     }
     if let Some(alts) = v.get("anyOf").and_then(Value::as_array) {
-        let parts: Vec<String> = alts.iter().filter(|a| a.get("type") != Some(&Value::from("null"))).map(type_name).collect();
+        let parts: Vec<String> = alts
+            .iter()
+            .filter(|a| a.get("type") != Some(&Value::from("null")))
+            .map(type_name)
+            .collect();
         let optional = alts.len() > parts.len();
         let joined = parts.join(" or ");
-        return if optional { format!("{joined} (optional)") } else { joined };
+        return if optional {
+            format!("{joined} (optional)")
+        } else {
+            joined
+        };
     }
     match v.get("type") {
         Some(Value::String(t)) => match t.as_str() {
             "array" => {
                 if let Some(Value::Array(items)) = v.get("prefixItems") {
-                    format!("({})", items.iter().map(type_name).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "({})",
+                        items.iter().map(type_name).collect::<Vec<_>>().join(", ")
+                    )
                 } else {
-                    format!("list of {}", v.get("items").map(type_name).unwrap_or_else(|| "values".into()))
+                    format!(
+                        "list of {}",
+                        v.get("items")
+                            .map(type_name)
+                            .unwrap_or_else(|| "values".into())
+                    )
                 }
             }
             "object" => match v.get("additionalProperties") {
@@ -95,13 +111,23 @@ fn type_name(v: &Value) -> String {
             other => other.to_string(),
         },
         Some(Value::Array(ts)) => {
-            let names: Vec<&str> = ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect();
+            let names: Vec<&str> = ts
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null")
+                .collect();
             let optional = ts.iter().any(|t| t == "null");
             let mut s = names.join(" or ");
             if names == ["array"] {
-                s = type_name(&serde_json::json!({"type": "array", "items": v.get("items").cloned().unwrap_or(Value::Null)}));
+                s = type_name(
+                    &serde_json::json!({"type": "array", "items": v.get("items").cloned().unwrap_or(Value::Null)}),
+                );
             }
-            if optional { format!("{s} (optional)") } else { s }
+            if optional {
+                format!("{s} (optional)")
+            } else {
+                s
+            }
         }
         _ => {
             if v.get("enum").is_some() || v.get("const").is_some() {
@@ -127,8 +153,14 @@ fn default_cell(field: &Value, required: bool) -> String {
 }
 
 fn field_table(out: &mut String, def: &Value) {
-    let Some(Value::Object(props)) = def.get("properties") else { return };
-    let required: Vec<&str> = def.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let Some(Value::Object(props)) = def.get("properties") else {
+        return;
+    };
+    let required: Vec<&str> = def
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     out.push_str("| field | type | default | meaning |\n|---|---|---|---|\n");
     for (name, f) in props {
         let desc = f.get("description").and_then(Value::as_str).unwrap_or("");
@@ -155,7 +187,9 @@ pub fn markdown() -> String {
         out.push_str(&format!("{d}\n\n"));
     }
     field_table(&mut out, &schema);
-    let Some(Value::Object(defs)) = schema.get("$defs") else { return out };
+    let Some(Value::Object(defs)) = schema.get("$defs") else {
+        return out;
+    };
     for (name, def) in defs {
         out.push_str(&format!("## {name}\n\n"));
         if let Some(d) = def.get("description").and_then(Value::as_str) {
@@ -172,7 +206,11 @@ pub fn markdown() -> String {
                 let desc = alt.get("description").and_then(Value::as_str).unwrap_or("");
                 if let Some(values) = alt.get("enum").and_then(Value::as_array) {
                     for v in values {
-                        out.push_str(&format!("- `{}` — {}\n", v.as_str().unwrap_or(""), cell(desc)));
+                        out.push_str(&format!(
+                            "- `{}` — {}\n",
+                            v.as_str().unwrap_or(""),
+                            cell(desc)
+                        ));
                     }
                 } else if let Some(c) = alt.get("const").and_then(Value::as_str) {
                     out.push_str(&format!("- `{c}` — {}\n", cell(desc)));
@@ -182,14 +220,22 @@ pub fn markdown() -> String {
                             out.push_str(&format!("- `{vname}(...)` — {}\n\n", cell(desc)));
                             field_table(&mut out, inner);
                         } else {
-                            out.push_str(&format!("- `{vname}({})` — {}\n", cell(&type_name(inner)), cell(desc)));
+                            out.push_str(&format!(
+                                "- `{vname}({})` — {}\n",
+                                cell(&type_name(inner)),
+                                cell(desc)
+                            ));
                         }
                     }
                 }
             }
             out.push('\n');
         } else if let Some(values) = def.get("enum").and_then(Value::as_array) {
-            let names: Vec<String> = values.iter().filter_map(Value::as_str).map(|v| format!("`{v}`")).collect();
+            let names: Vec<String> = values
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|v| format!("`{v}`"))
+                .collect();
             out.push_str(&format!("One of: {}\n\n", names.join(", ")));
         }
     }

@@ -44,7 +44,9 @@ fn default_users() -> u32 {
     10
 }
 fn default_think() -> Dist {
-    Dist::Exp { mean: Duration::from_nanos(1_000_000_000) }
+    Dist::Exp {
+        mean: Duration::from_nanos(1_000_000_000),
+    }
 }
 fn default_max_in_flight() -> u32 {
     1_000_000
@@ -462,7 +464,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_in_flight: default_max_in_flight(), drain: default_drain(), max_hops: default_max_hops() }
+        Self {
+            max_in_flight: default_max_in_flight(),
+            drain: default_drain(),
+            max_hops: default_max_hops(),
+        }
     }
 }
 
@@ -481,6 +487,9 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self { window: default_window(), max_points: default_max_points() }
+        Self {
+            window: default_window(),
+            max_points: default_max_points(),
+        }
     }
 }

@@ -30,7 +30,9 @@ impl Duration {
 
     /// From seconds.
     pub fn from_secs_f64(secs: f64) -> Self {
-        Self { nanos: crate::engine::time::secs_to_nanos(secs) }
+        Self {
+            nanos: crate::engine::time::secs_to_nanos(secs),
+        }
     }
 
     /// Nanoseconds.
@@ -50,7 +52,9 @@ impl Duration {
             return Ok(Self::ZERO);
         }
         let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'))
+            .find(|c: char| {
+                !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')
+            })
             .unwrap_or(t.len());
         // "1e3s" parses as number "1e3" then "s"; but "5ms" must not eat the "m"... digits and
         // '.' only contain 'e' in exponents, and no unit starts with 'e'.
@@ -130,13 +134,19 @@ impl<'de> Deserialize<'de> for Duration {
                 if v == 0 {
                     return Ok(Duration::ZERO);
                 }
-                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}ms\"")))
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write it as a string, e.g. \"{v}ms\""
+                )))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}ms\"")))
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write it as a string, e.g. \"{v}ms\""
+                )))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}s\"")))
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write it as a string, e.g. \"{v}s\""
+                )))
             }
         }
         d.deserialize_any(V)
@@ -181,7 +191,9 @@ impl Rate {
     pub fn parse(text: &str) -> Result<Self, String> {
         let t = text.trim();
         let Some((num, unit)) = t.split_once('/') else {
-            return Err(format!("`{text}` is not a rate: write e.g. \"9000/s\" or \"30/min\""));
+            return Err(format!(
+                "`{text}` is not a rate: write e.g. \"9000/s\" or \"30/min\""
+            ));
         };
         let value: f64 = num.trim().parse().map_err(|_| {
             format!("`{text}` is not a rate: expected a number before `/`, e.g. \"9000/s\"")
@@ -195,7 +207,9 @@ impl Rate {
             "h" => 3600.0,
             "d" => 86400.0,
             other => {
-                return Err(format!("`{text}`: unknown rate unit `/{other}` (use /s, /min, /h)"));
+                return Err(format!(
+                    "`{text}`: unknown rate unit `/{other}` (use /s, /min, /h)"
+                ));
             }
         };
         if !(value.is_finite() && value > 0.0) {
@@ -231,13 +245,19 @@ impl<'de> Deserialize<'de> for Rate {
                 Rate::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
-                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}/s\"")))
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write it as a string, e.g. \"{v}/s\""
+                )))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
-                Err(E::custom(format!("`{v}` is not a rate: a rate is positive, with a unit, e.g. \"100/s\"")))
+                Err(E::custom(format!(
+                    "`{v}` is not a rate: a rate is positive, with a unit, e.g. \"100/s\""
+                )))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
-                Err(E::custom(format!("`{v}` has no unit: write it as a string, e.g. \"{v}/s\"")))
+                Err(E::custom(format!(
+                    "`{v}` has no unit: write it as a string, e.g. \"{v}/s\""
+                )))
             }
         }
         d.deserialize_any(V)
@@ -313,7 +333,10 @@ impl<'de> Deserialize<'de> for Capacity {
                         "a capacity must be at least 1 (write \"unlimited\" for no limit)",
                     )),
                     Ok(n) => Ok(Capacity::Limited(n)),
-                    Err(_) => Err(E::custom(format!("{v} is too large (at most {})", u32::MAX))),
+                    Err(_) => Err(E::custom(format!(
+                        "{v} is too large (at most {})",
+                        u32::MAX
+                    ))),
                 }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Capacity, E> {
@@ -330,9 +353,14 @@ impl<'de> Deserialize<'de> for Capacity {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Capacity, E> {
                 match v.trim().to_ascii_lowercase().as_str() {
                     "unlimited" | "inf" | "infinite" => Ok(Capacity::Unlimited),
-                    other => other.parse::<u64>().map_err(|_| {
-                        E::custom(format!("`{v}` is not a capacity: write a positive integer or \"unlimited\""))
-                    }).and_then(|n| self.visit_u64(n)),
+                    other => other
+                        .parse::<u64>()
+                        .map_err(|_| {
+                            E::custom(format!(
+                                "`{v}` is not a capacity: write a positive integer or \"unlimited\""
+                            ))
+                        })
+                        .and_then(|n| self.visit_u64(n)),
                 }
             }
         }
@@ -379,7 +407,11 @@ mod tests {
         assert_eq!(Duration::parse("1.5s").unwrap().to_string(), "1.5s");
         assert_eq!(Duration::parse("389us").unwrap().to_string(), "389us");
         assert!(Duration::parse("5").unwrap_err().contains("no unit"));
-        assert!(Duration::parse("5 parsecs").unwrap_err().contains("unknown duration unit"));
+        assert!(
+            Duration::parse("5 parsecs")
+                .unwrap_err()
+                .contains("unknown duration unit")
+        );
         assert!(Duration::parse("-5ms").unwrap_err().contains("negative"));
     }
 
@@ -390,7 +422,11 @@ mod tests {
         assert!(Rate::parse("0/s").unwrap_err().contains("positive"));
         assert!(Rate::parse("-3/s").is_err());
         assert!(Rate::parse("9000").unwrap_err().contains("not a rate"));
-        assert!(Rate::parse("9000/fortnight").unwrap_err().contains("unknown rate unit"));
+        assert!(
+            Rate::parse("9000/fortnight")
+                .unwrap_err()
+                .contains("unknown rate unit")
+        );
         let r = Rate::parse("2.5/ms").unwrap();
         assert_eq!(Rate::parse(&r.to_string()).unwrap(), r);
     }

@@ -41,7 +41,14 @@ impl Checker<'_> {
         d
     }
 
-    fn error(&mut self, entry: Option<&str>, field: Option<&str>, path: String, msg: String, hint: Option<String>) {
+    fn error(
+        &mut self,
+        entry: Option<&str>,
+        field: Option<&str>,
+        path: String,
+        msg: String,
+        hint: Option<String>,
+    ) {
         let mut d = Diagnostic::error(msg).at(path).maybe_hint(hint);
         if let Some(e) = entry {
             d = d.in_component(e);
@@ -51,7 +58,9 @@ impl Checker<'_> {
     }
 
     fn warn(&mut self, entry: &str, msg: String, hint: Option<String>) {
-        let d = Diagnostic::warning(msg).in_component(entry).maybe_hint(hint);
+        let d = Diagnostic::warning(msg)
+            .in_component(entry)
+            .maybe_hint(hint);
         let d = self.locate(d, Some(entry), None);
         self.warnings.push(d);
     }
@@ -73,7 +82,13 @@ impl Checker<'_> {
         let mut sum = 0.0;
         for (k, v) in shares {
             if !(v.is_finite() && *v >= 0.0) {
-                self.error(Some(entry), Some(field), format!("{path}.{k}"), format!("share must be between 0 and 1, got {v}"), None);
+                self.error(
+                    Some(entry),
+                    Some(field),
+                    format!("{path}.{k}"),
+                    format!("share must be between 0 and 1, got {v}"),
+                    None,
+                );
             }
             sum += v;
         }
@@ -106,14 +121,21 @@ fn cumulative(values: impl IntoIterator<Item = f64>) -> Vec<f64> {
 
 /// Validate a spec into a runnable topology.
 pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec<Diagnostic>> {
-    let mut c = Checker { origin, errors: Vec::new(), warnings: Vec::new() };
+    let mut c = Checker {
+        origin,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
 
     if spec.format_version != FORMAT_VERSION {
         c.error(
             None,
             Some("format_version"),
             "format_version".into(),
-            format!("format_version {} is not supported (this build reads {FORMAT_VERSION})", spec.format_version),
+            format!(
+                "format_version {} is not supported (this build reads {FORMAT_VERSION})",
+                spec.format_version
+            ),
             Some(if spec.format_version > FORMAT_VERSION {
                 "the file was written by a newer flashcrowd; upgrade".into()
             } else {
@@ -123,7 +145,13 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
     }
     let duration_ns = spec.duration.as_nanos();
     if duration_ns == 0 {
-        c.error(None, Some("duration"), "duration".into(), "duration must be positive".into(), Some("e.g. duration: \"5m\"".into()));
+        c.error(
+            None,
+            Some("duration"),
+            "duration".into(),
+            "duration must be positive".into(),
+            Some("e.g. duration: \"5m\"".into()),
+        );
     }
     let warmup_ns = spec.warmup.map_or(duration_ns / 10, Duration::as_nanos);
     if duration_ns > 0 && warmup_ns >= duration_ns {
@@ -131,48 +159,102 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             None,
             Some("warmup"),
             "warmup".into(),
-            format!("warmup ({}) must be shorter than duration ({})", Duration::from_nanos(warmup_ns), spec.duration),
+            format!(
+                "warmup ({}) must be shorter than duration ({})",
+                Duration::from_nanos(warmup_ns),
+                spec.duration
+            ),
             None,
         );
     }
     if spec.requests == Some(0) {
-        c.error(None, Some("requests"), "requests".into(), "requests must be at least 1 (or left out)".into(), None);
+        c.error(
+            None,
+            Some("requests"),
+            "requests".into(),
+            "requests must be at least 1 (or left out)".into(),
+            None,
+        );
     }
     if spec.limits.max_in_flight == 0 {
-        c.error(None, Some("max_in_flight"), "limits.max_in_flight".into(), "must be at least 1".into(), None);
+        c.error(
+            None,
+            Some("max_in_flight"),
+            "limits.max_in_flight".into(),
+            "must be at least 1".into(),
+            None,
+        );
     }
     if spec.limits.max_hops == 0 {
-        c.error(None, Some("max_hops"), "limits.max_hops".into(), "must be at least 1".into(), None);
+        c.error(
+            None,
+            Some("max_hops"),
+            "limits.max_hops".into(),
+            "must be at least 1".into(),
+            None,
+        );
     }
     if spec.metrics.window.as_nanos() == 0 {
-        c.error(None, Some("window"), "metrics.window".into(), "the window must be positive".into(), None);
+        c.error(
+            None,
+            Some("window"),
+            "metrics.window".into(),
+            "the window must be positive".into(),
+            None,
+        );
     }
     if spec.metrics.max_points < 2 {
-        c.error(None, Some("max_points"), "metrics.max_points".into(), "keep at least 2 points".into(), None);
+        c.error(
+            None,
+            Some("max_points"),
+            "metrics.max_points".into(),
+            "keep at least 2 points".into(),
+            None,
+        );
     }
     if spec.workloads.is_empty() {
-        c.error(None, Some("workloads"), "workloads".into(), "the model has no workload, so nothing would arrive".into(),
-            Some("add e.g. workloads: {\"users\": Open(rate: \"100/s\", to: \"web\")}".into()));
+        c.error(
+            None,
+            Some("workloads"),
+            "workloads".into(),
+            "the model has no workload, so nothing would arrive".into(),
+            Some("add e.g. workloads: {\"users\": Open(rate: \"100/s\", to: \"web\")}".into()),
+        );
     }
     if let Some(slo) = &spec.slo
         && let Some(er) = slo.error_rate
         && !(0.0..=1.0).contains(&er)
     {
-        c.error(None, Some("error_rate"), "slo.error_rate".into(), format!("an error rate is between 0 and 1, got {er}"), None);
+        c.error(
+            None,
+            Some("error_rate"),
+            "slo.error_rate".into(),
+            format!("an error rate is between 0 and 1, got {er}"),
+            None,
+        );
     }
 
     // Names → ids: workloads first, then components, each sorted (BTreeMap order).
     let mut names: Vec<String> = spec.workloads.keys().cloned().collect();
     for name in spec.components.keys() {
         if spec.workloads.contains_key(name) {
-            c.error(Some(name), None, format!("components.{name}"), format!("`{name}` is both a workload and a component"), Some("rename one of them".into()));
+            c.error(
+                Some(name),
+                None,
+                format!("components.{name}"),
+                format!("`{name}` is both a workload and a component"),
+                Some("rename one of them".into()),
+            );
         }
         names.push(name.clone());
     }
     let n_workloads = spec.workloads.len();
     let component_names: Vec<&str> = spec.components.keys().map(String::as_str).collect();
     let component_id = |name: &str| -> Option<NodeId> {
-        spec.components.keys().position(|n| n == name).map(|i| (n_workloads + i) as NodeId)
+        spec.components
+            .keys()
+            .position(|n| n == name)
+            .map(|i| (n_workloads + i) as NodeId)
     };
 
     // Classes: the union of every workload's mix.
@@ -190,24 +272,40 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
     classes.sort();
     classes.dedup();
     if classes.len() > 64 {
-        c.error(None, Some("mix"), "workloads".into(), format!("{} request classes; at most 64 are supported", classes.len()), None);
+        c.error(
+            None,
+            Some("mix"),
+            "workloads".into(),
+            format!(
+                "{} request classes; at most 64 are supported",
+                classes.len()
+            ),
+            None,
+        );
     }
     let class_id = |name: &str| classes.iter().position(|c| c == name);
 
-    let resolve = |c: &mut Checker, target: &str, entry: &str, field: &str, path: String| -> Option<NodeId> {
-        match component_id(target) {
-            Some(id) => Some(id),
-            None => {
-                let what = if spec.workloads.contains_key(target) {
-                    format!("`{target}` is a workload; requests can only be sent to components")
-                } else {
-                    format!("no component named `{target}`")
-                };
-                c.error(Some(entry), Some(field), path, what, did_you_mean(target, component_names.iter().copied()));
-                None
+    let resolve =
+        |c: &mut Checker, target: &str, entry: &str, field: &str, path: String| -> Option<NodeId> {
+            match component_id(target) {
+                Some(id) => Some(id),
+                None => {
+                    let what = if spec.workloads.contains_key(target) {
+                        format!("`{target}` is a workload; requests can only be sent to components")
+                    } else {
+                        format!("no component named `{target}`")
+                    };
+                    c.error(
+                        Some(entry),
+                        Some(field),
+                        path,
+                        what,
+                        did_you_mean(target, component_names.iter().copied()),
+                    );
+                    None
+                }
             }
-        }
-    };
+        };
 
     let mut nodes: Vec<Node> = Vec::with_capacity(names.len());
     for (name, w) in &spec.workloads {
@@ -220,28 +318,53 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         c.shares(mix, name, "mix", format!("{p}.mix"));
         c.shares(regions, name, "regions", format!("{p}.regions"));
         let mix_cumulative = if mix.is_empty() {
-            cumulative(classes.iter().map(|cl| if cl == "default" { 1.0 } else { 0.0 }))
+            cumulative(
+                classes
+                    .iter()
+                    .map(|cl| if cl == "default" { 1.0 } else { 0.0 }),
+            )
         } else {
             cumulative(classes.iter().map(|cl| mix.get(cl).copied().unwrap_or(0.0)))
         };
         let keys = match *keys {
             Keys::Uniform { n } | Keys::Zipf { n, .. } if n == 0 => {
-                c.error(Some(name), Some("keys"), format!("{p}.keys.n"), "needs at least one key".into(), None);
+                c.error(
+                    Some(name),
+                    Some("keys"),
+                    format!("{p}.keys.n"),
+                    "needs at least one key".into(),
+                    None,
+                );
                 KeyModel::Uniform(1)
             }
             Keys::Uniform { n } => KeyModel::Uniform(n),
             Keys::Zipf { n, s } => {
                 if !(s.is_finite() && s >= 0.0) {
-                    c.error(Some(name), Some("keys"), format!("{p}.keys.s"), format!("the Zipf exponent must be ≥ 0, got {s}"), None);
+                    c.error(
+                        Some(name),
+                        Some("keys"),
+                        format!("{p}.keys.s"),
+                        format!("the Zipf exponent must be ≥ 0, got {s}"),
+                        None,
+                    );
                 }
                 KeyModel::Zipf(n, s.max(0.0))
             }
         };
         if timeout == Some(Duration::ZERO) {
-            c.error(Some(name), Some("timeout"), format!("{p}.timeout"), "a timeout must be positive (or left out)".into(), None);
+            c.error(
+                Some(name),
+                Some("timeout"),
+                format!("{p}.timeout"),
+                "a timeout must be positive (or left out)".into(),
+                None,
+            );
         }
-        let regions_cum: Vec<(String, f64)> =
-            regions.keys().cloned().zip(cumulative(regions.values().copied())).collect();
+        let regions_cum: Vec<(String, f64)> = regions
+            .keys()
+            .cloned()
+            .zip(cumulative(regions.values().copied()))
+            .collect();
         let source = match w {
             Workload::Open(o) => Source::Open {
                 rate_per_s: o.rate.as_per_s(),
@@ -250,9 +373,18 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             },
             Workload::Closed(cl) => {
                 if cl.users == 0 {
-                    c.error(Some(name), Some("users"), format!("{p}.users"), "a closed workload needs at least 1 user".into(), None);
+                    c.error(
+                        Some(name),
+                        Some("users"),
+                        format!("{p}.users"),
+                        "a closed workload needs at least 1 user".into(),
+                        None,
+                    );
                 }
-                Source::Closed { users: cl.users, think: c.sampler(&cl.think, name, "think", format!("{p}.think")) }
+                Source::Closed {
+                    users: cl.users,
+                    think: c.sampler(&cl.think, name, "think", format!("{p}.think")),
+                }
             }
         };
         let sessions = match w {
@@ -278,19 +410,33 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         let kind = match comp {
             Component::Service(s) => {
                 if s.replicas == 0 {
-                    c.error(Some(name), Some("replicas"), format!("{p}.replicas"), "a service needs at least 1 replica".into(), None);
+                    c.error(
+                        Some(name),
+                        Some("replicas"),
+                        format!("{p}.replicas"),
+                        "a service needs at least 1 replica".into(),
+                        None,
+                    );
                 }
                 let base_cpu = c.sampler(&s.cpu, name, "cpu", format!("{p}.cpu"));
                 let mut cpu = vec![base_cpu; classes.len()];
                 for (class, dist) in &s.cpu_by_class {
-                    let sampler = c.sampler(dist, name, "cpu_by_class", format!("{p}.cpu_by_class.{class}"));
+                    let sampler = c.sampler(
+                        dist,
+                        name,
+                        "cpu_by_class",
+                        format!("{p}.cpu_by_class.{class}"),
+                    );
                     match class_id(class) {
                         Some(i) => cpu[i] = sampler,
                         None => c.error(
                             Some(name),
                             Some("cpu_by_class"),
                             format!("{p}.cpu_by_class.{class}"),
-                            format!("no workload sends requests of class `{class}` (classes: {})", classes.join(", ")),
+                            format!(
+                                "no workload sends requests of class `{class}` (classes: {})",
+                                classes.join(", ")
+                            ),
                             did_you_mean(class, classes.iter().map(String::as_str)),
                         ),
                     }
@@ -300,7 +446,13 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                     let cp = format!("{p}.calls.{i}");
                     let to = resolve(&mut c, &call.to, name, "to", format!("{cp}.to"));
                     if !(0.0..=1.0).contains(&call.probability) {
-                        c.error(Some(name), Some("probability"), format!("{cp}.probability"), format!("a probability is between 0 and 1, got {}", call.probability), None);
+                        c.error(
+                            Some(name),
+                            Some("probability"),
+                            format!("{cp}.probability"),
+                            format!("a probability is between 0 and 1, got {}", call.probability),
+                            None,
+                        );
                     }
                     let mut class_mask = if call.classes.is_empty() { u64::MAX } else { 0 };
                     for cl in &call.classes {
@@ -310,15 +462,27 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                                 Some(name),
                                 Some("classes"),
                                 format!("{cp}.classes"),
-                                format!("no workload sends requests of class `{cl}` (classes: {})", classes.join(", ")),
+                                format!(
+                                    "no workload sends requests of class `{cl}` (classes: {})",
+                                    classes.join(", ")
+                                ),
                                 did_you_mean(cl, classes.iter().map(String::as_str)),
                             ),
                         }
                     }
                     if call.timeout == Some(Duration::ZERO) {
-                        c.error(Some(name), Some("timeout"), format!("{cp}.timeout"), "a timeout must be positive (or left out)".into(), None);
+                        c.error(
+                            Some(name),
+                            Some("timeout"),
+                            format!("{cp}.timeout"),
+                            "a timeout must be positive (or left out)".into(),
+                            None,
+                        );
                     }
-                    let latency = call.latency.as_ref().map(|d| c.sampler(d, name, "latency", format!("{cp}.latency")));
+                    let latency = call
+                        .latency
+                        .as_ref()
+                        .map(|d| c.sampler(d, name, "latency", format!("{cp}.latency")));
                     if let Some(to) = to {
                         calls.push(CallModel {
                             to,
@@ -342,11 +506,23 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             }
             Component::LoadBalancer(lb) => {
                 if lb.backends.is_empty() {
-                    c.error(Some(name), Some("backends"), format!("{p}.backends"), "a load balancer needs at least one backend".into(), Some("e.g. backends: [\"web\"]".into()));
+                    c.error(
+                        Some(name),
+                        Some("backends"),
+                        format!("{p}.backends"),
+                        "a load balancer needs at least one backend".into(),
+                        Some("e.g. backends: [\"web\"]".into()),
+                    );
                 }
                 for w in lb.weights.keys() {
                     if !lb.backends.contains(w) {
-                        c.error(Some(name), Some("weights"), format!("{p}.weights.{w}"), format!("`{w}` is not one of the backends"), did_you_mean(w, lb.backends.iter().map(String::as_str)));
+                        c.error(
+                            Some(name),
+                            Some("weights"),
+                            format!("{p}.weights.{w}"),
+                            format!("`{w}` is not one of the backends"),
+                            did_you_mean(w, lb.backends.iter().map(String::as_str)),
+                        );
                     }
                 }
                 let mut backends = Vec::new();
@@ -355,25 +531,49 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                     if weight == 0 {
                         c.error(Some(name), Some("weights"), format!("{p}.weights.{b}"), "a weight must be at least 1 (remove the backend to stop sending to it)".into(), None);
                     }
-                    let Some(id) = resolve(&mut c, b, name, "backends", format!("{p}.backends.{i}")) else { continue };
+                    let Some(id) =
+                        resolve(&mut c, b, name, "backends", format!("{p}.backends.{i}"))
+                    else {
+                        continue;
+                    };
                     match spec.components.get(b) {
                         Some(Component::Service(s)) => {
                             for r in 0..s.replicas.max(1) {
-                                backends.push(Backend { node: id, replica: Some(r), weight: weight.max(1) });
+                                backends.push(Backend {
+                                    node: id,
+                                    replica: Some(r),
+                                    weight: weight.max(1),
+                                });
                             }
                         }
-                        _ => backends.push(Backend { node: id, replica: None, weight: weight.max(1) }),
+                        _ => backends.push(Backend {
+                            node: id,
+                            replica: None,
+                            weight: weight.max(1),
+                        }),
                     }
                 }
                 let default_overhead = match lb.layer {
                     Layer::L4 => Dist::Const(Duration::from_nanos(20_000)),
                     Layer::L7 => Dist::Const(Duration::from_nanos(150_000)),
                 };
-                let overhead = c.sampler(lb.overhead.as_ref().unwrap_or(&default_overhead), name, "overhead", format!("{p}.overhead"));
-                NodeKind::LoadBalancer(LoadBalancerModel { backends, policy: lb.policy, overhead })
+                let overhead = c.sampler(
+                    lb.overhead.as_ref().unwrap_or(&default_overhead),
+                    name,
+                    "overhead",
+                    format!("{p}.overhead"),
+                );
+                NodeKind::LoadBalancer(LoadBalancerModel {
+                    backends,
+                    policy: lb.policy,
+                    overhead,
+                })
             }
         };
-        nodes.push(Node { name: name.clone(), kind });
+        nodes.push(Node {
+            name: name.clone(),
+            kind,
+        });
     }
 
     if c.errors.is_empty() {
@@ -383,7 +583,11 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         return Err(c.errors);
     }
     let name = if spec.name.is_empty() {
-        origin.file.and_then(|f| f.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+        origin
+            .file
+            .and_then(|f| f.file_stem())
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into())
     } else {
         spec.name.clone()
     };
@@ -409,25 +613,72 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
     let path = format!("{path}.profile");
     match p {
         Profile::Constant => RateProfile::Constant,
-        Profile::Step { at, to } => RateProfile::Step { at_ns: at.as_nanos(), to_per_s: to.as_per_s() },
+        Profile::Step { at, to } => RateProfile::Step {
+            at_ns: at.as_nanos(),
+            to_per_s: to.as_per_s(),
+        },
         Profile::Ramp { to, start, over } => {
             if over.as_nanos() == 0 {
-                c.error(Some(entry), Some("over"), format!("{path}.over"), "a ramp needs a positive length (use Step for a jump)".into(), None);
+                c.error(
+                    Some(entry),
+                    Some("over"),
+                    format!("{path}.over"),
+                    "a ramp needs a positive length (use Step for a jump)".into(),
+                    None,
+                );
             }
-            RateProfile::Ramp { to_per_s: to.as_per_s(), start_ns: start.as_nanos(), over_ns: over.as_nanos().max(1) }
+            RateProfile::Ramp {
+                to_per_s: to.as_per_s(),
+                start_ns: start.as_nanos(),
+                over_ns: over.as_nanos().max(1),
+            }
         }
-        Profile::Diurnal { amplitude, period, peak_at } => {
+        Profile::Diurnal {
+            amplitude,
+            period,
+            peak_at,
+        } => {
             if !(0.0..1.0).contains(amplitude) {
-                c.error(Some(entry), Some("amplitude"), format!("{path}.amplitude"), format!("amplitude must be in [0, 1) so the rate stays positive, got {amplitude}"), None);
+                c.error(
+                    Some(entry),
+                    Some("amplitude"),
+                    format!("{path}.amplitude"),
+                    format!(
+                        "amplitude must be in [0, 1) so the rate stays positive, got {amplitude}"
+                    ),
+                    None,
+                );
             }
             if period.as_nanos() == 0 {
-                c.error(Some(entry), Some("period"), format!("{path}.period"), "the period must be positive".into(), None);
+                c.error(
+                    Some(entry),
+                    Some("period"),
+                    format!("{path}.period"),
+                    "the period must be positive".into(),
+                    None,
+                );
             }
-            RateProfile::Diurnal { amplitude: *amplitude, period_ns: period.as_nanos().max(1), peak_ns: peak_at.as_nanos() }
+            RateProfile::Diurnal {
+                amplitude: *amplitude,
+                period_ns: period.as_nanos().max(1),
+                peak_ns: peak_at.as_nanos(),
+            }
         }
-        Profile::Spike { at, multiplier, rise, hold, decay } => {
+        Profile::Spike {
+            at,
+            multiplier,
+            rise,
+            hold,
+            decay,
+        } => {
             if !(multiplier.is_finite() && *multiplier >= 1.0) {
-                c.error(Some(entry), Some("multiplier"), format!("{path}.multiplier"), format!("a spike multiplies the rate by at least 1, got {multiplier}"), None);
+                c.error(
+                    Some(entry),
+                    Some("multiplier"),
+                    format!("{path}.multiplier"),
+                    format!("a spike multiplies the rate by at least 1, got {multiplier}"),
+                    None,
+                );
             }
             RateProfile::Spike {
                 at_ns: at.as_nanos(),
@@ -438,9 +689,18 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
             }
         }
         Profile::Piecewise(points) => {
-            let mut pts: Vec<(u64, f64)> = points.iter().map(|(t, r)| (t.as_nanos(), r.as_per_s())).collect();
+            let mut pts: Vec<(u64, f64)> = points
+                .iter()
+                .map(|(t, r)| (t.as_nanos(), r.as_per_s()))
+                .collect();
             if pts.windows(2).any(|w| w[0].0 >= w[1].0) {
-                c.error(Some(entry), Some("profile"), path, "piecewise times must increase".into(), None);
+                c.error(
+                    Some(entry),
+                    Some("profile"),
+                    path,
+                    "piecewise times must increase".into(),
+                    None,
+                );
             }
             pts.sort_by_key(|p| p.0);
             RateProfile::Piecewise(pts)
@@ -448,7 +708,13 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
         Profile::Trace { file } => match load_trace(&c.origin.base_dir.join(file)) {
             Ok(pts) => {
                 if pts.iter().all(|p| p.1 == 0.0) && base > 0.0 {
-                    c.error(Some(entry), Some("file"), path.clone(), "the trace's rates are all zero".into(), None);
+                    c.error(
+                        Some(entry),
+                        Some("file"),
+                        path.clone(),
+                        "the trace's rates are all zero".into(),
+                        None,
+                    );
                 }
                 RateProfile::Piecewise(pts)
             }
@@ -462,7 +728,8 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
 
 /// Read a `t_s,rate_per_s` CSV trace.
 fn load_trace(path: &Path) -> Result<Vec<(u64, f64)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read trace {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read trace {}: {e}", path.display()))?;
     let mut pts: Vec<(u64, f64)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or("").trim();
@@ -471,16 +738,28 @@ fn load_trace(path: &Path) -> Result<Vec<(u64, f64)>, String> {
         }
         let mut cols = line.split(',').map(str::trim);
         let (Some(t), Some(r)) = (cols.next(), cols.next()) else {
-            return Err(format!("{}:{}: expected `t_s,rate_per_s`", path.display(), i + 1));
+            return Err(format!(
+                "{}:{}: expected `t_s,rate_per_s`",
+                path.display(),
+                i + 1
+            ));
         };
         let (Ok(t), Ok(r)) = (t.parse::<f64>(), r.parse::<f64>()) else {
             if i == 0 && pts.is_empty() {
                 continue; // header
             }
-            return Err(format!("{}:{}: expected two numbers, got `{line}`", path.display(), i + 1));
+            return Err(format!(
+                "{}:{}: expected two numbers, got `{line}`",
+                path.display(),
+                i + 1
+            ));
         };
         if !(t.is_finite() && t >= 0.0 && r.is_finite() && r >= 0.0) {
-            return Err(format!("{}:{}: times and rates cannot be negative", path.display(), i + 1));
+            return Err(format!(
+                "{}:{}: times and rates cannot be negative",
+                path.display(),
+                i + 1
+            ));
         }
         let t_ns = crate::engine::time::secs_to_nanos(t);
         if pts.last().is_some_and(|p| p.0 >= t_ns) {
@@ -498,7 +777,11 @@ fn load_trace(path: &Path) -> Result<Vec<(u64, f64)>, String> {
 fn edges(node: &Node) -> Vec<(NodeId, bool)> {
     match &node.kind {
         NodeKind::Workload(w) => vec![(w.to, true)],
-        NodeKind::Service(s) => s.calls.iter().map(|c| (c.to, c.probability >= 1.0 && c.class_mask == u64::MAX)).collect(),
+        NodeKind::Service(s) => s
+            .calls
+            .iter()
+            .map(|c| (c.to, c.probability >= 1.0 && c.class_mask == u64::MAX))
+            .collect(),
         NodeKind::LoadBalancer(lb) => {
             let mut v: Vec<(NodeId, bool)> = lb.backends.iter().map(|b| (b.node, false)).collect();
             v.dedup();
@@ -522,7 +805,10 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
                 continue;
             }
             let ok = match &nodes[i].kind {
-                NodeKind::Service(_) => out[i].iter().filter(|e| e.1).all(|e| can_finish[e.0 as usize]),
+                NodeKind::Service(_) => out[i]
+                    .iter()
+                    .filter(|e| e.1)
+                    .all(|e| can_finish[e.0 as usize]),
                 NodeKind::LoadBalancer(_) => out[i].iter().any(|e| can_finish[e.0 as usize]),
                 NodeKind::Workload(_) => true,
             };
@@ -548,7 +834,12 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
     for i in n_workloads..n {
         let name = &nodes[i].name;
         if !can_finish[i] {
-            let cycle = find_cycle(&out, i).map(|cyc| cyc.iter().map(|&j| nodes[j].name.as_str()).collect::<Vec<_>>().join(" → "));
+            let cycle = find_cycle(&out, i).map(|cyc| {
+                cyc.iter()
+                    .map(|&j| nodes[j].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            });
             c.error(
                 Some(name),
                 None,
@@ -565,7 +856,14 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
         for i in n_workloads..n {
             if reached[i] && find_cycle(&out, i).is_some() {
                 let name = nodes[i].name.clone();
-                c.warn(&name, "requests can come back to this component through its calls (a cycle)".into(), Some("requests that go round too often fail with hop_limit (limits.max_hops)".into()));
+                c.warn(
+                    &name,
+                    "requests can come back to this component through its calls (a cycle)".into(),
+                    Some(
+                        "requests that go round too often fail with hop_limit (limits.max_hops)"
+                            .into(),
+                    ),
+                );
             }
         }
     }

@@ -1,0 +1,164 @@
+//! The command line as users meet it: the JSON contract, exit codes, overrides.
+
+use std::process::Command;
+
+fn flashcrowd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flashcrowd"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn json_report_keeps_its_contract() {
+    let out = flashcrowd(&[
+        "run",
+        "models/quickstart.ron",
+        "--duration",
+        "20s",
+        "--set",
+        "warmup=\"2s\"",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "schema_version",
+        "model",
+        "seed",
+        "sim_duration_s",
+        "warmup_s",
+        "events",
+        "wall_s",
+        "end_to_end",
+        "components",
+        "slo",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    let e2e = &v["end_to_end"];
+    for key in [
+        "offered",
+        "completed",
+        "errors",
+        "censored",
+        "throughput_per_s",
+        "error_rate",
+        "latency_s",
+    ] {
+        assert!(e2e.get(key).is_some(), "end_to_end.{key} missing");
+    }
+    for key in ["mean", "p50", "p95", "p99", "p999", "max"] {
+        assert!(e2e["latency_s"][key].as_f64().is_some(), "latency_s.{key}");
+    }
+    let web = &v["components"]["web"];
+    for key in [
+        "kind",
+        "arrivals",
+        "completions",
+        "errors",
+        "throughput_per_s",
+        "thread_occupancy",
+        "cpu_utilization",
+        "mean_queue_len",
+        "latency_s",
+    ] {
+        assert!(web.get(key).is_some(), "components.web.{key} missing");
+    }
+    assert_eq!(web["kind"], "service");
+    assert_eq!(v["slo"]["pass"], true);
+    assert_eq!(v["sim_duration_s"], 20.0);
+}
+
+#[test]
+fn failed_slo_exits_1_and_names_the_target() {
+    let out = flashcrowd(&[
+        "run",
+        "models/quickstart.ron",
+        "--duration",
+        "10s",
+        "--set",
+        "warmup=\"1s\"",
+        "--set",
+        "slo.p99=\"1ms\"",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SLO: FAIL — p99 missed"), "{text}");
+}
+
+#[test]
+fn overrides_change_the_model_and_bad_ones_exit_2() {
+    let out = flashcrowd(&[
+        "run",
+        "models/quickstart.ron",
+        "--duration",
+        "10s",
+        "--set",
+        "warmup=\"1s\"",
+        "--set",
+        "components.web.replicas=2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["components"]["web"]["replicas"], 2);
+
+    let out = flashcrowd(&[
+        "run",
+        "models/quickstart.ron",
+        "--set",
+        "components.web.replica=2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean `replicas`?"), "{err}");
+
+    let out = flashcrowd(&[
+        "run",
+        "models/quickstart.ron",
+        "--set",
+        "components.web.threads=0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn csv_series_are_written() {
+    let dir = std::env::temp_dir().join(format!("fc-csv-{}", std::process::id()));
+    let out = flashcrowd(&[
+        "run",
+        "models/mm1.ron",
+        "--duration",
+        "10s",
+        "--set",
+        "warmup=\"1s\"",
+        "--csv",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(dir.join("server.csv")).unwrap();
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("t_s,window_s,throughput_per_s,error_rate,p50_s")
+    );
+    assert!(lines.count() >= 10);
+}
+
+#[test]
+fn validate_reports_ok_and_missing_files() {
+    let out = flashcrowd(&["validate", "models/quickstart.ron", "models/mm1.ron"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("models/quickstart.ron: ok"));
+    let out = flashcrowd(&["validate", "models/nope.ron"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests.
+
+use std::path::Path;
+
+use flashcrowd::metrics::Report;
+use flashcrowd::simulation::{RunOptions, Simulation};
+use flashcrowd::topology::{self, Topology};
+
+/// Load a model from text (relative files resolve from the crate root).
+pub fn load(text: &str) -> Topology {
+    match topology::load_str(text, None, Path::new(env!("CARGO_MANIFEST_DIR")), &[]) {
+        Ok(t) => t,
+        Err(e) => panic!("model does not load:\n{e}"),
+    }
+}
+
+/// Run replication `r` of a model.
+pub fn run(topo: &Topology, r: u32) -> Report {
+    Simulation::new(
+        topo,
+        RunOptions {
+            replication: r,
+            ..Default::default()
+        },
+    )
+    .run()
+}
+
+/// Mean and standard error of `f` over `n` independent replications.
+pub fn replicate(topo: &Topology, n: u32, f: impl Fn(&Report) -> f64) -> Estimate {
+    let xs: Vec<f64> = (0..n).map(|r| f(&run(topo, r))).collect();
+    Estimate::from_samples(&xs)
+}
+
+/// An estimate with its standard error.
+#[derive(Debug, Clone, Copy)]
+pub struct Estimate {
+    pub mean: f64,
+    pub se: f64,
+}
+
+impl Estimate {
+    pub fn from_samples(xs: &[f64]) -> Self {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        Self {
+            mean,
+            se: (var / n).sqrt(),
+        }
+    }
+
+    /// Assert |mean − theory| ≤ max(bound, 4 SE), with a readable failure.
+    pub fn assert_near(&self, theory: f64, bound: f64, what: &str) {
+        let tol = bound.max(4.0 * self.se);
+        let diff = (self.mean - theory).abs();
+        assert!(
+            diff <= tol,
+            "{what}: estimate {:.6} vs theory {theory:.6}: |diff| {diff:.6} > tolerance {tol:.6} (4 SE = {:.6}, bound {bound:.6})",
+            self.mean,
+            4.0 * self.se
+        );
+        eprintln!(
+            "{what}: {:.6} vs {theory:.6} (diff {diff:.2e}, tol {tol:.2e})",
+            self.mean
+        );
+    }
+}

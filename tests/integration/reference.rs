@@ -1,0 +1,60 @@
+//! The model reference in docs/ is generated from the schema and must be current; it covers
+//! every field the parser accepts.
+
+use flashcrowd::topology::reference;
+
+#[test]
+fn model_reference_is_current_and_complete() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/MODEL_REFERENCE.md");
+    let generated = reference::markdown();
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    if on_disk != generated {
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        } else {
+            panic!(
+                "docs/MODEL_REFERENCE.md is stale: run `cargo run -- reference > docs/MODEL_REFERENCE.md` (or UPDATE_DOCS=1 cargo test)"
+            );
+        }
+    }
+    let fields = reference::all_fields();
+    assert!(fields.len() > 60, "{fields:?}");
+    for f in &fields {
+        let name = f.rsplit('.').next().unwrap();
+        assert!(
+            generated.contains(&format!("| `{name}` |")),
+            "reference misses {f}"
+        );
+    }
+    for must in [
+        "Service.threads",
+        "Service.queue_limit",
+        "OpenWorkload.rate",
+        "LoadBalancer.policy",
+        "Call.timeout",
+        "Limits.max_in_flight",
+    ] {
+        assert!(
+            fields.iter().any(|f| f == must),
+            "schema lacks {must}: {fields:?}"
+        );
+    }
+}
+
+#[test]
+fn report_schema_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let generated =
+        serde_json::to_string_pretty(&schemars::schema_for!(flashcrowd::metrics::Report)).unwrap()
+            + "\n";
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    if on_disk != generated {
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        } else {
+            panic!(
+                "docs/report.schema.json is stale: run `cargo run -- schema report > docs/report.schema.json`"
+            );
+        }
+    }
+}
