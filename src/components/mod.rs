@@ -251,3 +251,15 @@ impl Ctx<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hot_types_stay_small() {
+        // Events are copied through the queue; calls fill the slab.
+        assert!(std::mem::size_of::<Event>() <= 24, "Event is {} bytes", std::mem::size_of::<Event>());
+        assert!(std::mem::size_of::<Call>() <= 104, "Call is {} bytes", std::mem::size_of::<Call>());
+    }
+}

@@ -264,7 +264,7 @@ impl World {
         self.env.window.duration_ns = self.env.window.duration_ns.min(self.last_now_ns + 1);
         let end = self.env.window.duration_ns;
         for s in &mut self.stats {
-            s.end_window(self.last_now_ns, end);
+            s.end_window(end);
         }
     }
 

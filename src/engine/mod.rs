@@ -69,29 +69,24 @@ impl<M: Model> Engine<M> {
     /// wall-clock driver with a time limit, tests and a browser build with an event budget.
     pub fn step(&mut self, until: SimTime, max_events: u64) -> StepOutcome {
         let mut handled = 0u64;
-        loop {
+        let outcome = loop {
             if handled >= max_events {
-                self.events_handled += handled;
-                return StepOutcome::Budget;
+                break StepOutcome::Budget;
             }
-            match self.queue.peek_time() {
-                None => {
-                    self.events_handled += handled;
-                    return StepOutcome::Idle;
+            match self.queue.pop_until(until) {
+                Ok(event) => {
+                    self.model.handle(event, &mut self.queue);
+                    handled += 1;
                 }
-                Some(t) if t > until => {
+                Err(true) => break StepOutcome::Idle,
+                Err(false) => {
                     self.queue.advance_to(until);
-                    self.events_handled += handled;
-                    return StepOutcome::TimeLimit;
+                    break StepOutcome::TimeLimit;
                 }
-                Some(_) => {}
             }
-            let Some(event) = self.queue.pop() else {
-                continue;
-            };
-            self.model.handle(event, &mut self.queue);
-            handled += 1;
-        }
+        };
+        self.events_handled += handled;
+        outcome
     }
 
     /// Run until no event is left or the next one lies beyond `until`.

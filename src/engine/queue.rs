@@ -11,14 +11,25 @@ use std::collections::{BinaryHeap, VecDeque};
 use super::time::SimTime;
 
 struct Entry<E> {
-    time: SimTime,
-    seq: u64,
+    /// (time << 64) | sequence: one integer compare orders by time, then insertion.
+    key: u128,
     event: E,
+}
+
+impl<E> Entry<E> {
+    #[inline]
+    fn time(&self) -> SimTime {
+        SimTime::from_nanos((self.key >> 64) as u64)
+    }
+    #[inline]
+    fn seq(&self) -> u64 {
+        self.key as u64
+    }
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+        self.key == other.key
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -29,8 +40,9 @@ impl<E> PartialOrd for Entry<E> {
 }
 impl<E> Ord for Entry<E> {
     // Reversed: BinaryHeap is a max-heap and we want the earliest (time, seq) on top.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -83,7 +95,7 @@ impl<E: Copy> EventQueue<E> {
         if time <= self.now {
             self.now_lane.push_back((seq, event));
         } else {
-            self.heap.push(Entry { time, seq, event });
+            self.heap.push(Entry { key: (u128::from(time.as_nanos()) << 64) | u128::from(seq), event });
         }
     }
 
@@ -98,7 +110,7 @@ impl<E: Copy> EventQueue<E> {
         if !self.now_lane.is_empty() {
             return Some(self.now);
         }
-        self.heap.peek().map(|e| e.time)
+        self.heap.peek().map(Entry::time)
     }
 
     /// Remove the next event and advance the clock to its time.
@@ -108,8 +120,8 @@ impl<E: Copy> EventQueue<E> {
             // An event scheduled earlier for this same instant sits in the heap with a
             // smaller sequence number: it goes first.
             if let Some(top) = self.heap.peek()
-                && top.time == self.now
-                && top.seq < lane_seq
+                && top.time() == self.now
+                && top.seq() < lane_seq
             {
                 return self.heap.pop().map(|e| e.event);
             }
@@ -117,8 +129,23 @@ impl<E: Copy> EventQueue<E> {
             return Some(lane_event);
         }
         let entry = self.heap.pop()?;
-        self.now = entry.time;
+        self.now = entry.time();
         Some(entry.event)
+    }
+
+    /// Remove the next event if its time is at most `until`, advancing the clock to it.
+    /// `Err(true)` when the queue is empty, `Err(false)` when the next event is later.
+    #[inline]
+    pub fn pop_until(&mut self, until: SimTime) -> Result<E, bool> {
+        if !self.now_lane.is_empty() {
+            // Lane events are at `now`, which never exceeds a limit the driver has reached.
+            return self.pop().ok_or(true);
+        }
+        match self.heap.peek() {
+            None => Err(true),
+            Some(top) if top.time() > until => Err(false),
+            Some(_) => self.pop().ok_or(true),
+        }
     }
 
     /// Move the clock forward to `time` when nothing is pending before it.

@@ -11,6 +11,7 @@ pub mod histogram;
 pub mod level;
 pub mod report;
 pub mod series;
+pub mod window_histogram;
 
 use serde::Serialize;
 
@@ -94,7 +95,7 @@ pub struct NodeStats {
     pub cpu_capacity: Option<u64>,
     win_completions: u64,
     win_errors: u64,
-    win_latency: LatencyHistogram,
+    win_latency: window_histogram::WindowHistogram,
     /// This node's time series.
     pub series: Series,
 }
@@ -146,7 +147,7 @@ impl NodeStats {
             cpu_capacity,
             win_completions: 0,
             win_errors: 0,
-            win_latency: LatencyHistogram::new(2),
+            win_latency: window_histogram::WindowHistogram::default(),
             series: Series::new(w.series_window_ns, w.max_points),
         }
     }
@@ -197,14 +198,14 @@ impl NodeStats {
     }
 
     /// End the counting window at `end_ns` (arrivals stopped early).
-    pub fn end_window(&mut self, now_ns: u64, end_ns: u64) {
+    pub fn end_window(&mut self, end_ns: u64) {
         for l in [
             &mut self.in_flight,
             &mut self.threads_busy,
             &mut self.cpus_busy,
             &mut self.queue_len,
         ] {
-            l.set_end(now_ns, end_ns);
+            l.set_end(end_ns);
         }
     }
 
