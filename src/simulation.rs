@@ -186,7 +186,10 @@ impl Simulation {
                     ComponentReport::from_stats(self.kinds[i], self.replicas[i], s, &window, now),
                 );
             }
-            if let Some(note) = growth_note(&name, &s.series.points, &window, self.is_workload[i]) {
+            if self.kinds[i] != "load_balancer"
+                && let Some(note) =
+                    growth_note(&name, &s.series.points, &window, self.is_workload[i])
+            {
                 report.unstable.push(note);
             }
             if self.options.series {
@@ -199,6 +202,23 @@ impl Simulation {
                 world.overload_rejections,
                 world.calls.len().max(1)
             ));
+        }
+        if !report.unstable.is_empty() {
+            let mut saturated: Vec<(f64, String)> = Vec::new();
+            for (name, c) in &report.components {
+                for (what, u) in [("CPU", c.cpu_utilization), ("threads", c.thread_occupancy)] {
+                    if let Some(u) = u.filter(|u| *u >= 0.98) {
+                        saturated.push((u, format!("`{name}` {what} at {:.0} %", u * 100.0)));
+                    }
+                }
+            }
+            if !saturated.is_empty() {
+                saturated.sort_by(|a, b| b.0.total_cmp(&a.0));
+                let list: Vec<String> = saturated.into_iter().map(|s| s.1).collect();
+                report
+                    .unstable
+                    .push(format!("saturated: {}", list.join(", ")));
+            }
         }
         if report.end_to_end.censored > 0 {
             report.unstable.push(format!(
@@ -255,7 +275,7 @@ fn growth_note(
         if workload {
             p.in_flight
         } else {
-            p.mean_queue_len.max(p.in_flight)
+            p.mean_queue_len
         }
     };
     let half = inside.len() / 2;
@@ -274,9 +294,9 @@ fn growth_note(
     let rising = (1..4).all(|k| q(k) > q(k - 1));
     if rising && last > 2.0 * first + 10.0 {
         let what = if workload {
-            "requests in the system"
+            "requests in the system from"
         } else {
-            "work waiting at"
+            "requests queued at"
         };
         Some(format!(
             "unstable: {what} `{name}` grew from {first:.0} to {last:.0} during the run; arrivals exceed capacity, so averages depend on the run length"

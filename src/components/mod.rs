@@ -139,16 +139,12 @@ pub enum Event {
         /// The call.
         call: CallId,
     },
-    /// A CPU burst finished on an instance.
+    /// A CPU burst finished (the call names the service and instance).
     CpuDone {
-        /// The service.
-        node: NodeId,
-        /// The instance.
-        replica: u32,
-        /// Its incarnation when the burst started (stale after a kill).
-        incarnation: u32,
         /// The call.
         call: CallId,
+        /// The instance's incarnation when the burst started (stale after a kill).
+        incarnation: u32,
     },
     /// A balancer finished its per-request work and forwards the call.
     Forward {
@@ -167,6 +163,11 @@ pub enum Event {
     },
     /// Close a time-series window.
     Tick,
+    /// The counting window opens (at warm-up) or closes (when arrivals end).
+    CountingWindow {
+        /// Opens (true) or closes.
+        open: bool,
+    },
 }
 
 /// Settings every component reads.
@@ -259,7 +260,15 @@ mod tests {
     #[test]
     fn hot_types_stay_small() {
         // Events are copied through the queue; calls fill the slab.
-        assert!(std::mem::size_of::<Event>() <= 24, "Event is {} bytes", std::mem::size_of::<Event>());
-        assert!(std::mem::size_of::<Call>() <= 104, "Call is {} bytes", std::mem::size_of::<Call>());
+        assert!(
+            std::mem::size_of::<Event>() <= 16,
+            "Event is {} bytes",
+            std::mem::size_of::<Event>()
+        );
+        assert!(
+            std::mem::size_of::<Call>() <= 104,
+            "Call is {} bytes",
+            std::mem::size_of::<Call>()
+        );
     }
 }

@@ -137,10 +137,8 @@ impl Service {
             ctx.queue.schedule_in(
                 cpu_ns,
                 Event::CpuDone {
-                    node: self.node,
-                    replica,
-                    incarnation,
                     call: id,
+                    incarnation,
                 },
             );
         } else {
@@ -162,10 +160,8 @@ impl Service {
             ctx.queue.schedule_in(
                 cpu_ns,
                 Event::CpuDone {
-                    node: self.node,
-                    replica,
-                    incarnation,
                     call: next,
+                    incarnation,
                 },
             );
         } else {

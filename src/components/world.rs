@@ -6,7 +6,7 @@ use super::client::Client;
 use super::load_balancer::LoadBalancer;
 use super::service::Service;
 use super::{Call, CallId, Ctx, Env, Event};
-use crate::engine::{EventQueue, Model, Slab};
+use crate::engine::{EventQueue, Model, SimTime, Slab};
 use crate::metrics::{ErrorCause, NodeStats};
 use crate::topology::model::NodeKind;
 use crate::topology::{NodeId, Topology};
@@ -79,6 +79,8 @@ pub struct World {
     pub series_window_ns: u64,
     ticking: bool,
     last_now_ns: u64,
+    /// A counting-window close to schedule (a request budget ended arrivals early).
+    pending_close: Option<u64>,
 }
 
 impl World {
@@ -132,11 +134,22 @@ impl World {
             series_window_ns: topo.window_ns,
             ticking: false,
             last_now_ns: 0,
+            pending_close: None,
         }
     }
 
     /// Schedule the first events.
     pub fn start(&mut self, queue: &mut EventQueue<Event>) {
+        // First, so a window opening at time zero precedes every arrival.
+        let w = self.env.window;
+        queue.schedule(
+            SimTime::from_nanos(w.warmup_ns),
+            Event::CountingWindow { open: true },
+        );
+        queue.schedule(
+            SimTime::from_nanos(w.duration_ns),
+            Event::CountingWindow { open: false },
+        );
         for i in 0..self.nodes.len() {
             if let Live::Client(c) = &mut self.nodes[i] {
                 let mut ctx = Ctx {
@@ -260,19 +273,17 @@ impl World {
                 c.stopped = true;
             }
         }
-        // Arrivals already scheduled at this instant are dropped by `stopped`.
+        // Arrivals already scheduled at this instant are dropped by `stopped`; the window
+        // ends just after the last counted arrival.
         self.env.window.duration_ns = self.env.window.duration_ns.min(self.last_now_ns + 1);
-        let end = self.env.window.duration_ns;
-        for s in &mut self.stats {
-            s.end_window(end);
-        }
+        self.pending_close = Some(self.env.window.duration_ns);
     }
 
     fn on_tick(&mut self, queue: &mut EventQueue<Event>) {
         let now = queue.now().as_nanos();
         let mut doubled = false;
         for s in &mut self.stats {
-            doubled |= s.close_window(self.window_start_ns, now);
+            doubled |= s.close_series_window(self.window_start_ns, now);
         }
         if doubled {
             self.series_window_ns *= 2;
@@ -299,7 +310,7 @@ impl World {
     pub fn close_series(&mut self, now_ns: u64) {
         if now_ns > self.window_start_ns {
             for s in &mut self.stats {
-                s.close_window(self.window_start_ns, now_ns);
+                s.close_series_window(self.window_start_ns, now_ns);
             }
             self.window_start_ns = now_ns;
         }
@@ -373,13 +384,11 @@ impl World {
                     Live::Client(_) => {}
                 }
             }
-            Event::CpuDone {
-                node,
-                replica,
-                incarnation,
-                call,
-            } => {
-                let i = node as usize;
+            Event::CpuDone { call, incarnation } => {
+                let Some(c) = self.calls.get(call) else {
+                    return;
+                };
+                let (i, replica) = (c.callee as usize, c.replica);
                 let mut ctx = Ctx {
                     queue,
                     calls: &mut self.calls,
@@ -408,6 +417,12 @@ impl World {
             Event::Reply { call } => self.on_reply(call, queue),
             Event::Timeout { call } => self.on_timeout(call, queue),
             Event::Tick => self.on_tick(queue),
+            Event::CountingWindow { open } => {
+                let now = queue.now().as_nanos();
+                for s in &mut self.stats {
+                    s.counting_window_edge(now, open);
+                }
+            }
         }
     }
 }
@@ -419,5 +434,17 @@ impl Model for World {
     fn handle(&mut self, event: Event, queue: &mut EventQueue<Event>) {
         self.last_now_ns = queue.now().as_nanos();
         self.dispatch(event, queue);
+        if let Some(end) = self.pending_close.take() {
+            queue.schedule(
+                SimTime::from_nanos(end),
+                Event::CountingWindow { open: false },
+            );
+        }
+    }
+
+    #[inline]
+    fn finished(&self) -> bool {
+        // Ticks stop once arrivals have ended and no call is in flight.
+        !self.ticking
     }
 }

@@ -21,6 +21,12 @@ pub trait Model {
     type Event: Copy;
     /// Handle one event at the queue's current time.
     fn handle(&mut self, event: Self::Event, queue: &mut EventQueue<Self::Event>);
+
+    /// True once the model has nothing left to do, even if stale events remain queued
+    /// (drivers then stop as if the queue were empty).
+    fn finished(&self) -> bool {
+        false
+    }
 }
 
 /// Why a driver call returned.
@@ -72,6 +78,9 @@ impl<M: Model> Engine<M> {
         let outcome = loop {
             if handled >= max_events {
                 break StepOutcome::Budget;
+            }
+            if self.model.finished() {
+                break StepOutcome::Idle;
             }
             match self.queue.pop_until(until) {
                 Ok(event) => {

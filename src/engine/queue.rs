@@ -95,7 +95,10 @@ impl<E: Copy> EventQueue<E> {
         if time <= self.now {
             self.now_lane.push_back((seq, event));
         } else {
-            self.heap.push(Entry { key: (u128::from(time.as_nanos()) << 64) | u128::from(seq), event });
+            self.heap.push(Entry {
+                key: (u128::from(time.as_nanos()) << 64) | u128::from(seq),
+                event,
+            });
         }
     }
 

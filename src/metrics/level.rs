@@ -1,55 +1,40 @@
 //! Time-weighted levels (queue length, busy threads, calls in flight): the integral of a
 //! step function, for time averages such as utilization = ∫busy dt / ∫capacity dt.
 //!
-//! Integrals are kept in change-point form, which costs a few instructions per change and
-//! nothing per event: with N(t) starting at 0 and changing by δᵢ at tᵢ,
-//! ∫ₐᵇ N dt = N(b)·b − N(a)·a − Σ_{a<tᵢ≤b} δᵢ tᵢ, and folding the changes outside [a, b] in
-//! with tᵢ clamped to [a, b] gives ∫ₐᵇ N dt = N_now·b − Σᵢ δᵢ·clamp(tᵢ, a, b) as long as no
-//! change lies beyond b. The same identity, restarted at each series window, gives the
-//! per-window averages.
+//! Integrals are kept in change-point form: with N(t) starting at 0 and changing by δᵢ at
+//! tᵢ, ∫₀ᵀ N dt = N(T)·T − Σᵢ δᵢ tᵢ. A change costs one multiply-add; an integral over any
+//! interval is the difference of two such values, so the counting window and every series
+//! window are snapshots taken when they open and close (the world schedules events at
+//! exactly those instants).
 
 /// A piecewise-constant, non-negative quantity and its integrals.
 #[derive(Debug, Clone, Default)]
 pub struct Level {
     value: u64,
+    /// Σ δᵢ·tᵢ over every change, value·ns.
+    weighted_changes: i128,
+    /// Largest value since the counting window opened (or since the start).
     max: u64,
-    /// A change at or after `from` has happened (so `max` is being tracked).
-    opened: bool,
-    from_ns: u64,
-    to_ns: u64,
-    /// Σ δᵢ·clamp(tᵢ, from, to), value·ns.
-    clamped_sum: i128,
-    /// Start of the open series window and the level then.
-    window_start_ns: u64,
-    window_start_value: u64,
-    /// Σ δᵢ·tᵢ over the open series window.
-    window_sum: i128,
+    /// ∫₀ N dt when the counting window opened / closed.
+    open_area: Option<i128>,
+    close_area: Option<i128>,
+    close_max: u64,
+    /// ∫₀ N dt at the last series tick.
+    tick_area: i128,
 }
 
 impl Level {
-    /// A level at zero, integrated over [from_ns, to_ns).
-    pub fn new(from_ns: u64, to_ns: u64) -> Self {
-        Self { from_ns, to_ns, ..Self::default() }
-    }
-
-    #[inline]
-    fn change(&mut self, now_ns: u64, delta: i128) {
-        if !self.opened && now_ns >= self.from_ns {
-            // The window opens with the level as it stands.
-            self.opened = true;
-            self.max = self.value;
-        }
-        let clamped = now_ns.clamp(self.from_ns, self.to_ns);
-        self.clamped_sum += delta * i128::from(clamped);
-        self.window_sum += delta * i128::from(now_ns);
+    /// A level at zero.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Add `n` at time `now_ns`.
     #[inline]
     pub fn add(&mut self, now_ns: u64, n: u64) {
-        self.change(now_ns, i128::from(n));
+        self.weighted_changes += i128::from(n) * i128::from(now_ns);
         self.value += n;
-        if self.value > self.max && self.opened && now_ns < self.to_ns {
+        if self.value > self.max {
             self.max = self.value;
         }
     }
@@ -58,14 +43,28 @@ impl Level {
     #[inline]
     pub fn sub(&mut self, now_ns: u64, n: u64) {
         let n = n.min(self.value);
-        self.change(now_ns, -i128::from(n));
+        self.weighted_changes -= i128::from(n) * i128::from(now_ns);
         self.value -= n;
     }
 
-    /// Move the end of the window to `to_ns` ≥ every change so far (a request budget ended
-    /// arrivals early).
-    pub fn set_end(&mut self, to_ns: u64) {
-        self.to_ns = to_ns.max(self.from_ns);
+    /// ∫₀^now N dt, value·ns (`now_ns` not before the last change).
+    #[inline]
+    fn integral(&self, now_ns: u64) -> i128 {
+        i128::from(self.value) * i128::from(now_ns) - self.weighted_changes
+    }
+
+    /// The counting window opens now.
+    pub fn open_window(&mut self, now_ns: u64) {
+        self.open_area = Some(self.integral(now_ns));
+        self.max = self.value;
+    }
+
+    /// The counting window closes now.
+    pub fn close_window(&mut self, now_ns: u64) {
+        if self.close_area.is_none() {
+            self.close_area = Some(self.integral(now_ns));
+            self.close_max = self.max;
+        }
     }
 
     /// Current value.
@@ -73,35 +72,33 @@ impl Level {
         self.value
     }
 
-    /// Largest value inside the window (including the level standing when it opened).
+    /// Largest value inside the counting window (so far, while it is open).
     pub fn max(&self) -> u64 {
-        if self.opened { self.max } else { self.value }
+        match (self.open_area, self.close_area) {
+            (None, _) => 0,
+            (Some(_), None) => self.max,
+            (Some(_), Some(_)) => self.close_max,
+        }
     }
 
-    /// ∫ value dt over [from, min(to, now)], value·ns; `now_ns` must not precede a change.
+    /// ∫ N dt over the counting window so far, value·ns.
     pub fn area(&self, now_ns: u64) -> u128 {
-        let end = now_ns.clamp(self.from_ns, self.to_ns);
-        // No change lies beyond `end`: time only moves forward, and later ones were clamped.
-        let a = i128::from(self.value) * i128::from(end) - self.clamped_sum;
-        a.max(0) as u128
+        let Some(open) = self.open_area else { return 0 };
+        let end = self.close_area.unwrap_or_else(|| self.integral(now_ns));
+        (end - open).max(0) as u128
     }
 
-    /// Time average over the window, as of `now_ns`.
-    pub fn mean(&self, now_ns: u64) -> f64 {
-        let len = now_ns.clamp(self.from_ns, self.to_ns) - self.from_ns;
-        if len == 0 { 0.0 } else { self.area(now_ns) as f64 / len as f64 }
+    /// ∫ N dt from time 0 to `now_ns`, value·ns.
+    pub fn area_since_start(&self, now_ns: u64) -> u128 {
+        self.integral(now_ns).max(0) as u128
     }
 
-    /// ∫ value dt since the last call (or the start), value·ns, and restart the window at
-    /// `now_ns`.
+    /// ∫ N dt since the last call (or the start), value·ns; restarts at `now_ns`.
     pub fn take_window(&mut self, now_ns: u64) -> u128 {
-        let a = i128::from(self.value) * i128::from(now_ns)
-            - i128::from(self.window_start_value) * i128::from(self.window_start_ns)
-            - self.window_sum;
-        self.window_start_ns = now_ns;
-        self.window_start_value = self.value;
-        self.window_sum = 0;
-        a.max(0) as u128
+        let a = self.integral(now_ns);
+        let w = a - self.tick_area;
+        self.tick_area = a;
+        w.max(0) as u128
     }
 }
 
@@ -110,28 +107,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn integrates_within_window_only() {
-        let mut l = Level::new(10, 30);
-        l.add(0, 2); // 2 over [0,20): 10 ns inside the window
-        l.sub(20, 1); // 1 over [20, 40): 10 ns inside
+    fn integrates_between_snapshots() {
+        let mut l = Level::new();
+        l.add(0, 2); // 2 over [0, 20)
+        l.open_window(10);
+        l.sub(20, 1); // 1 over [20, 40)
+        assert_eq!(l.max(), 2); // the level stood at 2 when the window opened
+        l.close_window(30);
         assert_eq!(l.area(40), 2 * 10 + 10);
-        assert_eq!(l.mean(40), 30.0 / 20.0);
         assert_eq!(l.take_window(40), 2 * 20 + 20);
         assert_eq!(l.take_window(50), 10);
         l.add(60, 3);
-        assert_eq!(l.max(), 2); // the level stood at 2 when the window opened
+        assert_eq!(l.max(), 2);
+        assert_eq!(l.area_since_start(70), 2 * 20 + 40 + 4 * 10);
     }
 
     #[test]
     fn matches_direct_integration() {
-        // Random walk against a step-by-step integral.
-        let mut l = Level::new(100, 5_000);
-        let (mut v, mut last, mut area, mut win, mut win_start) = (0u64, 0u64, 0u128, 0u128, 0u64);
+        // A random walk against a step-by-step integral over [100, 5000).
+        let mut l = Level::new();
+        let (mut v, mut last, mut area, mut win) = (0u64, 0u64, 0u128, 0u128);
+        let clip = |s: u64, e: u64| e.clamp(100, 5000).saturating_sub(s.clamp(100, 5000));
         let mut x = 12345u64;
+        let (mut opened, mut closed) = (false, false);
         for step in 0..2000u64 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let t = last + (x >> 60);
-            let clip = |s: u64, e: u64| e.clamp(100, 5000).saturating_sub(s.clamp(100, 5000));
+            if !opened && t >= 100 {
+                l.open_window(100);
+                opened = true;
+            }
+            if !closed && t >= 5000 {
+                l.close_window(5000);
+                closed = true;
+            }
             area += u128::from(v) * u128::from(clip(last, t));
             win += u128::from(v) * u128::from(t - last);
             if (x >> 33) % 2 == 0 || v == 0 {
@@ -145,14 +156,10 @@ mod tests {
             if step % 97 == 0 {
                 assert_eq!(l.take_window(t), win, "window at {t}");
                 win = 0;
-                win_start = t;
             }
         }
-        let _ = win_start;
-        let end = last + 10;
-        let clip = |s: u64, e: u64| e.clamp(100, 5000).saturating_sub(s.clamp(100, 5000));
-        area += u128::from(v) * u128::from(clip(last, end));
-        assert_eq!(l.area(end), area);
+        assert!(closed);
+        assert_eq!(l.area(last + 10), area);
         assert_eq!(l.value(), v);
     }
 }

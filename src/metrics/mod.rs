@@ -129,7 +129,8 @@ impl Window {
 impl NodeStats {
     /// Empty statistics.
     pub fn new(w: &Window, thread_capacity: Option<u64>, cpu_capacity: Option<u64>) -> Self {
-        let level = || Level::new(w.warmup_ns, w.duration_ns);
+        let _ = w;
+        let level = Level::new;
         Self {
             arrivals: 0,
             completions: 0,
@@ -138,7 +139,7 @@ impl NodeStats {
             latency: LatencyHistogram::new(3),
             error_latency: LatencyHistogram::new(3),
             sojourn_sum_ns: 0,
-            in_flight_counted: Level::new(w.warmup_ns, u64::MAX),
+            in_flight_counted: Level::new(),
             in_flight: level(),
             threads_busy: level(),
             cpus_busy: level(),
@@ -197,15 +198,19 @@ impl NodeStats {
         }
     }
 
-    /// End the counting window at `end_ns` (arrivals stopped early).
-    pub fn end_window(&mut self, end_ns: u64) {
+    /// The counting window opens (at warm-up) or closes (at the end of arrivals) now.
+    pub fn counting_window_edge(&mut self, now_ns: u64, open: bool) {
         for l in [
             &mut self.in_flight,
             &mut self.threads_busy,
             &mut self.cpus_busy,
             &mut self.queue_len,
         ] {
-            l.set_end(end_ns);
+            if open {
+                l.open_window(now_ns);
+            } else {
+                l.close_window(now_ns);
+            }
         }
     }
 
@@ -216,7 +221,7 @@ impl NodeStats {
 
     /// Close the time-series window that started at `start_ns` and ends now. Returns true
     /// when the series merged (its window doubled).
-    pub fn close_window(&mut self, start_ns: u64, now_ns: u64) -> bool {
+    pub fn close_series_window(&mut self, start_ns: u64, now_ns: u64) -> bool {
         let len_ns = now_ns.saturating_sub(start_ns).max(1);
         let len_s = len_ns as f64 / 1e9;
         let avg = |area: u128| area as f64 / len_ns as f64;

@@ -225,7 +225,7 @@ impl EndToEnd {
             }
             latency.merge(&s.latency);
             error_latency.merge(&s.error_latency);
-            area += s.in_flight_counted.area(end_ns);
+            area += s.in_flight_counted.area_since_start(end_ns);
             sojourn += s.sojourn_sum_ns;
         }
         out.errors = errors.iter().sum();
@@ -255,8 +255,10 @@ impl ComponentReport {
         end_ns: u64,
     ) -> Self {
         let errors = s.error_count();
-        let threads = s.threads_busy.mean(end_ns);
-        let cpus = s.cpus_busy.mean(end_ns);
+        let len_ns = (w.duration_ns - w.warmup_ns).max(1) as f64;
+        let mean = |l: &super::Level| l.area(end_ns) as f64 / len_ns;
+        let threads = mean(&s.threads_busy);
+        let cpus = mean(&s.cpus_busy);
         let finished = s.completions + errors;
         Self {
             kind: kind.to_string(),
@@ -275,9 +277,11 @@ impl ComponentReport {
             cpu_utilization: s.cpu_capacity.filter(|&c| c > 0).map(|c| cpus / c as f64),
             mean_busy_threads: threads,
             mean_busy_cpus: cpus,
-            mean_queue_len: s.queue_len.mean(end_ns),
+            mean_queue_len: mean(&s.queue_len),
             max_queue_len: s.queue_len.max(),
-            mean_in_flight: s.in_flight_counted.area(end_ns) as f64 / 1e9 / w.length_s(),
+            mean_in_flight: s.in_flight_counted.area_since_start(end_ns) as f64
+                / 1e9
+                / w.length_s(),
             mean_sojourn_s: if finished == 0 {
                 0.0
             } else {

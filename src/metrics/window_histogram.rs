@@ -19,7 +19,10 @@ pub struct WindowHistogram {
 
 impl Default for WindowHistogram {
     fn default() -> Self {
-        Self { counts: vec![0; BUCKETS].into_boxed_slice(), total: 0 }
+        Self {
+            counts: vec![0; BUCKETS].into_boxed_slice(),
+            total: 0,
+        }
     }
 }
 
@@ -91,12 +94,27 @@ mod tests {
     #[test]
     fn buckets_are_ordered_and_tight() {
         let mut last = 0;
-        for v in [0u64, 1, 63, 64, 65, 100, 1000, 12_345, 1 << 20, 5_000_000_000, 1 << 47] {
+        for v in [
+            0u64,
+            1,
+            63,
+            64,
+            65,
+            100,
+            1000,
+            12_345,
+            1 << 20,
+            5_000_000_000,
+            1 << 47,
+        ] {
             let i = index(v);
             assert!(i >= last, "{v}");
             last = i;
             let mid = value(i) as f64;
-            assert!(v < 64 || (mid / v as f64 - 1.0).abs() < 0.035, "{v} -> {mid}");
+            assert!(
+                v < 64 || (mid / v as f64 - 1.0).abs() < 0.035,
+                "{v} -> {mid}"
+            );
         }
         assert!(index(u64::MAX) < BUCKETS);
     }

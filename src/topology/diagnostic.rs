@@ -159,9 +159,10 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
     let lower = word.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
+    for &c in &candidates {
         let d = edit_distance(&lower, &c.to_ascii_lowercase());
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
@@ -169,20 +170,45 @@ pub fn did_you_mean<'a>(
     }
     let (d, c) = best?;
     let limit = (word.chars().count() / 3).max(2);
-    (d <= limit && d > 0 || (d == 0 && c != word)).then(|| format!("did you mean `{c}`?"))
+    if d == 0 {
+        return (c != word).then(|| format!("did you mean `{c}`?"));
+    }
+    if d <= limit {
+        return Some(format!("did you mean `{c}`?"));
+    }
+    // A longer or shorter spelling of a candidate (`LeastConnections` for `LeastConn`).
+    candidates
+        .iter()
+        .find(|c| is_prefix_spelling(&lower, &c.to_ascii_lowercase()))
+        .map(|c| format!("did you mean `{c}`?"))
 }
 
-/// Levenshtein distance.
+/// One of the two starts with the other, and the shorter is long enough to mean something.
+fn is_prefix_spelling(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.chars().count() >= 4 && long.starts_with(short)
+}
+
+/// Edit distance counting insertions, deletions, substitutions and swaps of two neighbouring
+/// characters (`wbe` → `web` is one edit), i.e. the optimal string alignment distance.
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // d[i][j]: distance between a[..i] and b[..j]; three rows suffice.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
+    for i in 0..a.len() {
         cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        for j in 0..b.len() {
+            let cost = usize::from(a[i] != b[j]);
+            let mut v = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && a[i] == b[j - 1] && a[i - 1] == b[j] {
+                v = v.min(before[j - 1] + 1);
+            }
+            cur[j + 1] = v;
         }
+        std::mem::swap(&mut before, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
@@ -204,6 +230,17 @@ mod tests {
         );
         assert_eq!(did_you_mean("zzzzzz", ["threads", "cpus"]), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("wbe", "web"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(
+            did_you_mean("wbe", ["lb", "web"]).as_deref(),
+            Some("did you mean `web`?")
+        );
+        assert_eq!(
+            did_you_mean("LeastConnections", ["RoundRobin", "LeastConn"]).as_deref(),
+            Some("did you mean `LeastConn`?")
+        );
+        assert_eq!(did_you_mean("db", ["dbx_replica"]), None);
     }
 
     #[test]

@@ -23,15 +23,84 @@ pub fn parse_spec(text: &str, file: Option<&Path>) -> Result<TopologySpec, Diagn
         .map_err(|e| ron_diagnostic(&e, text, file))
 }
 
-/// Turn a RON error into a diagnostic with its position, component and a hint.
+/// Turn a RON error into a diagnostic with its position, field path, component and a hint.
 pub fn ron_diagnostic(e: &SpannedError, text: &str, file: Option<&Path>) -> Diagnostic {
-    let (line, col) = (e.span.start.line, e.span.start.col);
-    let (message, hint) = explain(&e.code);
+    let (line, col) = (e.span.start.line.max(1), e.span.start.col.max(1));
+    let toks = tokens(text);
+    let ctx = context_at(&toks, (line, col));
+    let (mut message, mut hint) = explain(&e.code);
+    if toks.is_empty() {
+        message = "the file is empty (or holds only comments): expected `Topology(...)`".into();
+        hint = Some("start from a bundled model, e.g. models/quickstart.ron".into());
+    } else if is_syntax(&e.code) {
+        if let Some(found) = ctx.next_close {
+            message = format!("{message}, found `{found}`");
+        }
+        if let Some((l, c)) = ctx.open_string {
+            hint = Some(format!(
+                "the string that starts at {l}:{c} is never closed; add its closing `\"`"
+            ));
+        } else if let Some((l, c)) = ctx.runaway_string {
+            hint = Some(format!(
+                "the string that starts at {l}:{c} runs across a line end; is a `\"` missing (or one too many)?"
+            ));
+        } else if let Some((open, l, c)) = ctx.unclosed {
+            hint = Some(format!(
+                "the `{open}` at {l}:{c} is not closed; add `{}` where its contents end",
+                closer(open)
+            ));
+        } else if let (RonError::ExpectedComma, Some(prev)) = (&e.code, ctx.prev_end_line)
+            && prev < line
+        {
+            hint = Some(format!(
+                "a `,` is probably missing at the end of line {prev}"
+            ));
+        }
+    }
     let mut d = Diagnostic::error(message).maybe_hint(hint);
     d.file = file.map(Path::to_path_buf);
     d.line_col = Some((line, col));
-    d.component = enclosing_entry(text, line);
+    if !is_syntax(&e.code) {
+        let path = if matches!(e.code, RonError::MissingStructField { .. }) {
+            ctx.parent_path
+        } else {
+            ctx.path
+        };
+        if !path.is_empty() {
+            d.path = Some(path);
+        }
+    }
+    d.component = ctx.entry;
     d
+}
+
+/// Errors about the shape of the text itself (brackets, commas, quotes) rather than a value.
+fn is_syntax(code: &RonError) -> bool {
+    matches!(
+        code,
+        RonError::Eof
+            | RonError::ExpectedComma
+            | RonError::ExpectedIdentifier
+            | RonError::ExpectedStringEnd
+            | RonError::ExpectedStructLikeEnd
+            | RonError::ExpectedMapEnd
+            | RonError::ExpectedArrayEnd
+            | RonError::ExpectedMapColon
+            | RonError::ExpectedOptionEnd
+            | RonError::UnexpectedChar(_)
+            | RonError::TrailingCharacters
+            | RonError::UnclosedBlockComment
+            | RonError::UnclosedLineComment
+            | RonError::ExceededRecursionLimit
+    )
+}
+
+fn closer(open: char) -> char {
+    match open {
+        '(' => ')',
+        '[' => ']',
+        _ => '}',
+    }
 }
 
 fn explain(code: &RonError) -> (String, Option<String>) {
@@ -94,7 +163,68 @@ fn explain(code: &RonError) -> (String, Option<String>) {
             format!("expected `{expected}(...)`, found `{found}(...)`"),
             did_you_mean(found, [*expected]),
         ),
-        other => (other.to_string(), None),
+        RonError::ExpectedNamedStructLike(name) => (
+            format!("expected `{name}(...)`"),
+            (*name == "Topology").then(|| "a model file is one `Topology( ... )`".into()),
+        ),
+        RonError::ExpectedIdentifier => ("expected a field name".into(), None),
+        RonError::ExpectedStringEnd => (
+            "a string is not closed".into(),
+            Some("add the closing `\"`".into()),
+        ),
+        RonError::ExpectedStructLikeEnd => ("expected `)`".into(), None),
+        RonError::ExpectedMapEnd => ("expected `}`".into(), None),
+        RonError::ExpectedArrayEnd => ("expected `]`".into(), None),
+        RonError::ExpectedMapColon => (
+            "expected `:` after a field name or key".into(),
+            Some("write `field: value`, and map entries as `\"key\": value`".into()),
+        ),
+        RonError::ExpectedString => (
+            "expected a string in double quotes".into(),
+            Some("names and map keys are quoted, e.g. `\"web\"`".into()),
+        ),
+        RonError::ExpectedInteger => ("expected a whole number".into(), None),
+        RonError::ExpectedFloat => ("expected a number".into(), None),
+        RonError::ExpectedMap => (
+            "expected a map `{ ... }`".into(),
+            Some("e.g. `{\"web\": Service(...)}` or `{\"read\": 0.9, \"write\": 0.1}`".into()),
+        ),
+        RonError::ExpectedArray => (
+            "expected a list `[ ... ]`".into(),
+            Some("e.g. `[\"web\"]`".into()),
+        ),
+        RonError::ExpectedStructLike => ("expected `(`".into(), None),
+        RonError::InvalidValueForType { expected, found } if found == "a unit value" => (
+            format!("expected {expected}, found a bare word or `()`"),
+            Some("text values go in double quotes, e.g. `\"5ms\"`, `\"100/s\"`".into()),
+        ),
+        RonError::InvalidValueForType { expected, found } => {
+            (format!("expected {expected}, found {found}"), None)
+        }
+        RonError::SuggestRawIdentifier(found) | RonError::InvalidIdentifier(found) => (
+            format!("`{found}` is not a field name"),
+            Some("field names are letters, digits and `_`; is a `:` or `,` missing?".into()),
+        ),
+        RonError::UnexpectedChar(c) if c.is_whitespace() => ("unexpected space".into(), None),
+        RonError::UnexpectedChar(c) => (format!("unexpected `{c}`"), None),
+        RonError::TrailingCharacters => (
+            "unexpected text after the end of the model".into(),
+            Some("a `)` probably closes `Topology(` too early".into()),
+        ),
+        // Our own messages (units, capacities) are written as they should be shown.
+        RonError::Message(m) => (m.clone(), None),
+        other => (lowercase_first(&other.to_string()), None),
+    }
+}
+
+/// RON's messages start with a capital; ours do not.
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) if !c.as_str().starts_with(|x: char| x.is_uppercase()) => {
+            first.to_lowercase().chain(c).collect()
+        }
+        _ => s.to_string(),
     }
 }
 
@@ -122,6 +252,327 @@ fn entry_name(line: &str) -> Option<String> {
     // `"web": Service(` — a named entry whose value is a variant.
     after.chars().next().filter(|c| c.is_ascii_uppercase())?;
     Some(name.to_string())
+}
+
+/// A token of RON text, as far as locating things needs: comments and whitespace are dropped,
+/// strings are kept whole (even when they run to the end of the text).
+#[derive(Debug, Clone, PartialEq)]
+struct Tok {
+    kind: TokKind,
+    /// Identifier name or string contents.
+    text: String,
+    /// 1-based line and column where the token starts.
+    at: (usize, usize),
+    /// Line where the token ends.
+    end_line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TokKind {
+    Ident,
+    /// A string; `false` when it runs to the end of the text.
+    Str(bool),
+    Open(char),
+    Close(char),
+    Colon,
+    Comma,
+    Other,
+}
+
+/// Split RON text into [`Tok`]s; never fails (unknown characters become `Other`).
+fn tokens(text: &str) -> Vec<Tok> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let (mut i, mut line, mut col) = (0usize, 1usize, 1usize);
+    // Advance over `n` characters, keeping line and column.
+    let step = |i: &mut usize, line: &mut usize, col: &mut usize, n: usize| {
+        for _ in 0..n {
+            if *i >= chars.len() {
+                return;
+            }
+            if chars[*i] == '\n' {
+                *line += 1;
+                *col = 1;
+            } else {
+                *col += 1;
+            }
+            *i += 1;
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let at = (line, col);
+        if c.is_whitespace() {
+            step(&mut i, &mut line, &mut col, 1);
+        } else if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                step(&mut i, &mut line, &mut col, 1);
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0usize;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    step(&mut i, &mut line, &mut col, 2);
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    step(&mut i, &mut line, &mut col, 2);
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    step(&mut i, &mut line, &mut col, 1);
+                }
+            }
+        } else if c == '"' || (c == 'r' && matches!(next, Some('"' | '#'))) {
+            // Plain `"..."` (with escapes) or raw `r#"..."#`.
+            let mut hashes = 0;
+            if c == 'r' {
+                step(&mut i, &mut line, &mut col, 1);
+                while chars.get(i) == Some(&'#') {
+                    hashes += 1;
+                    step(&mut i, &mut line, &mut col, 1);
+                }
+                if chars.get(i) != Some(&'"') {
+                    // `r#ident` (a raw identifier) or stray text.
+                    out.push(Tok {
+                        kind: TokKind::Other,
+                        text: String::new(),
+                        at,
+                        end_line: line,
+                    });
+                    continue;
+                }
+            }
+            step(&mut i, &mut line, &mut col, 1);
+            let mut s = String::new();
+            let mut closed = false;
+            while i < chars.len() {
+                let ch = chars[i];
+                if hashes == 0 && ch == '\\' {
+                    if let Some(&e) = chars.get(i + 1) {
+                        s.push(e);
+                    }
+                    step(&mut i, &mut line, &mut col, 2);
+                } else if ch == '"' && (0..hashes).all(|k| chars.get(i + 1 + k) == Some(&'#')) {
+                    step(&mut i, &mut line, &mut col, 1 + hashes);
+                    closed = true;
+                    break;
+                } else {
+                    s.push(ch);
+                    step(&mut i, &mut line, &mut col, 1);
+                }
+            }
+            out.push(Tok {
+                kind: TokKind::Str(closed),
+                text: s,
+                at,
+                end_line: line,
+            });
+        } else if c.is_alphabetic() || c == '_' {
+            let mut s = String::new();
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                s.push(chars[i]);
+                step(&mut i, &mut line, &mut col, 1);
+            }
+            out.push(Tok {
+                kind: TokKind::Ident,
+                text: s,
+                at,
+                end_line: line,
+            });
+        } else {
+            let kind = match c {
+                '(' | '[' | '{' => TokKind::Open(c),
+                ')' | ']' | '}' => TokKind::Close(c),
+                ':' => TokKind::Colon,
+                ',' => TokKind::Comma,
+                _ => TokKind::Other,
+            };
+            out.push(Tok {
+                kind,
+                text: String::new(),
+                at,
+                end_line: line,
+            });
+            step(&mut i, &mut line, &mut col, 1);
+        }
+    }
+    out
+}
+
+/// One open bracket while walking the tokens.
+struct Frame {
+    open: char,
+    at: (usize, usize),
+    /// The field or map key whose value is being read (`threads`, `"web"`).
+    key: Option<String>,
+    /// Position in a list (`[`) or tuple.
+    index: usize,
+    /// `"name"` when the bracket opens a named entry `"name": Kind(`.
+    entry: Option<String>,
+}
+
+/// What surrounds a position in the text.
+#[derive(Debug, Default, PartialEq)]
+struct Context {
+    /// Dotted field path (`components.web.threads`), as `validate` writes it.
+    path: String,
+    /// The same without the innermost key (for "missing field" errors, which point at `)`).
+    parent_path: String,
+    /// The innermost named entry.
+    entry: Option<String>,
+    /// The closing bracket at the position, when it does not match the innermost open one.
+    next_close: Option<char>,
+    /// An open bracket that is probably missing its closer: (bracket, line, col).
+    unclosed: Option<(char, usize, usize)>,
+    /// A string that runs to the end of the text.
+    open_string: Option<(usize, usize)>,
+    /// The line where the token before the position ends.
+    prev_end_line: Option<usize>,
+    /// A string spanning several lines that ends on the position's line (a missing `"` makes
+    /// the next string's opening quote close it), or starts at the position (an extra `"`).
+    runaway_string: Option<(usize, usize)>,
+}
+
+fn frame_path(stack: &[Frame], innermost_key: bool) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for (k, f) in stack.iter().enumerate() {
+        let last = k + 1 == stack.len();
+        match f.open {
+            '[' => parts.push(f.index.to_string()),
+            _ => {
+                if let Some(key) = &f.key
+                    && (innermost_key || !last)
+                {
+                    parts.push(key.clone());
+                }
+            }
+        }
+    }
+    parts.join(".")
+}
+
+/// The context of position `pos` (1-based line, column), from the tokens before it.
+fn context_at(toks: &[Tok], pos: (usize, usize)) -> Context {
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut ctx = Context::default();
+    let mut end = toks.len();
+    for (k, t) in toks.iter().enumerate() {
+        if t.at >= pos {
+            end = k;
+            break;
+        }
+        match t.kind {
+            TokKind::Open(open) => {
+                // `"name": Kind(` opens a named entry.
+                let entry = (open == '('
+                    && k >= 3
+                    && toks[k - 1].kind == TokKind::Ident
+                    && toks[k - 1]
+                        .text
+                        .starts_with(|c: char| c.is_ascii_uppercase())
+                    && toks[k - 2].kind == TokKind::Colon
+                    && matches!(toks[k - 3].kind, TokKind::Str(_)))
+                .then(|| toks[k - 3].text.clone());
+                stack.push(Frame {
+                    open,
+                    at: t.at,
+                    key: None,
+                    index: 0,
+                    entry,
+                });
+            }
+            TokKind::Close(close) => {
+                // Tolerate a missing closer: drop the unmatched frame, then close the match.
+                if stack.last().is_some_and(|f| closer(f.open) != close)
+                    && stack.len() >= 2
+                    && closer(stack[stack.len() - 2].open) == close
+                {
+                    stack.pop();
+                }
+                stack.pop();
+            }
+            TokKind::Colon => {
+                if k >= 1
+                    && matches!(toks[k - 1].kind, TokKind::Ident | TokKind::Str(_))
+                    && let Some(f) = stack.last_mut()
+                    && f.open != '['
+                {
+                    f.key = Some(toks[k - 1].text.clone());
+                }
+            }
+            TokKind::Comma => {
+                if let Some(f) = stack.last_mut() {
+                    f.key = None;
+                    f.index += 1;
+                }
+            }
+            TokKind::Str(closed) => {
+                if !closed {
+                    ctx.open_string = Some(t.at);
+                } else if t.end_line > t.at.0 && t.end_line == pos.0 {
+                    ctx.runaway_string = Some(t.at);
+                }
+            }
+            TokKind::Ident | TokKind::Other => {}
+        }
+    }
+    // A string starting at the position: one running to the end of the text, or across lines
+    // (an extra `"` opens a string that ends at the next one).
+    if let Some(t) = toks.get(end) {
+        if t.kind == TokKind::Str(false) {
+            ctx.open_string = Some(t.at);
+        } else if t.kind == TokKind::Str(true) && t.end_line > t.at.0 {
+            ctx.runaway_string = Some(t.at);
+        }
+    }
+    ctx.prev_end_line = end.checked_sub(1).map(|k| toks[k].end_line);
+    ctx.path = frame_path(&stack, true);
+    ctx.parent_path = frame_path(&stack, false);
+    ctx.entry = stack.iter().rev().find_map(|f| f.entry.clone());
+    match toks.get(end).map(|t| t.kind) {
+        Some(TokKind::Close(close)) => {
+            if let Some(f) = stack.last()
+                && closer(f.open) != close
+            {
+                ctx.next_close = Some(close);
+                ctx.unclosed = Some((f.open, f.at.0, f.at.1));
+            }
+        }
+        None => {
+            // At the end of the text: the innermost bracket still open.
+            if let Some(f) = stack.last() {
+                ctx.unclosed = Some((f.open, f.at.0, f.at.1));
+            }
+        }
+        _ => {}
+    }
+    ctx
+}
+
+/// Line and column of the field `name:` nearest the top of the text (outside strings and
+/// comments): `warmup` in `duration: "1m", warmup: "2m"`, or `window` in `metrics: (...)`.
+pub fn locate_top_field(text: &str, name: &str) -> Option<(usize, usize)> {
+    let toks = tokens(text);
+    let mut depth = 0usize;
+    let mut best: Option<(usize, (usize, usize))> = None;
+    for (k, t) in toks.iter().enumerate() {
+        match t.kind {
+            TokKind::Open(_) => depth += 1,
+            TokKind::Close(_) => depth = depth.saturating_sub(1),
+            TokKind::Ident
+                if t.text == name
+                    && toks.get(k + 1).is_some_and(|n| n.kind == TokKind::Colon)
+                    && best.is_none_or(|(d, _)| depth < d) =>
+            {
+                best = Some((depth, t.at));
+            }
+            _ => {}
+        }
+    }
+    best.map(|b| b.1).or_else(|| toks.first().map(|t| t.at))
 }
 
 /// Line and column (1-based) of the first `"name"` key followed by `:` in the text.
@@ -201,6 +652,49 @@ mod tests {
         assert_eq!(d.component.as_deref(), Some("web"));
         assert_eq!(d.hint.as_deref(), Some("did you mean `threads`?"));
         assert!(d.to_string().starts_with("m.ron:3:"), "{d}");
+    }
+
+    #[test]
+    fn value_errors_carry_the_field_path() {
+        let text = "Topology(\n  components: { \"web\": Service(threads: 2, cpus: -2) },\n)";
+        let d = parse_spec(text, None).unwrap_err();
+        assert_eq!(d.path.as_deref(), Some("components.web.cpus"), "{d}");
+        assert_eq!(d.component.as_deref(), Some("web"));
+        let text = "Topology(\n  components: { \"web\": Service(calls: [Call(to: \"a\"), Call(probability: 1.0)]) },\n)";
+        let d = parse_spec(text, None).unwrap_err();
+        assert_eq!(d.path.as_deref(), Some("components.web.calls.1"), "{d}");
+    }
+
+    #[test]
+    fn unclosed_brackets_and_strings_are_pointed_at() {
+        let text = "Topology(\n  components: {\n    \"web\": Service(threads: 2,\n  },\n)";
+        let d = parse_spec(text, None).unwrap_err();
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("`(` at 3:19 is not closed"),
+            "{d}"
+        );
+        let text = "Topology(\n  name: \"x,\n  seed: 1,\n)";
+        let d = parse_spec(text, None).unwrap_err();
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("2:9 is never closed"),
+            "{d}"
+        );
+        let d = parse_spec("// nothing here\n", None).unwrap_err();
+        assert!(d.message.contains("empty"), "{d}");
+    }
+
+    #[test]
+    fn top_level_fields_are_found_anywhere_on_their_line() {
+        let text = "// warmup: in a comment\nTopology(\n  duration: \"1m\", warmup: \"2m\",\n  limits: Limits(drain: \"1s\"),\n)";
+        assert_eq!(locate_top_field(text, "warmup"), Some((3, 19)));
+        assert_eq!(locate_top_field(text, "drain"), Some((4, 18)));
+        assert_eq!(locate_top_field(text, "workloads"), Some((2, 1)));
     }
 
     #[test]

@@ -323,7 +323,8 @@ pub enum CallMode {
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// Number of instances, each with its own queue, threads and CPUs. Without a load balancer
-    /// in front, callers spread requests over them at random (like kube-proxy).
+    /// in front, callers spread requests over them at random (like kube-proxy). At most
+    /// 100 000.
     #[serde(default = "one_u32")]
     pub replicas: u32,
     /// Worker threads per instance: requests in service at once (Tomcat `maxThreads`).

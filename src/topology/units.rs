@@ -47,6 +47,7 @@ impl Duration {
 
     /// Parse `"<number><unit>"`; units ns, us (or µs), ms, s, m (or min), h, d.
     pub fn parse(text: &str) -> Result<Self, String> {
+        runaway(text)?;
         let t = text.trim();
         if t == "0" {
             return Ok(Self::ZERO);
@@ -104,6 +105,18 @@ impl fmt::Display for Duration {
         } else {
             write!(f, "{ns}ns")
         }
+    }
+}
+
+/// A quantity that spans lines is a string that lost its closing quote and swallowed what
+/// followed; say so instead of quoting the whole swallowed text back.
+fn runaway(text: &str) -> Result<(), String> {
+    match text.lines().next() {
+        Some(first) if text.contains('\n') => Err(format!(
+            "`{}…` runs over several lines: its closing `\"` is probably missing",
+            first.trim_end()
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -189,6 +202,7 @@ impl Rate {
 
     /// Parse `"<number>/<unit>"`; units ns, us, ms, s, min (or m), h, d.
     pub fn parse(text: &str) -> Result<Self, String> {
+        runaway(text)?;
         let t = text.trim();
         let Some((num, unit)) = t.split_once('/') else {
             return Err(format!(
@@ -351,6 +365,7 @@ impl<'de> Deserialize<'de> for Capacity {
                 Err(E::custom(format!("a capacity is a whole number, got {v}")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Capacity, E> {
+                runaway(v).map_err(E::custom)?;
                 match v.trim().to_ascii_lowercase().as_str() {
                     "unlimited" | "inf" | "infinite" => Ok(Capacity::Unlimited),
                     other => other
@@ -413,6 +428,11 @@ mod tests {
                 .contains("unknown duration unit")
         );
         assert!(Duration::parse("-5ms").unwrap_err().contains("negative"));
+        assert!(
+            Duration::parse("5ms,\n    seed: 1,\n")
+                .unwrap_err()
+                .contains("`5ms,…` runs over several lines")
+        );
     }
 
     #[test]

@@ -6,10 +6,14 @@ use std::path::Path;
 
 use super::diagnostic::{Diagnostic, did_you_mean};
 use super::model::*;
-use super::parse::locate_field;
+use super::parse::{locate_field, locate_top_field};
 use super::spec::{Component, FORMAT_VERSION, Keys, Layer, Profile, TopologySpec, Workload};
 use crate::dist::{Dist, Sampler};
 use crate::topology::units::Duration;
+
+/// Most replicas one service may have: each is simulated (and balanced over) on its own, so a
+/// typo like `replicas: 4000000000` would exhaust memory before the run starts.
+pub const MAX_REPLICAS: u32 = 100_000;
 
 /// Where the spec came from, for locating problems.
 pub struct Origin<'a> {
@@ -33,10 +37,7 @@ impl Checker<'_> {
         if let (Some(text), Some(entry)) = (self.origin.text, entry) {
             d.line_col = locate_field(text, entry, field);
         } else if let (Some(text), None, Some(field)) = (self.origin.text, entry, field) {
-            d.line_col = text.lines().enumerate().find_map(|(i, l)| {
-                let t = l.trim_start();
-                t.starts_with(field).then(|| (i + 1, l.len() - t.len() + 1))
-            });
+            d.line_col = locate_top_field(text, field);
         }
         d
     }
@@ -300,7 +301,11 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                         Some(field),
                         path,
                         what,
-                        did_you_mean(target, component_names.iter().copied()),
+                        // A component is rarely meant to call itself: suggest others.
+                        did_you_mean(
+                            target,
+                            component_names.iter().copied().filter(|n| *n != entry),
+                        ),
                     );
                     None
                 }
@@ -416,6 +421,18 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                         format!("{p}.replicas"),
                         "a service needs at least 1 replica".into(),
                         None,
+                    );
+                }
+                if s.replicas > MAX_REPLICAS {
+                    c.error(
+                        Some(name),
+                        Some("replicas"),
+                        format!("{p}.replicas"),
+                        format!(
+                            "{} replicas is more than the {MAX_REPLICAS} this simulator can hold (each replica is simulated on its own)",
+                            s.replicas
+                        ),
+                        Some("use fewer replicas with more threads and cpus each".into()),
                     );
                 }
                 let base_cpu = c.sampler(&s.cpu, name, "cpu", format!("{p}.cpu"));
@@ -538,7 +555,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                     };
                     match spec.components.get(b) {
                         Some(Component::Service(s)) => {
-                            for r in 0..s.replicas.max(1) {
+                            for r in 0..s.replicas.clamp(1, MAX_REPLICAS) {
                                 backends.push(Backend {
                                     node: id,
                                     replica: Some(r),

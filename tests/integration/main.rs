@@ -1,11 +1,15 @@
 //! All integration tests in one binary, one file per behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod broken_models;
 mod cli;
 mod commands;
 mod common;
 mod determinism;
 mod little;
+mod loader_fuzz;
 mod models;
+mod overload;
 mod reference;
 mod theory;
+mod workloads;

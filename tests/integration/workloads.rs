@@ -1,0 +1,161 @@
+//! Workloads offer what their profiles say: arrival counts against the integral of the rate
+//! (Poisson counts: sd = √mean, so 4σ tolerances), class mixes, closed loops, timeouts.
+
+use crate::common::{load, run};
+
+/// Offered requests in [warmup, duration) for a one-service model with this workload.
+fn offered(workload: &str, duration: &str) -> u64 {
+    let topo = load(&format!(
+        r#"Topology(duration: "{duration}", warmup: "0s",
+            workloads: {{"w": {workload}}},
+            components: {{"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"))}})"#
+    ));
+    run(&topo, 0).end_to_end.offered
+}
+
+fn assert_poisson(n: u64, mean: f64, what: &str) {
+    let tol = 4.0 * mean.sqrt();
+    assert!(
+        (n as f64 - mean).abs() <= tol,
+        "{what}: {n} arrivals, expected {mean} ± {tol}"
+    );
+}
+
+#[test]
+fn constant_and_deterministic_rates() {
+    assert_poisson(
+        offered(r#"Open(rate: "500/s", to: "s")"#, "40s"),
+        20_000.0,
+        "constant",
+    );
+    let n = offered(
+        r#"Open(rate: "500/s", to: "s", arrivals: Deterministic)"#,
+        "40s",
+    );
+    assert!((19_999..=20_000).contains(&n), "deterministic: {n}");
+}
+
+#[test]
+fn step_ramp_spike_diurnal_piecewise_trace() {
+    // Step: 20 s at 200/s, 20 s at 600/s.
+    assert_poisson(
+        offered(
+            r#"Open(rate: "200/s", to: "s", profile: Step(at: "20s", to: "600/s"))"#,
+            "40s",
+        ),
+        16_000.0,
+        "step",
+    );
+    // Ramp from 100/s to 500/s over [10 s, 30 s], then flat: 10·100 + 20·300 + 10·500.
+    assert_poisson(
+        offered(
+            r#"Open(rate: "100/s", to: "s", profile: Ramp(to: "500/s", start: "10s", over: "20s"))"#,
+            "40s",
+        ),
+        12_000.0,
+        "ramp",
+    );
+    // Spike ×5 at 10 s: rise 4 s, hold 6 s, decay 4 s; extra = 400·(2 + 6 + 2) = 4000.
+    assert_poisson(
+        offered(
+            r#"Open(rate: "100/s", to: "s", profile: Spike(at: "10s", multiplier: 5.0, rise: "4s", hold: "6s", decay: "4s"))"#,
+            "40s",
+        ),
+        8_000.0,
+        "spike",
+    );
+    // Diurnal over whole periods averages the base rate.
+    assert_poisson(
+        offered(
+            r#"Open(rate: "300/s", to: "s", profile: Diurnal(amplitude: 0.8, period: "20s", peak_at: "3s"))"#,
+            "40s",
+        ),
+        12_000.0,
+        "diurnal",
+    );
+    assert_poisson(
+        offered(
+            r#"Open(rate: "100/s", to: "s", profile: Piecewise([("10s", "300/s"), ("25s", "50/s")]))"#,
+            "40s",
+        ),
+        1_000.0 + 4_500.0 + 750.0,
+        "piecewise",
+    );
+    // tests/data/trace.csv: 100/s for 10 s, 300/s for 10 s, 0 for 10 s, 200/s after.
+    assert_poisson(
+        offered(
+            r#"Open(rate: "1/s", to: "s", profile: Trace(file: "tests/data/trace.csv"))"#,
+            "40s",
+        ),
+        1_000.0 + 3_000.0 + 2_000.0,
+        "trace",
+    );
+}
+
+#[test]
+fn class_mix_and_class_filtered_calls() {
+    let topo = load(
+        r#"Topology(duration: "40s", warmup: "0s",
+            workloads: {"w": Open(rate: "1000/s", to: "api", mix: {"read": 0.9, "write": 0.1}, regions: {"eu": 0.5, "us": 0.5}, sessions: 50)},
+            components: {
+                "api": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"), calls: [Call(to: "writes", classes: ["write"]), Call(to: "half", probability: 0.5)]),
+                "writes": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms")),
+                "half": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms")),
+            })"#,
+    );
+    let r = run(&topo, 0);
+    let total = r.components["api"].arrivals as f64;
+    let writes = r.components["writes"].arrivals as f64;
+    let half = r.components["half"].arrivals as f64;
+    // Binomial: sd = √(n p (1 − p)).
+    assert!(
+        (writes - 0.1 * total).abs() < 4.0 * (total * 0.09).sqrt(),
+        "writes {writes} of {total}"
+    );
+    assert!(
+        (half - 0.5 * total).abs() < 4.0 * (total * 0.25).sqrt(),
+        "half {half} of {total}"
+    );
+}
+
+#[test]
+fn client_timeouts_abandon_only_the_callers_side() {
+    // Service at ρ = 0.95 with a 20 ms client timeout: many time out, but the server still
+    // finishes every request it accepted (its completions exceed the client's successes).
+    let topo = load(
+        r#"Topology(duration: "60s", warmup: "5s", limits: Limits(drain: "10m"),
+            workloads: {"w": Open(rate: "950/s", to: "s", timeout: "20ms")},
+            components: {"s": Service(cpu: Exp(mean: "1ms"))})"#,
+    );
+    let r = run(&topo, 0);
+    let timeouts = r
+        .end_to_end
+        .errors_by_cause
+        .get("timeout")
+        .copied()
+        .unwrap_or(0);
+    assert!(timeouts > 1000, "timeouts {timeouts}");
+    assert_eq!(r.components["s"].errors, 0);
+    assert!(r.components["s"].completions > r.end_to_end.completed + timeouts / 2);
+    // Nobody waits past the timeout: the error latency is the timeout itself.
+    assert!((r.end_to_end.error_latency_s.max - 0.020).abs() < 1e-6);
+    assert!(r.end_to_end.latency_s.max <= 0.020);
+}
+
+#[test]
+fn closed_loop_users_never_exceed_their_number() {
+    let topo = load(
+        r#"Topology(duration: "30s", warmup: "2s",
+            workloads: {"u": Closed(users: 7, think: Const("0s"), to: "s")},
+            components: {"s": Service(threads: 2, cpu: Exp(mean: "2ms"))})"#,
+    );
+    let r = run(&topo, 0);
+    // Zero think time keeps all 7 users in the system: 2 in service, 5 waiting.
+    assert!(
+        (r.end_to_end.mean_in_flight - 7.0).abs() < 0.01,
+        "{}",
+        r.end_to_end.mean_in_flight
+    );
+    assert!((r.components["s"].mean_queue_len - 5.0).abs() < 0.05);
+    assert!(r.components["s"].max_queue_len <= 5);
+}
