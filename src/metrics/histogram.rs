@@ -1,67 +1,35 @@
-//! Latency histograms: HdrHistogram for percentiles with bounded memory, plus exact sums so
-//! means (and Little's law) are not quantized.
+//! Latency histograms: 0.1 %-resolution log-linear buckets (the HdrHistogram layout) for
+//! percentiles with bounded memory, plus exact sums and maxima so means (and Little's law)
+//! are not quantized.
 
-use hdrhistogram::Histogram;
-
+use super::log_histogram::LogHistogram;
 use crate::engine::time::nanos_to_secs;
 
-/// Largest recordable latency: 10 000 s (values above are clamped, and counted).
-pub const MAX_LATENCY_NS: u64 = 10_000 * 1_000_000_000;
-
 /// A latency distribution in nanoseconds.
-#[derive(Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LatencyHistogram {
-    hist: Histogram<u64>,
+    buckets: LogHistogram<10>,
     sum_ns: u128,
-    count: u64,
     max_ns: u64,
-    clamped: u64,
-}
-
-impl std::fmt::Debug for LatencyHistogram {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "LatencyHistogram(n={}, mean_ns={})",
-            self.count,
-            self.mean_ns()
-        )
-    }
 }
 
 impl LatencyHistogram {
-    /// An empty histogram with `sigfig` significant decimal digits (2 or 3).
-    pub fn new(sigfig: u8) -> Self {
-        let hist = Histogram::new_with_bounds(1, MAX_LATENCY_NS, sigfig.clamp(1, 5))
-            .unwrap_or_else(|_| unreachable!("constant bounds are valid"));
-        Self {
-            hist,
-            sum_ns: 0,
-            count: 0,
-            max_ns: 0,
-            clamped: 0,
-        }
+    /// An empty histogram.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Record one latency.
     #[inline]
     pub fn record(&mut self, ns: u64) {
-        let v = if ns > MAX_LATENCY_NS {
-            self.clamped += 1;
-            MAX_LATENCY_NS
-        } else {
-            ns.max(1)
-        };
-        // Cannot fail: v is within the bounds.
-        let _ = self.hist.record(v);
+        self.buckets.record(ns);
         self.sum_ns += u128::from(ns);
-        self.count += 1;
         self.max_ns = self.max_ns.max(ns);
     }
 
     /// Values recorded.
     pub fn count(&self) -> u64 {
-        self.count
+        self.buckets.count()
     }
 
     /// Exact sum, ns.
@@ -71,20 +39,13 @@ impl LatencyHistogram {
 
     /// Exact mean, ns (0 when empty).
     pub fn mean_ns(&self) -> f64 {
-        if self.count == 0 {
-            0.0
-        } else {
-            self.sum_ns as f64 / self.count as f64
-        }
+        let n = self.count();
+        if n == 0 { 0.0 } else { self.sum_ns as f64 / n as f64 }
     }
 
     /// The q-quantile (0..=1), ns; 0 when empty.
     pub fn quantile_ns(&self, q: f64) -> u64 {
-        if self.count == 0 {
-            0
-        } else {
-            self.hist.value_at_quantile(q)
-        }
+        self.buckets.quantiles_ns([q])[0]
     }
 
     /// Largest value, ns (exact).
@@ -92,24 +53,24 @@ impl LatencyHistogram {
         self.max_ns
     }
 
-    /// Forget everything (keeps the allocation).
-    pub fn clear(&mut self) {
-        self.hist.reset();
-        self.sum_ns = 0;
-        self.count = 0;
-        self.max_ns = 0;
-        self.clamped = 0;
+    /// Add another histogram's values to this one.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        self.buckets.merge(&other.buckets);
+        self.sum_ns += other.sum_ns;
+        self.max_ns = self.max_ns.max(other.max_ns);
     }
 
     /// The report summary, in seconds.
     pub fn summary(&self) -> LatencySummary {
+        let [p50, p95, p99, p999] = self.buckets.quantiles_ns([0.50, 0.95, 0.99, 0.999]);
         LatencySummary {
-            mean: nanos_to_secs(0) + self.mean_ns() / 1e9,
-            p50: nanos_to_secs(self.quantile_ns(0.50)),
-            p95: nanos_to_secs(self.quantile_ns(0.95)),
-            p99: nanos_to_secs(self.quantile_ns(0.99)),
-            p999: nanos_to_secs(self.quantile_ns(0.999)),
-            max: nanos_to_secs(self.max_ns),
+            mean: self.mean_ns() / 1e9,
+            p50: nanos_to_secs(p50),
+            p95: nanos_to_secs(p95),
+            p99: nanos_to_secs(p99),
+            p999: nanos_to_secs(p999),
+            // The exact maximum, never below the top percentile's bucket middle.
+            max: nanos_to_secs(self.max_ns.max(p999)),
         }
     }
 }
@@ -141,37 +102,22 @@ pub struct LatencySummary {
     pub max: f64,
 }
 
-impl LatencyHistogram {
-    /// Add another histogram's values to this one.
-    pub fn merge(&mut self, other: &LatencyHistogram) {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = self.hist.add(&other.hist);
-        self.sum_ns += other.sum_ns;
-        self.count += other.count;
-        self.max_ns = self.max_ns.max(other.max_ns);
-        self.clamped += other.clamped;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn mean_is_exact_and_quantiles_close() {
-        let mut h = LatencyHistogram::new(3);
+        let mut h = LatencyHistogram::new();
         for v in 1..=1000u64 {
             h.record(v * 1000);
         }
         assert_eq!(h.count(), 1000);
         assert_eq!(h.mean_ns(), 500_500.0);
         let p99 = h.quantile_ns(0.99) as f64;
-        assert!((p99 / 990_000.0 - 1.0).abs() < 0.002, "{p99}");
+        assert!((p99 / 990_000.0 - 1.0).abs() < 0.001, "{p99}");
         assert_eq!(h.max_ns(), 1_000_000);
-        h.record(MAX_LATENCY_NS * 2);
-        assert_eq!(h.max_ns(), MAX_LATENCY_NS * 2);
-        h.clear();
-        assert_eq!(h.count(), 0);
-        assert_eq!(h.summary(), LatencySummary::default());
+        let empty = LatencyHistogram::new();
+        assert_eq!(empty.summary(), LatencySummary::default());
     }
 }

@@ -11,7 +11,7 @@ pub mod histogram;
 pub mod level;
 pub mod report;
 pub mod series;
-pub mod window_histogram;
+pub mod log_histogram;
 
 use serde::Serialize;
 
@@ -95,7 +95,7 @@ pub struct NodeStats {
     pub cpu_capacity: Option<u64>,
     win_completions: u64,
     win_errors: u64,
-    win_latency: window_histogram::WindowHistogram,
+    win_latency: log_histogram::LogHistogram<5>,
     /// This node's time series.
     pub series: Series,
 }
@@ -136,8 +136,8 @@ impl NodeStats {
             completions: 0,
             errors: [0; ErrorCause::ALL.len()],
             censored: 0,
-            latency: LatencyHistogram::new(3),
-            error_latency: LatencyHistogram::new(3),
+            latency: LatencyHistogram::new(),
+            error_latency: LatencyHistogram::new(),
             sojourn_sum_ns: 0,
             in_flight_counted: Level::new(),
             in_flight: level(),
@@ -148,7 +148,7 @@ impl NodeStats {
             cpu_capacity,
             win_completions: 0,
             win_errors: 0,
-            win_latency: window_histogram::WindowHistogram::default(),
+            win_latency: log_histogram::LogHistogram::default(),
             series: Series::new(w.series_window_ns, w.max_points),
         }
     }
@@ -230,7 +230,7 @@ impl NodeStats {
         let _ = self.threads_busy.take_window(now_ns);
         let in_flight = avg(self.in_flight.take_window(now_ns));
         let all = self.win_completions + self.win_errors;
-        let q = |p: f64| self.win_latency.quantile_ns(p) as f64 / 1e9;
+        let [p50, p95, p99] = self.win_latency.quantiles_ns([0.5, 0.95, 0.99]).map(|ns| ns as f64 / 1e9);
         let point = SeriesPoint {
             t_s: start_ns as f64 / 1e9,
             window_s: len_s,
@@ -240,9 +240,9 @@ impl NodeStats {
             } else {
                 0.0
             },
-            p50_s: q(0.5),
-            p95_s: q(0.95),
-            p99_s: q(0.99),
+            p50_s: p50,
+            p95_s: p95,
+            p99_s: p99,
             mean_queue_len: queue,
             cpu_utilization: match self.cpu_capacity {
                 Some(c) if c > 0 => cpus / c as f64,

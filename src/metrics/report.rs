@@ -210,8 +210,8 @@ fn ratio(a: u64, b: u64) -> f64 {
 impl EndToEnd {
     /// Combine workload statistics (one or more) into end-to-end figures.
     pub fn from_stats(stats: &mut [&mut NodeStats], w: &Window, end_ns: u64) -> Self {
-        let mut latency = super::LatencyHistogram::new(3);
-        let mut error_latency = super::LatencyHistogram::new(3);
+        let mut latency = super::LatencyHistogram::new();
+        let mut error_latency = super::LatencyHistogram::new();
         let mut out = EndToEnd::default();
         let mut errors = [0u64; ErrorCause::ALL.len()];
         let mut area = 0u128;
