@@ -24,6 +24,9 @@ pub type CallId = Key;
 /// Replica not chosen yet (the callee picks one).
 pub const ANY_REPLICA: u32 = u32::MAX;
 
+/// `Call::tag` of a fire-and-forget call: nobody waits for its answer.
+pub const DETACHED: u32 = u32::MAX;
+
 /// What a request is, drawn once when it arrives and carried by all its calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestAttrs {

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use super::{ANY_REPLICA, Call, CallId, Ctx, Event};
+use super::{ANY_REPLICA, Call, CallId, Ctx, DETACHED, Event};
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
@@ -173,6 +173,11 @@ impl Service {
 
     /// Make the next downstream call(s), or answer when none is left.
     fn proceed(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
+        if self.model.calls.is_empty() {
+            // A leaf service: answer at once.
+            self.finish(replica, id, Ok(()), ctx);
+            return;
+        }
         let Some(call) = ctx.calls.get(id).copied() else {
             return;
         };
@@ -183,11 +188,14 @@ impl Service {
                 let mut step = call.step as usize;
                 while step < self.model.calls.len() {
                     let spec = &self.model.calls[step];
+                    let (mask, p, wait) = (spec.class_mask, spec.probability, spec.wait);
                     step += 1;
-                    if spec.class_mask & class_bit != 0 && self.take(spec.probability) {
-                        self.issue(replica, id, &call, step - 1, ctx);
-                        issued = 1;
-                        break;
+                    if mask & class_bit != 0 && self.take(p) {
+                        self.issue(id, &call, step - 1, ctx);
+                        if wait {
+                            issued = 1;
+                            break;
+                        }
                     }
                 }
                 if let Some(c) = ctx.calls.get_mut(id) {
@@ -199,9 +207,10 @@ impl Service {
                 if call.step == 0 {
                     for i in 0..self.model.calls.len() {
                         let spec = &self.model.calls[i];
-                        if spec.class_mask & class_bit != 0 && self.take(spec.probability) {
-                            self.issue(replica, id, &call, i, ctx);
-                            issued += 1;
+                        let (mask, p, wait) = (spec.class_mask, spec.probability, spec.wait);
+                        if mask & class_bit != 0 && self.take(p) {
+                            self.issue(id, &call, i, ctx);
+                            issued += u16::from(wait);
                         }
                     }
                 }
@@ -223,13 +232,13 @@ impl Service {
         probability >= 1.0 || (probability > 0.0 && self.route_rng.random::<f64>() < probability)
     }
 
-    fn issue(&mut self, _replica: u32, parent: CallId, call: &Call, index: usize, ctx: &mut Ctx) {
+    fn issue(&mut self, parent: CallId, call: &Call, index: usize, ctx: &mut Ctx) {
         let spec = &self.model.calls[index];
         let (there, back) = match &spec.latency {
             Some(l) => (l.sample(&mut self.route_rng), l.sample(&mut self.route_rng)),
             None => (0, 0),
         };
-        let child = Call::new(
+        let mut child = Call::new(
             call.attrs,
             Some(parent),
             self.node,
@@ -237,6 +246,9 @@ impl Service {
             ANY_REPLICA,
             call.hops + 1,
         );
+        if !spec.wait {
+            child.tag = DETACHED;
+        }
         ctx.send(child, there, back, spec.timeout_ns);
     }
 

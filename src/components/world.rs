@@ -215,7 +215,10 @@ impl World {
         match &mut self.nodes[i] {
             Live::Client(c) => c.on_reply(call, outcome, &mut ctx),
             Live::Service(s) => {
-                if let Some(parent) = call.parent {
+                // Nobody waits for a fire-and-forget call's answer.
+                if let Some(parent) = call.parent
+                    && call.tag != super::DETACHED
+                {
                     s.on_child_done(parent, outcome, &mut ctx);
                 }
             }

@@ -40,12 +40,16 @@ impl LatencyHistogram {
     /// Exact mean, ns (0 when empty).
     pub fn mean_ns(&self) -> f64 {
         let n = self.count();
-        if n == 0 { 0.0 } else { self.sum_ns as f64 / n as f64 }
+        if n == 0 {
+            0.0
+        } else {
+            self.sum_ns as f64 / n as f64
+        }
     }
 
     /// The q-quantile (0..=1), ns; 0 when empty.
     pub fn quantile_ns(&self, q: f64) -> u64 {
-        self.buckets.quantiles_ns([q])[0]
+        self.buckets.quantiles_ns([q])[0].min(self.max_ns)
     }
 
     /// Largest value, ns (exact).
@@ -62,15 +66,19 @@ impl LatencyHistogram {
 
     /// The report summary, in seconds.
     pub fn summary(&self) -> LatencySummary {
-        let [p50, p95, p99, p999] = self.buckets.quantiles_ns([0.50, 0.95, 0.99, 0.999]);
+        // A bucket's middle can lie above the largest value recorded: never report a
+        // percentile above the exact maximum.
+        let [p50, p95, p99, p999] = self
+            .buckets
+            .quantiles_ns([0.50, 0.95, 0.99, 0.999])
+            .map(|q| q.min(self.max_ns));
         LatencySummary {
             mean: self.mean_ns() / 1e9,
             p50: nanos_to_secs(p50),
             p95: nanos_to_secs(p95),
             p99: nanos_to_secs(p99),
             p999: nanos_to_secs(p999),
-            // The exact maximum, never below the top percentile's bucket middle.
-            max: nanos_to_secs(self.max_ns.max(p999)),
+            max: nanos_to_secs(self.max_ns),
         }
     }
 }

@@ -18,7 +18,10 @@ pub struct LogHistogram<const SUB_BITS: u32> {
 
 impl<const SUB_BITS: u32> Default for LogHistogram<SUB_BITS> {
     fn default() -> Self {
-        Self { counts: vec![0; Self::BUCKETS].into_boxed_slice(), total: 0 }
+        Self {
+            counts: vec![0; Self::BUCKETS].into_boxed_slice(),
+            total: 0,
+        }
     }
 }
 
@@ -130,7 +133,10 @@ mod tests {
         assert!(H3::index(u64::MAX) < H3::BUCKETS);
         for v in [2047u64, 2048, 2049, 1_000_000, 123_456_789, 1 << 40] {
             let (lo, hi) = H3::bounds(H3::index(v));
-            assert!(lo <= v && v <= hi && (hi - lo) as f64 <= v as f64 / 1024.0, "{v}");
+            assert!(
+                lo <= v && v <= hi && (hi - lo) as f64 <= v as f64 / 1024.0,
+                "{v}"
+            );
         }
     }
 
@@ -153,7 +159,10 @@ mod tests {
         let got = ours.quantiles_ns(qs);
         for (q, g) in qs.iter().zip(got) {
             let r = reference.value_at_quantile(*q) as f64;
-            assert!((g as f64 / r - 1.0).abs() <= 1e-3, "q{q}: ours {g} vs hdrhistogram {r}");
+            assert!(
+                (g as f64 / r - 1.0).abs() <= 1e-3,
+                "q{q}: ours {g} vs hdrhistogram {r}"
+            );
         }
         let mut merged = H3::default();
         merged.merge(&ours);

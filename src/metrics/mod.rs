@@ -9,9 +9,9 @@
 
 pub mod histogram;
 pub mod level;
+pub mod log_histogram;
 pub mod report;
 pub mod series;
-pub mod log_histogram;
 
 use serde::Serialize;
 
@@ -230,7 +230,10 @@ impl NodeStats {
         let _ = self.threads_busy.take_window(now_ns);
         let in_flight = avg(self.in_flight.take_window(now_ns));
         let all = self.win_completions + self.win_errors;
-        let [p50, p95, p99] = self.win_latency.quantiles_ns([0.5, 0.95, 0.99]).map(|ns| ns as f64 / 1e9);
+        let [p50, p95, p99] = self
+            .win_latency
+            .quantiles_ns([0.5, 0.95, 0.99])
+            .map(|ns| ns as f64 / 1e9);
         let point = SeriesPoint {
             t_s: start_ns as f64 / 1e9,
             window_s: len_s,

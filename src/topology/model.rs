@@ -315,6 +315,8 @@ pub struct CallModel {
     pub timeout_ns: Option<u64>,
     /// One-way latency.
     pub latency: Option<Sampler>,
+    /// Whether the caller waits for the answer (false: fire and forget).
+    pub wait: bool,
 }
 
 /// A validated load balancer.

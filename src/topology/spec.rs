@@ -374,6 +374,15 @@ pub struct Call {
     /// Default: none.
     #[serde(default)]
     pub latency: Option<Dist>,
+    /// Wait for the answer before going on (true), or fire and forget (false): the call runs
+    /// on after the service has answered — an audit log, a cache fill, a write-behind flush —
+    /// and its failures do not fail the request.
+    #[serde(default = "yes")]
+    pub wait: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Load-balancing policy (nginx names where nginx has one).

@@ -507,6 +507,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                             class_mask,
                             timeout_ns: call.timeout.map(Duration::as_nanos),
                             latency,
+                            wait: call.wait,
                         });
                     }
                 }
@@ -797,7 +798,12 @@ fn edges(node: &Node) -> Vec<(NodeId, bool)> {
         NodeKind::Service(s) => s
             .calls
             .iter()
-            .map(|c| (c.to, c.probability >= 1.0 && c.class_mask == u64::MAX))
+            .map(|c| {
+                (
+                    c.to,
+                    c.probability >= 1.0 && c.class_mask == u64::MAX && c.wait,
+                )
+            })
             .collect(),
         NodeKind::LoadBalancer(lb) => {
             let mut v: Vec<(NodeId, bool)> = lb.backends.iter().map(|b| (b.node, false)).collect();

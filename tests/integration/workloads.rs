@@ -159,3 +159,30 @@ fn closed_loop_users_never_exceed_their_number() {
     assert!((r.components["s"].mean_queue_len - 5.0).abs() < 0.05);
     assert!(r.components["s"].max_queue_len <= 5);
 }
+
+#[test]
+fn fire_and_forget_calls_run_after_the_answer() {
+    let model = |wait: bool| {
+        load(&format!(
+            r#"Topology(duration: "30s", warmup: "2s", limits: Limits(drain: "1m"),
+                workloads: {{"w": Open(rate: "200/s", to: "web")}},
+                components: {{
+                    "web": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"), calls: [Call(to: "audit", wait: {wait})]),
+                    "audit": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("10ms")),
+                }})"#
+        ))
+    };
+    let detached = run(&model(false), 0);
+    let waited = run(&model(true), 0);
+    // Answering does not wait for the audit call, but the audit work still happens.
+    assert!(
+        (detached.end_to_end.latency_s.max - 0.001).abs() < 1e-9,
+        "{:?}",
+        detached.end_to_end.latency_s
+    );
+    assert!((waited.end_to_end.latency_s.mean - 0.011).abs() < 1e-9);
+    let audit = &detached.components["audit"];
+    assert_eq!(audit.arrivals, audit.completions);
+    assert!(audit.arrivals as f64 > 0.99 * detached.components["web"].arrivals as f64);
+    assert_eq!(detached.end_to_end.censored, 0);
+}
