@@ -27,6 +27,9 @@ pub struct BenchArgs {
     /// Also run each engine case 10× longer to check that memory stays flat.
     #[arg(long)]
     pub memory: bool,
+    /// Runs per case (interleaved); the fastest counts, which filters out a busy machine.
+    #[arg(long, default_value_t = 5)]
+    pub repeat: u32,
     /// Run one case in this process and print its figures as JSON (used internally).
     #[arg(long, hide = true)]
     pub case: Option<String>,
@@ -58,7 +61,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         .and_then(|l| l.split(':').nth(1))
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "unknown CPU".into());
-    println!("flashcrowd bench — {} requests per case", args.requests);
+    println!(
+        "flashcrowd bench — {} requests per case, fastest of {} runs",
+        args.requests,
+        args.repeat.max(1)
+    );
     println!(
         "machine: {cpu}, {} cores; load average {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -73,29 +80,42 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         cases.extend(["mm1-engine-x10", "web-engine-x10"]);
     }
     let mut results: Vec<Figures> = Vec::new();
+    for round in 0..args.repeat.max(1) {
+        for case in &cases {
+            // The long memory cases once: they measure memory, not speed.
+            if round > 0 && case.ends_with("-x10") {
+                continue;
+            }
+            let out = std::process::Command::new(&exe)
+                .args([
+                    "bench",
+                    "--case",
+                    case,
+                    "--requests",
+                    &args.requests.to_string(),
+                    "--models",
+                ])
+                .arg(&args.models)
+                .output()?;
+            if !out.status.success() {
+                anyhow::bail!(
+                    "bench case {case} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let f: Figures = serde_json::from_slice(&out.stdout)?;
+            match results.iter_mut().find(|r| r.case == f.case) {
+                Some(best) if f.wall_s < best.wall_s => *best = f,
+                Some(_) => {}
+                None => results.push(f),
+            }
+        }
+    }
     println!(
         "{:<16} {:>10} {:>12} {:>14} {:>14} {:>12} {:>12}",
         "case", "wall s", "requests", "requests/s", "events/s", "peak MiB", "mean lat s"
     );
-    for case in cases {
-        let out = std::process::Command::new(&exe)
-            .args([
-                "bench",
-                "--case",
-                case,
-                "--requests",
-                &args.requests.to_string(),
-                "--models",
-            ])
-            .arg(&args.models)
-            .output()?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "bench case {case} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let f: Figures = serde_json::from_slice(&out.stdout)?;
+    for f in &results {
         println!(
             "{:<16} {:>10.3} {:>12} {:>14.0} {:>14.0} {:>12.1} {:>12.6}",
             f.case,
@@ -106,7 +126,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             f.peak_rss_kib as f64 / 1024.0,
             f.mean_latency_s
         );
-        results.push(f);
     }
     let get = |name: &str| results.iter().find(|f| f.case == name);
     println!();

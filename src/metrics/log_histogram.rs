@@ -2,8 +2,8 @@
 //! exactly, every power of two above is split into 2ᵇ equal buckets, so a bucket is never
 //! wider than 1/2ᵇ of its values (b = 10: 0.1 %, three significant digits, like
 //! HdrHistogram's `sigfig = 3`; b = 5: 3 %, for chart windows). Recording is a few
-//! instructions and inlines into the hot path; memory is fixed (about 320 KiB at b = 10,
-//! 11 KiB at b = 5) whatever the run length. A test checks the percentiles against the
+//! instructions and inlines into the hot path; memory is fixed and resident from the start
+//! (about 320 KiB at b = 10, 11 KiB at b = 5) whatever the run length. A test checks the percentiles against the
 //! hdrhistogram crate.
 
 /// Highest power of two tracked: values at or above 2⁴⁸ ns (about 78 hours) are clamped.

@@ -48,10 +48,16 @@ pub struct Series {
 impl Series {
     /// An empty series.
     pub fn new(window_ns: u64, max_points: u32) -> Self {
+        let max_points = (max_points as usize).max(2);
+        // Allocated and written up front (fresh pages become resident only when written),
+        // so memory does not grow as the run goes on.
+        let mut points = vec![SeriesPoint::default(); max_points];
+        std::hint::black_box(&mut points);
+        points.clear();
         Self {
             window_ns,
-            points: Vec::new(),
-            max_points: (max_points as usize).max(2),
+            points,
+            max_points,
         }
     }
 
@@ -61,8 +67,13 @@ impl Series {
         if self.points.len() < self.max_points {
             return false;
         }
-        let merged: Vec<SeriesPoint> = self.points.chunks(2).map(merge).collect();
-        self.points = merged;
+        // Merge neighbours in place (keeps the allocation).
+        let n = self.points.len().div_ceil(2);
+        for i in 0..n {
+            let pair = &self.points[2 * i..(2 * i + 2).min(self.points.len())];
+            self.points[i] = merge(pair);
+        }
+        self.points.truncate(n);
         self.window_ns *= 2;
         true
     }
