@@ -151,13 +151,7 @@ impl World {
             Event::CountingWindow { open: false },
         );
         for i in 0..self.nodes.len() {
-            if let Live::Client(c) = &mut self.nodes[i] {
-                let mut ctx = Ctx {
-                    queue,
-                    calls: &mut self.calls,
-                    stats: &mut self.stats[i],
-                    env: &self.env,
-                };
+            if let (Live::Client(c), mut ctx) = self.node_ctx(i, queue) {
                 c.start(&mut ctx);
             }
         }
@@ -178,15 +172,10 @@ impl World {
             Command::SetTrafficScale { node, .. } => (node, 0),
         };
         let i = node as usize;
-        let (Some(live), Some(stats)) = (self.nodes.get_mut(i), self.stats.get_mut(i)) else {
+        if i >= self.nodes.len() {
             return Err(CommandError::WrongNode(node));
-        };
-        let mut ctx = Ctx {
-            queue,
-            calls: &mut self.calls,
-            stats,
-            env: &self.env,
-        };
+        }
+        let (live, mut ctx) = self.node_ctx(i, queue);
         match (cmd, live) {
             (Command::KillInstance { replica, .. }, Live::Service(s)) => s.kill(replica, &mut ctx),
             (Command::ReviveInstance { replica, .. }, Live::Service(s)) => s.revive(replica),
@@ -205,14 +194,8 @@ impl World {
         outcome: Result<(), ErrorCause>,
         queue: &mut EventQueue<Event>,
     ) {
-        let i = call.caller as usize;
-        let mut ctx = Ctx {
-            queue,
-            calls: &mut self.calls,
-            stats: &mut self.stats[i],
-            env: &self.env,
-        };
-        match &mut self.nodes[i] {
+        let (live, mut ctx) = self.node_ctx(call.caller as usize, queue);
+        match live {
             Live::Client(c) => c.on_reply(call, outcome, &mut ctx),
             Live::Service(s) => {
                 // Nobody waits for a fire-and-forget call's answer.
@@ -341,32 +324,36 @@ impl World {
 }
 
 impl World {
+    /// Component `i` and the context it handles an event in (disjoint borrows of `self`).
+    #[inline]
+    fn node_ctx<'a>(
+        &'a mut self,
+        i: usize,
+        queue: &'a mut EventQueue<Event>,
+    ) -> (&'a mut Live, Ctx<'a>) {
+        let ctx = Ctx {
+            queue,
+            calls: &mut self.calls,
+            stats: &mut self.stats[i],
+            env: &self.env,
+        };
+        (&mut self.nodes[i], ctx)
+    }
+
     #[inline]
     fn dispatch(&mut self, event: Event, queue: &mut EventQueue<Event>) {
         match event {
             Event::Arrival { node, epoch } => {
-                let i = node as usize;
-                let mut ctx = Ctx {
-                    queue,
-                    calls: &mut self.calls,
-                    stats: &mut self.stats[i],
-                    env: &self.env,
-                };
-                if let Live::Client(c) = &mut self.nodes[i] {
-                    let (counted, rejected) = c.on_arrival(epoch, &mut ctx, self.max_in_flight);
+                let max = self.max_in_flight;
+                if let (Live::Client(c), mut ctx) = self.node_ctx(node as usize, queue) {
+                    let (counted, rejected) = c.on_arrival(epoch, &mut ctx, max);
                     self.count_request(counted, rejected);
                 }
             }
             Event::UserWake { node, user } => {
-                let i = node as usize;
-                let mut ctx = Ctx {
-                    queue,
-                    calls: &mut self.calls,
-                    stats: &mut self.stats[i],
-                    env: &self.env,
-                };
-                if let Live::Client(c) = &mut self.nodes[i] {
-                    let (counted, rejected) = c.on_user_wake(user, &mut ctx, self.max_in_flight);
+                let max = self.max_in_flight;
+                if let (Live::Client(c), mut ctx) = self.node_ctx(node as usize, queue) {
+                    let (counted, rejected) = c.on_user_wake(user, &mut ctx, max);
                     self.count_request(counted, rejected);
                 }
             }
@@ -375,16 +362,10 @@ impl World {
                     return;
                 };
                 let i = c.callee as usize;
-                let mut ctx = Ctx {
-                    queue,
-                    calls: &mut self.calls,
-                    stats: &mut self.stats[i],
-                    env: &self.env,
-                };
-                match &mut self.nodes[i] {
-                    Live::Service(s) => s.on_deliver(call, &mut ctx),
-                    Live::LoadBalancer(lb) => lb.on_deliver(call, &mut ctx),
-                    Live::Client(_) => {}
+                match self.node_ctx(i, queue) {
+                    (Live::Service(s), mut ctx) => s.on_deliver(call, &mut ctx),
+                    (Live::LoadBalancer(lb), mut ctx) => lb.on_deliver(call, &mut ctx),
+                    (Live::Client(_), _) => {}
                 }
             }
             Event::CpuDone { call, incarnation } => {
@@ -392,13 +373,7 @@ impl World {
                     return;
                 };
                 let (i, replica) = (c.callee as usize, c.replica);
-                let mut ctx = Ctx {
-                    queue,
-                    calls: &mut self.calls,
-                    stats: &mut self.stats[i],
-                    env: &self.env,
-                };
-                if let Live::Service(s) = &mut self.nodes[i] {
+                if let (Live::Service(s), mut ctx) = self.node_ctx(i, queue) {
                     s.on_cpu_done(replica, incarnation, call, &mut ctx);
                 }
             }
@@ -407,13 +382,7 @@ impl World {
                     return;
                 };
                 let i = c.callee as usize;
-                let mut ctx = Ctx {
-                    queue,
-                    calls: &mut self.calls,
-                    stats: &mut self.stats[i],
-                    env: &self.env,
-                };
-                if let Live::LoadBalancer(lb) = &mut self.nodes[i] {
+                if let (Live::LoadBalancer(lb), mut ctx) = self.node_ctx(i, queue) {
                     lb.on_forward(call, &mut ctx);
                 }
             }
