@@ -8,7 +8,7 @@
 
 use rand::RngExt;
 
-use super::{Call, CallId, Ctx, Event};
+use super::{Call, CallId, Ctx, Event, RequestAttrs};
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
@@ -85,22 +85,23 @@ impl LoadBalancer {
 
     /// Pick a backend and send the call on.
     pub fn on_forward(&mut self, id: CallId, ctx: &mut Ctx) {
-        let Some(call) = ctx.calls.get(id).copied() else {
+        let Some(call) = ctx.calls.get(id) else {
             return;
         };
         if call.callee_done {
             return;
         }
-        let b = self.pick(&call);
+        let (attrs, hops) = (call.attrs, call.hops);
+        let b = self.pick(&attrs);
         let backend = self.model.backends[b];
         self.active[b] += 1;
         let mut child = Call::new(
-            call.attrs,
+            attrs,
             Some(id),
             self.node,
             backend.node,
             backend.replica.unwrap_or(super::ANY_REPLICA),
-            call.hops + 1,
+            hops + 1,
         );
         child.tag = b as u32;
         ctx.send(child, 0, 0, None);
@@ -120,7 +121,7 @@ impl LoadBalancer {
         ctx.reply(parent, outcome);
     }
 
-    fn pick(&mut self, call: &Call) -> usize {
+    fn pick(&mut self, attrs: &RequestAttrs) -> usize {
         let n = self.model.backends.len();
         if n == 1 {
             return 0;
@@ -157,10 +158,10 @@ impl LoadBalancer {
                 }
             }
             Policy::IpHash => {
-                let id = if call.attrs.session != u32::MAX && call.attrs.session != 0 {
-                    u64::from(call.attrs.session)
+                let id = if attrs.session != 0 {
+                    u64::from(attrs.session)
                 } else {
-                    call.attrs.key
+                    attrs.key
                 };
                 let point = splitmix64(id) % self.total_weight as u64;
                 self.by_weight(point)
@@ -198,7 +199,12 @@ impl LoadBalancer {
 
     fn round_robin(&mut self, eligible: impl Fn(usize) -> bool) -> usize {
         if self.equal_weights {
-            let i = self.next_rr % self.model.backends.len();
+            // Wrap by comparison: a division per request is measurable here.
+            let i = if self.next_rr >= self.model.backends.len() {
+                0
+            } else {
+                self.next_rr
+            };
             self.next_rr = i + 1;
             return i;
         }
@@ -272,7 +278,7 @@ mod tests {
     fn smooth_wrr_interleaves_like_nginx() {
         // nginx's documented sequence for weights 5, 1, 1: a a b a c a a.
         let mut b = lb(&[5, 1, 1], Policy::RoundRobin);
-        let seq: Vec<usize> = (0..7).map(|_| b.pick(&attrs())).collect();
+        let seq: Vec<usize> = (0..7).map(|_| b.pick(&attrs().attrs)).collect();
         assert_eq!(seq, vec![0, 0, 1, 0, 2, 0, 0]);
     }
 
@@ -280,10 +286,10 @@ mod tests {
     fn least_conn_prefers_idle_and_respects_weight() {
         let mut b = lb(&[1, 1, 1], Policy::LeastConn);
         b.active = vec![3, 1, 2];
-        assert_eq!(b.pick(&attrs()), 1);
+        assert_eq!(b.pick(&attrs().attrs), 1);
         let mut b = lb(&[1, 4], Policy::LeastConn);
         b.active = vec![1, 3]; // 1/1 > 3/4
-        assert_eq!(b.pick(&attrs()), 1);
+        assert_eq!(b.pick(&attrs().attrs), 1);
     }
 
     #[test]
@@ -291,7 +297,7 @@ mod tests {
         let mut b = lb(&[1, 1, 1, 1], Policy::IpHash);
         let mut c = attrs();
         c.attrs.session = 77;
-        let first = b.pick(&c);
-        assert!((0..20).all(|_| b.pick(&c) == first));
+        let first = b.pick(&c.attrs);
+        assert!((0..20).all(|_| b.pick(&c.attrs) == first));
     }
 }
