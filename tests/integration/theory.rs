@@ -52,7 +52,7 @@ fn mm1_at_half_load() {
 
 #[test]
 fn mm1_at_ninety_percent_load() {
-    check_mm1(0.9, 300, 12);
+    check_mm1(0.9, 400, 20);
 }
 
 /// Erlang C probability of waiting for c servers at offered load a = λ/μ.
