@@ -34,7 +34,6 @@ pub struct Simulation {
     seed: u64,
     slo: Option<SloTargets>,
     warnings: Vec<String>,
-    end_ns: u64,
     options: RunOptions,
     wall: Instant,
     finished: bool,
@@ -74,9 +73,6 @@ impl Simulation {
             seed,
             slo,
             warnings: topo.warnings.iter().map(ToString::to_string).collect(),
-            end_ns: topo
-                .duration_ns
-                .saturating_add(topo.limits.drain.as_nanos()),
             options,
             wall: Instant::now(),
             finished: false,
@@ -117,13 +113,9 @@ impl Simulation {
         if self.finished {
             return StepOutcome::Idle;
         }
-        let limit = until.min(SimTime::from_nanos(self.end_ns));
-        let out = self.engine.step(limit, max_events);
-        if out == StepOutcome::Idle
-            || (out == StepOutcome::TimeLimit && limit.as_nanos() >= self.end_ns)
-        {
+        let out = self.engine.step(until, max_events);
+        if out == StepOutcome::Idle {
             self.finished = true;
-            return StepOutcome::Idle;
         }
         out
     }
@@ -200,7 +192,7 @@ impl Simulation {
             report.unstable.insert(0, format!(
                 "unstable: {} requests were rejected because {} calls were in flight (limits.max_in_flight); arrivals exceed what the system can serve",
                 world.overload_rejections,
-                world.calls.len().max(1)
+                world.max_in_flight()
             ));
         }
         if !report.unstable.is_empty() {

@@ -18,6 +18,9 @@ use crate::topology::NodeId;
 use crate::topology::model::{KeyModel, RateProfile, Source, WorkloadModel};
 use crate::topology::spec::Arrivals;
 
+/// Shortest wait of a closed-loop user after a request that failed at once (1 ms).
+pub const MIN_RETRY_NS: u64 = 1_000_000;
+
 /// A running workload.
 #[derive(Debug)]
 pub struct Client {
@@ -125,7 +128,7 @@ impl Client {
     }
 
     /// The next arrival time after `t`, or None when the rate stays at zero.
-    fn next_arrival_after(&mut self, mut t: u64) -> Option<u64> {
+    fn next_arrival_after(&mut self, t: u64) -> Option<u64> {
         let Source::Open {
             rate_per_s,
             profile,
@@ -138,66 +141,77 @@ impl Client {
         if scale <= 0.0 {
             return None;
         }
-        let gap_ns = |rng: &mut Rng, rate: f64| -> f64 {
+        let base = *rate_per_s;
+        // Arrivals are where the cumulative intensity Λ(t) = ∫λ grows by one "unit of mass":
+        // an Exp(1) draw for Poisson (the time-change theorem), exactly 1 for deterministic.
+        let mass = match arrivals {
+            Arrivals::Poisson => Exp1.sample(&mut self.arrival_rng),
+            Arrivals::Deterministic => 1.0,
+        };
+        let next_ns = if let RateProfile::Constant = profile {
+            // The common case, without the profile machinery.
+            t as f64 + mass / (base * scale) * 1e9
+        } else if profile.is_piecewise_constant() {
+            // Exact: use the mass up segment by segment.
+            let (mut tf, mut at, mut left) = (t as f64, t, mass);
+            loop {
+                let rate = profile.rate_at(base, at) * scale;
+                let change = profile.next_change_ns(at);
+                if rate > 0.0 {
+                    let end = tf + left / rate * 1e9;
+                    if end < change as f64 {
+                        break end;
+                    }
+                    left -= rate * (change as f64 - tf) / 1e9;
+                } else if change == u64::MAX {
+                    return None;
+                }
+                at = change;
+                tf = change as f64;
+            }
+        } else {
+            let rate = |t_ns: f64| profile.rate_at(base, t_ns as u64) * scale;
             match arrivals {
                 Arrivals::Poisson => {
-                    let e: f64 = Exp1.sample(rng);
-                    e / rate * 1e9
+                    // Thinning (Lewis–Shedler) against the profile's maximum: exact.
+                    let max = profile.max_rate(base) * scale;
+                    let mut tf = t as f64;
+                    loop {
+                        let e: f64 = Exp1.sample(&mut self.arrival_rng);
+                        tf += e / max * 1e9;
+                        if tf >= u64::MAX as f64 / 2.0 {
+                            return None;
+                        }
+                        if self.arrival_rng.random::<f64>() * max <= rate(tf) {
+                            break tf;
+                        }
+                    }
                 }
-                Arrivals::Deterministic => 1e9 / rate,
+                Arrivals::Deterministic => {
+                    // Λ(t + d) − Λ(t) = 1 by the trapezoid rule: a predictor at the current
+                    // rate, then the mean of the rates at both ends.
+                    let tf = t as f64;
+                    let now_rate = rate(tf);
+                    let guess = tf + 1e9 / now_rate;
+                    tf + 2e9 / (now_rate + rate(guess))
+                }
             }
         };
-        if let (RateProfile::Constant, Arrivals::Poisson) = (profile, arrivals) {
-            // The common case, without the profile machinery.
-            let e: f64 = Exp1.sample(&mut self.arrival_rng);
-            let next = t as f64 + e / (rate_per_s * scale) * 1e9;
-            return Some((next.round() as u64).max(t + 1));
+        if !next_ns.is_finite() || next_ns >= u64::MAX as f64 / 2.0 {
+            return None;
         }
-        if profile.is_piecewise_constant() {
-            // Exact: exponential gaps at the current rate, restarted at each change
-            // (memorylessness makes the restart exact for Poisson).
-            loop {
-                let rate = profile.rate_at(*rate_per_s, t) * scale;
-                let change = profile.next_change_ns(t);
-                if rate <= 0.0 {
-                    if change == u64::MAX {
-                        return None;
-                    }
-                    t = change;
-                    continue;
-                }
-                let next = t as f64 + gap_ns(&mut self.arrival_rng, rate);
-                if next < change as f64 {
-                    return Some((next.round() as u64).max(t + 1));
-                }
-                t = change;
-            }
-        }
-        // Continuous profiles: thinning (Lewis–Shedler) against the profile's maximum.
-        let max = profile.max_rate(*rate_per_s) * scale;
-        let mut tf = t as f64;
-        loop {
-            tf += gap_ns(&mut self.arrival_rng, max);
-            if tf >= u64::MAX as f64 / 2.0 {
-                return None;
-            }
-            let rate = profile.rate_at(*rate_per_s, tf as u64) * scale;
-            if matches!(arrivals, Arrivals::Deterministic)
-                || self.arrival_rng.random::<f64>() * max <= rate
-            {
-                return Some((tf.round() as u64).max(t + 1));
-            }
-        }
+        Some((next_ns.round() as u64).max(t + 1))
     }
 
     /// Draw a request's attributes.
     fn draw_attrs(&mut self, now: u64, counted: bool, session: u32) -> RequestAttrs {
-        let u: f64 = self.attr_rng.random();
-        let class = self
-            .model
-            .mix_cumulative
-            .partition_point(|&c| c <= u)
-            .min(self.model.mix_cumulative.len() - 1) as u8;
+        let classes = &self.model.mix_cumulative;
+        let class = if classes.len() == 1 {
+            0
+        } else {
+            let u: f64 = self.attr_rng.random();
+            classes.partition_point(|&c| c <= u).min(classes.len() - 1) as u8
+        };
         let key = match (self.model.keys, &self.zipf) {
             (KeyModel::Zipf(..), Some(z)) => z.sample(&mut self.attr_rng) as u64,
             (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) => {
@@ -238,8 +252,13 @@ impl Client {
         let attrs = self.draw_attrs(now, counted, if user == u32::MAX { 0 } else { user + 1 });
         ctx.stats.arrive(now, counted);
         if ctx.calls.len() >= max_in_flight {
-            ctx.stats
-                .finish(now, now, counted, Err(ErrorCause::Overload));
+            ctx.stats.finish(
+                &ctx.env.window,
+                now,
+                now,
+                counted,
+                Err(ErrorCause::Overload),
+            );
             return false;
         }
         let mut call = Call::new(attrs, None, self.node, self.model.to, ANY_REPLICA, 1);
@@ -274,14 +293,20 @@ impl Client {
         let counted = ctx.env.window.counts(now);
         let accepted = self.send_request(user, ctx, max_in_flight);
         if !accepted {
-            self.think(user, ctx);
+            self.think(user, true, ctx);
         }
         (counted, !accepted)
     }
 
-    fn think(&mut self, user: u32, ctx: &mut Ctx) {
+    /// Schedule the user's next request after a think time. After a request that failed
+    /// without any time passing, the user waits at least [`MIN_RETRY_NS`], so a zero think
+    /// time cannot make a user spin forever at one instant.
+    fn think(&mut self, user: u32, failed_instantly: bool, ctx: &mut Ctx) {
         if let Source::Closed { think, .. } = &self.model.source {
-            let t = think.sample(&mut self.think_rng);
+            let mut t = think.sample(&mut self.think_rng);
+            if failed_instantly {
+                t = t.max(MIN_RETRY_NS);
+            }
             ctx.queue.schedule_in(
                 t,
                 Event::UserWake {
@@ -295,10 +320,16 @@ impl Client {
     /// The answer to a request (or its timeout) reached the client.
     pub fn on_reply(&mut self, call: &Call, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
         let now = ctx.now_ns();
-        ctx.stats
-            .finish(now, call.attrs.arrived_ns, call.attrs.counted, outcome);
+        ctx.stats.finish(
+            &ctx.env.window,
+            now,
+            call.attrs.arrived_ns,
+            call.attrs.counted,
+            outcome,
+        );
         if call.tag != u32::MAX {
-            self.think(call.tag, ctx);
+            let instant_failure = outcome.is_err() && now == call.attrs.arrived_ns;
+            self.think(call.tag, instant_failure, ctx);
         }
     }
 }

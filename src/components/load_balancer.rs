@@ -101,7 +101,7 @@ impl LoadBalancer {
             self.node,
             backend.node,
             backend.replica.unwrap_or(super::ANY_REPLICA),
-            hops + 1,
+            hops.saturating_add(1),
         );
         child.tag = b as u32;
         ctx.send(child, 0, 0, None);

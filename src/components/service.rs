@@ -244,7 +244,7 @@ impl Service {
             self.node,
             spec.to,
             ANY_REPLICA,
-            call.hops + 1,
+            call.hops.saturating_add(1),
         );
         if !spec.wait {
             child.tag = DETACHED;

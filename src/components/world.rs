@@ -55,6 +55,14 @@ pub enum CommandError {
     /// The node does not exist or is of the wrong kind.
     #[error("node {0} cannot take this command")]
     WrongNode(NodeId),
+    /// The service has no such replica.
+    #[error("node {node} has no replica {replica}")]
+    NoSuchReplica {
+        /// The service.
+        node: NodeId,
+        /// The replica asked for.
+        replica: u32,
+    },
 }
 
 /// Every live component and what they share.
@@ -68,6 +76,7 @@ pub struct World {
     /// Shared settings.
     pub env: Env,
     max_in_flight: usize,
+    drain_ns: u64,
     request_budget: Option<u64>,
     /// Counted requests so far.
     pub counted_requests: u64,
@@ -81,6 +90,8 @@ pub struct World {
     last_now_ns: u64,
     /// A counting-window close to schedule (a request budget ended arrivals early).
     pending_close: Option<u64>,
+    /// Arrivals are over (the counting window has closed).
+    window_closed: bool,
 }
 
 impl World {
@@ -124,9 +135,10 @@ impl World {
             calls: Slab::new(),
             env: super::Env {
                 window,
-                max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX),
+                max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX - 1),
             },
             max_in_flight: topo.limits.max_in_flight as usize,
+            drain_ns: topo.limits.drain.as_nanos(),
             request_budget: topo.requests,
             counted_requests: 0,
             overload_rejections: 0,
@@ -135,6 +147,7 @@ impl World {
             ticking: false,
             last_now_ns: 0,
             pending_close: None,
+            window_closed: false,
         }
     }
 
@@ -176,6 +189,14 @@ impl World {
             return Err(CommandError::WrongNode(node));
         }
         let (live, mut ctx) = self.node_ctx(i, queue);
+        if let (
+            Command::KillInstance { replica, .. } | Command::ReviveInstance { replica, .. },
+            Live::Service(s),
+        ) = (cmd, &*live)
+            && replica as usize >= s.instances.len()
+        {
+            return Err(CommandError::NoSuchReplica { node, replica });
+        }
         match (cmd, live) {
             (Command::KillInstance { replica, .. }, Live::Service(s)) => s.kill(replica, &mut ctx),
             (Command::ReviveInstance { replica, .. }, Live::Service(s)) => s.revive(replica),
@@ -287,6 +308,11 @@ impl World {
         }
     }
 
+    /// The model's cap on calls in flight.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+
     /// True while time-series ticks are scheduled.
     pub fn is_ticking(&self) -> bool {
         self.ticking
@@ -390,6 +416,7 @@ impl World {
             Event::Timeout { call } => self.on_timeout(call, queue),
             Event::Tick => self.on_tick(queue),
             Event::CountingWindow { open } => {
+                self.window_closed |= !open;
                 let now = queue.now().as_nanos();
                 for s in &mut self.stats {
                     s.counting_window_edge(now, open);
@@ -415,8 +442,10 @@ impl Model for World {
     }
 
     #[inline]
-    fn finished(&self) -> bool {
-        // Ticks stop once arrivals have ended and no call is in flight.
-        !self.ticking
+    fn horizon(&self) -> Option<SimTime> {
+        // Over once arrivals have ended and no call is in flight (ticks stop then); else the
+        // drain ends `limits.drain` after the counting window.
+        self.ticking
+            .then(|| SimTime::from_nanos(self.env.window.duration_ns.saturating_add(self.drain_ns)))
     }
 }

@@ -22,10 +22,12 @@ pub trait Model {
     /// Handle one event at the queue's current time.
     fn handle(&mut self, event: Self::Event, queue: &mut EventQueue<Self::Event>);
 
-    /// True once the model has nothing left to do, even if stale events remain queued
-    /// (drivers then stop as if the queue were empty).
-    fn finished(&self) -> bool {
-        false
+    /// The latest time the model wants simulated, or `None` once it has nothing left to do
+    /// (drivers then stop as if the queue were empty, even if stale events remain). Asked
+    /// before every event, so the model can move it (a request budget that ends arrivals
+    /// early also brings the end of the drain forward).
+    fn horizon(&self) -> Option<SimTime> {
+        Some(SimTime::MAX)
     }
 }
 
@@ -79,15 +81,20 @@ impl<M: Model> Engine<M> {
             if handled >= max_events {
                 break StepOutcome::Budget;
             }
-            if self.model.finished() {
+            let Some(horizon) = self.model.horizon() else {
                 break StepOutcome::Idle;
-            }
-            match self.queue.pop_until(until) {
+            };
+            match self.queue.pop_until(until.min(horizon)) {
                 Ok(event) => {
                     self.model.handle(event, &mut self.queue);
                     handled += 1;
                 }
                 Err(true) => break StepOutcome::Idle,
+                Err(false) if horizon <= until => {
+                    // The model's own end: it is over, whatever is still queued.
+                    self.queue.advance_to(horizon);
+                    break StepOutcome::Idle;
+                }
                 Err(false) => {
                     self.queue.advance_to(until);
                     break StepOutcome::TimeLimit;

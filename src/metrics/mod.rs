@@ -69,6 +69,9 @@ pub struct NodeStats {
     pub arrivals: u64,
     /// Counted successes.
     pub completions: u64,
+    /// Successes that finished inside the counting window, whenever they arrived (the
+    /// departure rate: what the component could serve).
+    pub departures_in_window: u64,
     /// Counted failures by cause.
     pub errors: [u64; ErrorCause::ALL.len()],
     /// Counted calls unfinished when the drain ended.
@@ -134,6 +137,7 @@ impl NodeStats {
         Self {
             arrivals: 0,
             completions: 0,
+            departures_in_window: 0,
             errors: [0; ErrorCause::ALL.len()],
             censored: 0,
             latency: LatencyHistogram::new(),
@@ -167,6 +171,7 @@ impl NodeStats {
     #[inline]
     pub fn finish(
         &mut self,
+        window: &Window,
         now_ns: u64,
         arrived_ns: u64,
         counted: bool,
@@ -176,6 +181,9 @@ impl NodeStats {
         self.in_flight.sub(now_ns, 1);
         match outcome {
             Ok(()) => {
+                if window.counts(now_ns) {
+                    self.departures_in_window += 1;
+                }
                 self.win_completions += 1;
                 self.win_latency.record(latency_ns);
             }

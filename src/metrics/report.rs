@@ -64,7 +64,8 @@ pub struct EndToEnd {
     pub censored: u64,
     /// Failures by cause.
     pub errors_by_cause: BTreeMap<String, u64>,
-    /// Successes per second of the counting window.
+    /// Successes completed per second inside the counting window (the departure rate; equal
+    /// to the counted arrival rate in steady state, the capacity under overload).
     pub throughput_per_s: f64,
     /// errors / (completed + errors).
     pub error_rate: f64,
@@ -95,7 +96,7 @@ pub struct ComponentReport {
     pub errors_by_cause: BTreeMap<String, u64>,
     /// Of those, unfinished when the drain ended.
     pub censored: u64,
-    /// Successes per second of the counting window.
+    /// Successes completed per second inside the counting window (the departure rate).
     pub throughput_per_s: f64,
     /// errors / (completions + errors).
     pub error_rate: f64,
@@ -141,7 +142,8 @@ pub struct SloTarget {
     pub target: f64,
     /// What was measured.
     pub actual: f64,
-    /// actual ≤ target.
+    /// actual ≤ target, with something to judge (a latency target fails when no request
+    /// succeeded, an error-rate target when none finished).
     pub pass: bool,
 }
 
@@ -164,20 +166,24 @@ impl SloVerdict {
     /// Judge end-to-end results against targets.
     pub fn judge(t: &SloTargets, e2e: &EndToEnd) -> Self {
         let l = &e2e.latency_s;
+        // A latency target needs successes to judge, an error-rate target finished requests;
+        // without them the target is not met (an empty run proves nothing).
+        let has_latency = e2e.completed > 0;
+        let has_outcomes = e2e.completed + e2e.errors > 0;
         let mut targets = Vec::new();
-        for (name, target, actual) in [
-            ("p50", t.p50_s, l.p50),
-            ("p95", t.p95_s, l.p95),
-            ("p99", t.p99_s, l.p99),
-            ("p999", t.p999_s, l.p999),
-            ("error_rate", t.error_rate, e2e.error_rate),
+        for (name, target, actual, judged) in [
+            ("p50", t.p50_s, l.p50, has_latency),
+            ("p95", t.p95_s, l.p95, has_latency),
+            ("p99", t.p99_s, l.p99, has_latency),
+            ("p999", t.p999_s, l.p999, has_latency),
+            ("error_rate", t.error_rate, e2e.error_rate, has_outcomes),
         ] {
             if let Some(target) = target {
                 targets.push(SloTarget {
                     name: name.into(),
                     target,
                     actual,
-                    pass: actual <= target,
+                    pass: judged && actual <= target,
                 });
             }
         }
@@ -216,9 +222,11 @@ impl EndToEnd {
         let mut errors = [0u64; ErrorCause::ALL.len()];
         let mut area = 0u128;
         let mut sojourn = 0u128;
+        let mut departures = 0u64;
         for s in stats.iter_mut() {
             out.offered += s.arrivals;
             out.completed += s.completions;
+            departures += s.departures_in_window;
             out.censored += s.censored;
             for (e, n) in errors.iter_mut().zip(s.errors) {
                 *e += n;
@@ -230,7 +238,7 @@ impl EndToEnd {
         }
         out.errors = errors.iter().sum();
         out.errors_by_cause = causes(&errors);
-        out.throughput_per_s = out.completed as f64 / w.length_s();
+        out.throughput_per_s = departures as f64 / w.length_s();
         out.error_rate = ratio(out.errors, out.completed + out.errors);
         out.latency_s = latency.summary();
         out.error_latency_s = error_latency.summary();
@@ -268,7 +276,7 @@ impl ComponentReport {
             errors,
             errors_by_cause: causes(&s.errors),
             censored: s.censored,
-            throughput_per_s: s.completions as f64 / w.length_s(),
+            throughput_per_s: s.departures_in_window as f64 / w.length_s(),
             error_rate: ratio(errors, finished),
             thread_occupancy: s
                 .thread_capacity

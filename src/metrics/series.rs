@@ -48,7 +48,8 @@ pub struct Series {
 impl Series {
     /// An empty series.
     pub fn new(window_ns: u64, max_points: u32) -> Self {
-        let max_points = (max_points as usize).max(2);
+        // Even, so merging pairs leaves no odd window behind.
+        let max_points = (max_points as usize).max(2).next_multiple_of(2);
         // Allocated and written up front (fresh pages become resident only when written),
         // so memory does not grow as the run goes on.
         let mut points = vec![SeriesPoint::default(); max_points];

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::units::{Capacity, Duration, Rate};
+use super::units::{Capacity, Duration, QueueLimit, Rate};
 use crate::dist::Dist;
 
 /// The file format version this build writes and reads.
@@ -31,8 +31,8 @@ fn default_rate() -> Rate {
 fn one() -> Capacity {
     Capacity::Limited(1)
 }
-fn unlimited() -> Capacity {
-    Capacity::Unlimited
+fn unlimited_queue() -> QueueLimit {
+    QueueLimit(Capacity::Unlimited)
 }
 fn one_u32() -> u32 {
     1
@@ -167,7 +167,8 @@ pub struct ClosedWorkload {
     #[serde(default = "default_users")]
     pub users: u32,
     /// Think time between an answer and the user's next request (users start after one
-    /// think time, so they do not all arrive at once).
+    /// think time, so they do not all arrive at once). After a request that failed without
+    /// any time passing (rejected at once), a user waits at least 1 ms.
     #[serde(default = "default_think")]
     pub think: Dist,
     /// Request classes and their shares (must sum to 1). Default: one class "default".
@@ -344,9 +345,10 @@ pub struct Service {
     #[serde(default)]
     pub cpu_by_class: BTreeMap<String, Dist>,
     /// Requests waiting for a thread, per instance, beyond which new ones are rejected with
-    /// `queue_full` (Tomcat `acceptCount`). Default: unlimited.
-    #[serde(default = "unlimited")]
-    pub queue_limit: Capacity,
+    /// `queue_full` (Tomcat `acceptCount`); 0 rejects as soon as every thread is busy.
+    /// Default: unlimited.
+    #[serde(default = "unlimited_queue")]
+    pub queue_limit: QueueLimit,
     /// Downstream calls made after the CPU work, before answering.
     #[serde(default)]
     pub calls: Vec<Call>,
@@ -467,7 +469,8 @@ pub struct Limits {
     /// reported as censored.
     #[serde(default = "default_drain")]
     pub drain: Duration,
-    /// Calls deeper than this fail with `hop_limit` (stops call cycles at run time).
+    /// Calls deeper than this fail with `hop_limit` (stops call cycles at run time); at most
+    /// 10 000.
     #[serde(default = "default_max_hops")]
     pub max_hops: u32,
 }
@@ -489,8 +492,9 @@ pub struct Metrics {
     /// Width of one time-series window.
     #[serde(default = "default_window")]
     pub window: Duration,
-    /// Most points kept per series; when full, neighbouring windows merge and the window
-    /// doubles, so memory stays flat however long the run.
+    /// Most points kept per series (2 to 100 000; rounded up to even); when full,
+    /// neighbouring windows merge and the window doubles, so memory stays flat however long
+    /// the run.
     #[serde(default = "default_max_points")]
     pub max_points: u32,
 }

@@ -333,53 +333,101 @@ impl Serialize for Capacity {
     }
 }
 
+/// Reads a capacity; `min` is the smallest count accepted (1 for servers, 0 for queues).
+struct CapacityVisitor {
+    min: u64,
+}
+
+impl Visitor<'_> for CapacityVisitor {
+    type Value = Capacity;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if self.min == 0 {
+            f.write_str("a non-negative integer or \"unlimited\"")
+        } else {
+            f.write_str("a positive integer or \"unlimited\"")
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Capacity, E> {
+        if v < self.min {
+            return Err(E::custom(
+                "a capacity must be at least 1 (write \"unlimited\" for no limit)",
+            ));
+        }
+        u32::try_from(v)
+            .map(Capacity::Limited)
+            .map_err(|_| E::custom(format!("{v} is too large (at most {})", u32::MAX)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Capacity, E> {
+        match u64::try_from(v) {
+            Ok(u) => self.visit_u64(u),
+            Err(_) => Err(E::custom(format!(
+                "a capacity cannot be negative ({v}); write a whole number or \"unlimited\""
+            ))),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Capacity, E> {
+        Err(E::custom(format!("a capacity is a whole number, got {v}")))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Capacity, E> {
+        runaway(v).map_err(E::custom)?;
+        match v.trim().to_ascii_lowercase().as_str() {
+            "unlimited" | "inf" | "infinite" => Ok(Capacity::Unlimited),
+            other => other
+                .parse::<u64>()
+                .map_err(|_| {
+                    E::custom(format!(
+                        "`{v}` is not a capacity: write a whole number or \"unlimited\""
+                    ))
+                })
+                .and_then(|n| self.visit_u64(n)),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Capacity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Capacity;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a positive integer or \"unlimited\"")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Capacity, E> {
-                match u32::try_from(v) {
-                    Ok(0) => Err(E::custom(
-                        "a capacity must be at least 1 (write \"unlimited\" for no limit)",
-                    )),
-                    Ok(n) => Ok(Capacity::Limited(n)),
-                    Err(_) => Err(E::custom(format!(
-                        "{v} is too large (at most {})",
-                        u32::MAX
-                    ))),
-                }
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Capacity, E> {
-                match u64::try_from(v) {
-                    Ok(u) => self.visit_u64(u),
-                    Err(_) => Err(E::custom(format!(
-                        "a capacity cannot be negative ({v}); write a positive integer or \"unlimited\""
-                    ))),
-                }
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Capacity, E> {
-                Err(E::custom(format!("a capacity is a whole number, got {v}")))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Capacity, E> {
-                runaway(v).map_err(E::custom)?;
-                match v.trim().to_ascii_lowercase().as_str() {
-                    "unlimited" | "inf" | "infinite" => Ok(Capacity::Unlimited),
-                    other => other
-                        .parse::<u64>()
-                        .map_err(|_| {
-                            E::custom(format!(
-                                "`{v}` is not a capacity: write a positive integer or \"unlimited\""
-                            ))
-                        })
-                        .and_then(|n| self.visit_u64(n)),
-                }
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(CapacityVisitor { min: 1 })
+    }
+}
+
+/// How many requests may wait: a whole number (0 = no waiting room: reject as soon as every
+/// thread is busy, a loss system as in Erlang B), or `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QueueLimit(pub Capacity);
+
+impl QueueLimit {
+    /// The limit as a number, `u32::MAX` for unlimited.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl Serialize for QueueLimit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for QueueLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CapacityVisitor { min: 0 })
+            .map(QueueLimit)
+    }
+}
+
+impl JsonSchema for QueueLimit {
+    fn schema_name() -> Cow<'static, str> {
+        "QueueLimit".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A whole number (0 = no waiting room), or \"unlimited\".",
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "enum": ["unlimited"]}
+            ],
+            "x-unit": "count",
+        })
     }
 }
 

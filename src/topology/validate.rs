@@ -15,6 +15,12 @@ use crate::topology::units::Duration;
 /// typo like `replicas: 4000000000` would exhaust memory before the run starts.
 pub const MAX_REPLICAS: u32 = 100_000;
 
+/// Deepest call chain a model may allow (`limits.max_hops`).
+pub const MAX_HOPS: u32 = 10_000;
+
+/// Most points per time series (`metrics.max_points`).
+pub const MAX_POINTS: u32 = 100_000;
+
 /// Where the spec came from, for locating problems.
 pub struct Origin<'a> {
     /// The file, if any.
@@ -186,12 +192,15 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             None,
         );
     }
-    if spec.limits.max_hops == 0 {
+    if !(1..=MAX_HOPS).contains(&spec.limits.max_hops) {
         c.error(
             None,
             Some("max_hops"),
             "limits.max_hops".into(),
-            "must be at least 1".into(),
+            format!(
+                "must be between 1 and {MAX_HOPS}, got {}",
+                spec.limits.max_hops
+            ),
             None,
         );
     }
@@ -204,12 +213,15 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             None,
         );
     }
-    if spec.metrics.max_points < 2 {
+    if !(2..=MAX_POINTS).contains(&spec.metrics.max_points) {
         c.error(
             None,
             Some("max_points"),
             "metrics.max_points".into(),
-            "keep at least 2 points".into(),
+            format!(
+                "keep between 2 and {MAX_POINTS} points per series, got {} (each is allocated up front for every component)",
+                spec.metrics.max_points
+            ),
             None,
         );
     }

@@ -11,5 +11,6 @@ mod loader_fuzz;
 mod models;
 mod overload;
 mod reference;
+mod review_findings;
 mod theory;
 mod workloads;

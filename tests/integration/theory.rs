@@ -207,3 +207,33 @@ fn least_conn_beats_round_robin_on_unequal_servers() {
     );
     assert!(fast as f64 > 1.2 * slow as f64, "fast {fast} slow {slow}");
 }
+
+/// Erlang B: blocking probability of c servers and no waiting room at offered load a.
+fn erlang_b(c: u32, a: f64) -> f64 {
+    // The stable recurrence B(k) = a·B(k−1) / (k + a·B(k−1)).
+    (1..=c).fold(1.0, |b, k| a * b / (f64::from(k) + a * b))
+}
+
+#[test]
+fn loss_system_matches_erlang_b_for_any_service_distribution() {
+    // M/G/5/5 with queue_limit 0: Erlang B is insensitive to the service distribution beyond
+    // its mean, so a log-normal with sd twice the mean must block like an exponential.
+    let (c, lambda, mean_s) = (5u32, 4000.0, 0.001);
+    let b = erlang_b(c, lambda * mean_s);
+    assert!((b - 0.1991).abs() < 1e-3, "Erlang B formula itself: {b}");
+    for cpu in [
+        r#"Exp(mean: "1ms")"#,
+        r#"LogNormal(mean: "1ms", sd: "2ms")"#,
+    ] {
+        let topo = load(&format!(
+            r#"Topology(duration: "60s", warmup: "5s",
+                workloads: {{"a": Open(rate: "{lambda}/s", to: "s")}},
+                components: {{"s": Service(threads: {c}, cpus: {c}, queue_limit: 0, cpu: {cpu})}})"#
+        ));
+        replicate(&topo, 10, |r| r.end_to_end.error_rate).assert_near(
+            b,
+            0.0,
+            &format!("Erlang B with {cpu}"),
+        );
+    }
+}
