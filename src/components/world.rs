@@ -439,6 +439,11 @@ impl Model for World {
                 Event::CountingWindow { open: false },
             );
         }
+        if self.window_closed && self.calls.is_empty() {
+            // Nothing can happen any more: later arrivals and wake-ups are ignored and every
+            // queued timer or CPU event is stale.
+            self.ticking = false;
+        }
     }
 
     #[inline]

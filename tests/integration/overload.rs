@@ -54,4 +54,6 @@ fn stable_run_is_not_flagged() {
     let r = run(&topo, 0);
     assert!(r.unstable.is_empty(), "{:?}", r.unstable);
     assert_eq!(r.end_to_end.censored, 0);
+    // The run ends with its last request, not at the next series tick.
+    assert!(r.end_s - r.sim_duration_s < 0.2, "ended at {}", r.end_s);
 }
