@@ -200,7 +200,8 @@ impl Client {
         if !next_ns.is_finite() || next_ns >= u64::MAX as f64 / 2.0 {
             return None;
         }
-        Some((next_ns.round() as u64).max(t + 1))
+        // Nearest nanosecond (`round` is a libm call; the value is positive and finite).
+        Some(((next_ns + 0.5) as u64).max(t + 1))
     }
 
     /// Draw a request's attributes.
