@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::components::{Command, Event, World, world::CommandError, world::Live};
+use crate::components::{Command, World, world::CommandError, world::Live};
 use crate::engine::{Engine, SimTime, StepOutcome};
 use crate::metrics::report::{ComponentReport, EndToEnd, SCHEMA_VERSION, SloTargets, SloVerdict};
 use crate::metrics::{NodeStats, Report, SeriesPoint};
@@ -296,10 +296,4 @@ fn growth_note(
     } else {
         None
     }
-}
-
-#[allow(dead_code)]
-fn _event_is_small() {
-    // Events stay small and Copy; checked in tests.
-    let _ = std::mem::size_of::<Event>();
 }
