@@ -200,8 +200,21 @@ impl Sampler {
     }
 
     /// Draw one value, in nanoseconds.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, rng: &mut Rng) -> u64 {
+        // The two common cases inline into the hot path; the rest stay out of line.
+        match self {
+            Sampler::Const(v) => *v,
+            Sampler::Exp(mean) => {
+                let e: f64 = Exp1.sample(rng);
+                to_ns(e * mean)
+            }
+            other => other.sample_other(rng),
+        }
+    }
+
+    #[inline(never)]
+    fn sample_other(&self, rng: &mut Rng) -> u64 {
         match self {
             Sampler::Const(v) => *v,
             Sampler::Exp(mean) => {
