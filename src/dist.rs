@@ -216,11 +216,7 @@ impl Sampler {
     #[inline(never)]
     fn sample_other(&self, rng: &mut Rng) -> u64 {
         match self {
-            Sampler::Const(v) => *v,
-            Sampler::Exp(mean) => {
-                let e: f64 = Exp1.sample(rng);
-                to_ns(e * mean)
-            }
+            Sampler::Const(_) | Sampler::Exp(_) => self.sample(rng),
             Sampler::Uniform(lo, hi) => {
                 let u: f64 = rng.random();
                 to_ns(lo + u * (hi - lo))
