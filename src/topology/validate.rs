@@ -171,7 +171,10 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 Duration::from_nanos(warmup_ns),
                 spec.duration
             ),
-            None,
+            Some(format!(
+                "lengthen the run or shorten the warm-up, e.g. --set warmup={}",
+                Duration::from_nanos(duration_ns / 10)
+            )),
         );
     }
     if spec.requests == Some(0) {
