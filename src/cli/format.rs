@@ -127,6 +127,21 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
     }
     let _ = writeln!(o);
 
+    if r.workloads.len() > 1 {
+        let _ = writeln!(o, "Workloads");
+        for (name, w) in &r.workloads {
+            let _ = writeln!(
+                o,
+                "  {name:<14} {:>9.1} req/s  errors {:>7}  p50 {:>9}  p99 {:>9}",
+                w.throughput_per_s,
+                pct(w.error_rate),
+                secs(w.latency_s.p50),
+                secs(w.latency_s.p99)
+            );
+        }
+        let _ = writeln!(o);
+    }
+
     let _ = writeln!(o, "Components");
     let header = [
         "name",
