@@ -10,6 +10,20 @@ fn flashcrowd(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// The quick-start model, shortened to 10 s, with extra arguments.
+fn quickstart(extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "models/quickstart.ron",
+        "--duration",
+        "10s",
+        "--set",
+        "warmup=\"1s\"",
+    ];
+    args.extend_from_slice(extra);
+    flashcrowd(&args)
+}
+
 #[test]
 fn json_report_keeps_its_contract() {
     let out = flashcrowd(&[
@@ -78,16 +92,7 @@ fn json_report_keeps_its_contract() {
 
 #[test]
 fn failed_slo_exits_1_and_names_the_target() {
-    let out = flashcrowd(&[
-        "run",
-        "models/quickstart.ron",
-        "--duration",
-        "10s",
-        "--set",
-        "warmup=\"1s\"",
-        "--set",
-        "slo.p99=\"1ms\"",
-    ]);
+    let out = quickstart(&["--set", "slo.p99=\"1ms\""]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("SLO: FAIL — p99 missed"), "{text}");
@@ -95,17 +100,7 @@ fn failed_slo_exits_1_and_names_the_target() {
 
 #[test]
 fn overrides_change_the_model_and_bad_ones_exit_2() {
-    let out = flashcrowd(&[
-        "run",
-        "models/quickstart.ron",
-        "--duration",
-        "10s",
-        "--set",
-        "warmup=\"1s\"",
-        "--set",
-        "components.web.replicas=2",
-        "--json",
-    ]);
+    let out = quickstart(&["--set", "components.web.replicas=2", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["components"]["web"]["replicas"], 2);

@@ -3,20 +3,28 @@
 
 use flashcrowd::topology::reference;
 
-#[test]
-fn model_reference_is_current_and_complete() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/MODEL_REFERENCE.md");
-    let generated = reference::markdown();
+/// Fail when the checked-in `doc` differs from what the code generates now (or rewrite it
+/// with UPDATE_DOCS=1); `command` is how a person regenerates it.
+fn assert_current(doc: &str, generated: &str, command: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     if on_disk != generated {
         if std::env::var_os("UPDATE_DOCS").is_some() {
-            std::fs::write(&path, &generated).unwrap();
+            std::fs::write(&path, generated).unwrap();
         } else {
-            panic!(
-                "docs/MODEL_REFERENCE.md is stale: run `cargo run -- reference > docs/MODEL_REFERENCE.md` (or UPDATE_DOCS=1 cargo test)"
-            );
+            panic!("{doc} is stale: run `{command} > {doc}` (or UPDATE_DOCS=1 cargo test)");
         }
     }
+}
+
+#[test]
+fn model_reference_is_current_and_complete() {
+    let generated = reference::markdown();
+    assert_current(
+        "docs/MODEL_REFERENCE.md",
+        &generated,
+        "cargo run -- reference",
+    );
     let fields = reference::all_fields();
     assert!(fields.len() > 60, "{fields:?}");
     for f in &fields {
@@ -43,18 +51,12 @@ fn model_reference_is_current_and_complete() {
 
 #[test]
 fn report_schema_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
     let generated =
         serde_json::to_string_pretty(&schemars::schema_for!(flashcrowd::metrics::Report)).unwrap()
             + "\n";
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    if on_disk != generated {
-        if std::env::var_os("UPDATE_DOCS").is_some() {
-            std::fs::write(&path, &generated).unwrap();
-        } else {
-            panic!(
-                "docs/report.schema.json is stale: run `cargo run -- schema report > docs/report.schema.json`"
-            );
-        }
-    }
+    assert_current(
+        "docs/report.schema.json",
+        &generated,
+        "cargo run -- schema report",
+    );
 }
