@@ -148,10 +148,15 @@ impl Client {
             Arrivals::Poisson => Exp1.sample(&mut self.arrival_rng),
             Arrivals::Deterministic => 1.0,
         };
-        let next_ns = if let RateProfile::Constant = profile {
-            // The common case, without the profile machinery.
-            t as f64 + mass / (base * scale) * 1e9
-        } else if profile.is_piecewise_constant() {
+        if let RateProfile::Constant = profile {
+            // The common case, without the profile machinery: an integer gap, rounded.
+            let gap = mass * (1e9 / (base * scale)) + 0.5;
+            if !(gap < (u64::MAX / 2) as f64) {
+                return None;
+            }
+            return Some(t.saturating_add((gap as u64).max(1)));
+        }
+        let next_ns = if profile.is_piecewise_constant() {
             // Exact: use the mass up segment by segment.
             let (mut tf, mut at, mut left) = (t as f64, t, mass);
             loop {
@@ -215,8 +220,10 @@ impl Client {
         };
         let key = match (self.model.keys, &self.zipf) {
             (KeyModel::Zipf(..), Some(z)) => z.sample(&mut self.attr_rng) as u64,
+            // One key: nothing to draw.
+            (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) if n <= 1 => 1,
             (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) => {
-                self.attr_rng.random_range(1..=n.max(1))
+                self.attr_rng.random_range(1..=n)
             }
         };
         let region = if self.model.regions.is_empty() {

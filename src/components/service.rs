@@ -112,7 +112,7 @@ impl Service {
             self.start(replica, id, ctx);
         } else if (inst.thread_queue.len() as u64) < u64::from(self.model.queue_limit) {
             inst.thread_queue.push_back(id);
-            ctx.stats.queue_len.add(ctx.now_ns(), 1);
+            ctx.stats.queue_len.inc(ctx.now_ns());
         } else {
             ctx.reply(id, Err(ErrorCause::QueueFull));
         }
@@ -123,7 +123,7 @@ impl Service {
         let now = ctx.now_ns();
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy += 1;
-        ctx.stats.threads_busy.add(now, 1);
+        ctx.stats.threads_busy.inc(now);
         let Some(call) = ctx.calls.get_mut(id) else {
             return;
         };
@@ -132,7 +132,7 @@ impl Service {
         let cpu_ns = self.model.cpu[class].sample(&mut self.cpu_rng[replica as usize]);
         if inst.cpus_busy < self.model.cpus {
             inst.cpus_busy += 1;
-            ctx.stats.cpus_busy.add(now, 1);
+            ctx.stats.cpus_busy.inc(now);
             let incarnation = inst.incarnation;
             ctx.queue.schedule_in(
                 cpu_ns,
@@ -166,7 +166,7 @@ impl Service {
             );
         } else {
             inst.cpus_busy -= 1;
-            ctx.stats.cpus_busy.sub(now, 1);
+            ctx.stats.cpus_busy.dec(now);
         }
         self.proceed(replica, id, ctx);
     }
@@ -301,9 +301,9 @@ impl Service {
         let now = ctx.now_ns();
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy -= 1;
-        ctx.stats.threads_busy.sub(now, 1);
+        ctx.stats.threads_busy.dec(now);
         if let Some(next) = inst.thread_queue.pop_front() {
-            ctx.stats.queue_len.sub(now, 1);
+            ctx.stats.queue_len.dec(now);
             self.start(replica, next, ctx);
         }
     }

@@ -34,9 +34,23 @@ impl Level {
     pub fn add(&mut self, now_ns: u64, n: u64) {
         self.weighted_changes += i128::from(n) * i128::from(now_ns);
         self.value += n;
-        if self.value > self.max {
-            self.max = self.value;
-        }
+        self.max = self.max.max(self.value);
+    }
+
+    /// Add one at time `now_ns` (the common change: one call, thread or CPU).
+    #[inline]
+    pub fn inc(&mut self, now_ns: u64) {
+        self.weighted_changes += i128::from(now_ns);
+        self.value += 1;
+        self.max = self.max.max(self.value);
+    }
+
+    /// Subtract one at time `now_ns` (never below 0).
+    #[inline]
+    pub fn dec(&mut self, now_ns: u64) {
+        let n = u64::from(self.value > 0);
+        self.weighted_changes -= i128::from(now_ns * n);
+        self.value -= n;
     }
 
     /// Subtract `n` at time `now_ns` (never below 0).

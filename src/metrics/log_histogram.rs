@@ -32,14 +32,12 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
 
     #[inline]
     fn index(v: u64) -> usize {
-        if v < Self::EXACT as u64 {
-            return v as usize;
-        }
+        // Branch-free: below EXACT the shift is 0 and the index is v itself; above it,
+        // EXACT + (shift − 1)·SUB + (v >> shift) − SUB simplifies to shift·SUB + (v >> shift).
         let v = v.min((1u64 << (MAX_MSB + 1)) - 1);
-        let msb = 63 - v.leading_zeros();
+        let msb = 63 - (v | (Self::EXACT as u64 - 1)).leading_zeros();
         let shift = msb - SUB_BITS;
-        let sub = (v >> shift) as usize - Self::SUB;
-        Self::EXACT + (shift as usize - 1) * Self::SUB + sub
+        shift as usize * Self::SUB + (v >> shift) as usize
     }
 
     /// Lowest and highest value of bucket `i`.

@@ -160,10 +160,10 @@ impl NodeStats {
     /// A call arrived.
     #[inline]
     pub fn arrive(&mut self, now_ns: u64, counted: bool) {
-        self.in_flight.add(now_ns, 1);
+        self.in_flight.inc(now_ns);
         if counted {
             self.arrivals += 1;
-            self.in_flight_counted.add(now_ns, 1);
+            self.in_flight_counted.inc(now_ns);
         }
     }
 
@@ -178,12 +178,10 @@ impl NodeStats {
         outcome: Result<(), ErrorCause>,
     ) {
         let latency_ns = now_ns.saturating_sub(arrived_ns);
-        self.in_flight.sub(now_ns, 1);
+        self.in_flight.dec(now_ns);
         match outcome {
             Ok(()) => {
-                if window.counts(now_ns) {
-                    self.departures_in_window += 1;
-                }
+                self.departures_in_window += u64::from(window.counts(now_ns));
                 self.win_completions += 1;
                 self.win_latency.record(latency_ns);
             }
@@ -192,7 +190,7 @@ impl NodeStats {
         if !counted {
             return;
         }
-        self.in_flight_counted.sub(now_ns, 1);
+        self.in_flight_counted.dec(now_ns);
         self.sojourn_sum_ns += u128::from(latency_ns);
         match outcome {
             Ok(()) => {
