@@ -141,6 +141,8 @@ pub enum Event {
     Deliver {
         /// The call.
         call: CallId,
+        /// The callee (so dispatch needs no look-up).
+        node: NodeId,
     },
     /// A CPU burst finished (the call names the service and instance).
     CpuDone {
@@ -211,9 +213,10 @@ impl Ctx<'_> {
         timeout_ns: Option<u64>,
     ) -> CallId {
         call.return_ns = return_ns;
+        let node = call.callee;
         let id = self.calls.insert(call);
         self.queue
-            .schedule_in(latency_ns, Event::Deliver { call: id });
+            .schedule_in(latency_ns, Event::Deliver { call: id, node });
         if let Some(t) = timeout_ns {
             self.queue.schedule_in(t, Event::Timeout { call: id });
         }

@@ -383,12 +383,9 @@ impl World {
                     self.count_request(counted, rejected);
                 }
             }
-            Event::Deliver { call } => {
-                let Some(c) = self.calls.get(call) else {
-                    return;
-                };
-                let i = c.callee as usize;
-                match self.node_ctx(i, queue) {
+            Event::Deliver { call, node } => {
+                // A stale call (its slot freed) is dropped by the handler's look-up.
+                match self.node_ctx(node as usize, queue) {
                     (Live::Service(s), mut ctx) => s.on_deliver(call, &mut ctx),
                     (Live::LoadBalancer(lb), mut ctx) => lb.on_deliver(call, &mut ctx),
                     (Live::Client(_), _) => {}

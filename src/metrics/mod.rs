@@ -80,8 +80,6 @@ pub struct NodeStats {
     pub latency: LatencyHistogram,
     /// Latency of counted failures.
     pub error_latency: LatencyHistogram,
-    /// Sum of the sojourn of every counted finished call, ns (successes and failures).
-    pub sojourn_sum_ns: u128,
     /// Counted calls in flight, integrated over all time after warm-up (Little's L).
     pub in_flight_counted: Level,
     /// All calls in flight (for the time series).
@@ -96,7 +94,6 @@ pub struct NodeStats {
     pub thread_capacity: Option<u64>,
     /// CPUs across replicas (`None` = unlimited; `Some(0)` = no CPU, e.g. a balancer).
     pub cpu_capacity: Option<u64>,
-    win_completions: u64,
     win_errors: u64,
     win_latency: log_histogram::LogHistogram<5>,
     /// This node's time series.
@@ -142,7 +139,6 @@ impl NodeStats {
             censored: 0,
             latency: LatencyHistogram::new(),
             error_latency: LatencyHistogram::new(),
-            sojourn_sum_ns: 0,
             in_flight_counted: Level::new(),
             in_flight: level(),
             threads_busy: level(),
@@ -150,7 +146,6 @@ impl NodeStats {
             queue_len: level(),
             thread_capacity,
             cpu_capacity,
-            win_completions: 0,
             win_errors: 0,
             win_latency: log_histogram::LogHistogram::default(),
             series: Series::new(w.series_window_ns, w.max_points),
@@ -182,7 +177,6 @@ impl NodeStats {
         match outcome {
             Ok(()) => {
                 self.departures_in_window += u64::from(window.counts(now_ns));
-                self.win_completions += 1;
                 self.win_latency.record(latency_ns);
             }
             Err(_) => self.win_errors += 1,
@@ -191,7 +185,6 @@ impl NodeStats {
             return;
         }
         self.in_flight_counted.dec(now_ns);
-        self.sojourn_sum_ns += u128::from(latency_ns);
         match outcome {
             Ok(()) => {
                 self.completions += 1;
@@ -220,6 +213,11 @@ impl NodeStats {
         }
     }
 
+    /// Sum of the sojourn of every counted finished call, ns (successes and failures).
+    pub fn sojourn_sum_ns(&self) -> u128 {
+        self.latency.sum_ns() + self.error_latency.sum_ns()
+    }
+
     /// Counted failures of every cause.
     pub fn error_count(&self) -> u64 {
         self.errors.iter().sum()
@@ -235,7 +233,8 @@ impl NodeStats {
         let cpus = avg(self.cpus_busy.take_window(now_ns));
         let _ = self.threads_busy.take_window(now_ns);
         let in_flight = avg(self.in_flight.take_window(now_ns));
-        let all = self.win_completions + self.win_errors;
+        let win_completions = self.win_latency.count();
+        let all = win_completions + self.win_errors;
         let [p50, p95, p99] = self
             .win_latency
             .quantiles_ns([0.5, 0.95, 0.99])
@@ -243,7 +242,7 @@ impl NodeStats {
         let point = SeriesPoint {
             t_s: start_ns as f64 / 1e9,
             window_s: len_s,
-            throughput_per_s: self.win_completions as f64 / len_s,
+            throughput_per_s: win_completions as f64 / len_s,
             error_rate: if all > 0 {
                 self.win_errors as f64 / all as f64
             } else {
@@ -258,10 +257,9 @@ impl NodeStats {
                 _ => 0.0,
             },
             in_flight,
-            completions: self.win_completions,
+            completions: win_completions,
             errors: self.win_errors,
         };
-        self.win_completions = 0;
         self.win_errors = 0;
         self.win_latency.clear();
         self.series.push(point)

@@ -234,7 +234,7 @@ impl EndToEnd {
             latency.merge(&s.latency);
             error_latency.merge(&s.error_latency);
             area += s.in_flight_counted.area_since_start(end_ns);
-            sojourn += s.sojourn_sum_ns;
+            sojourn += s.sojourn_sum_ns();
         }
         out.errors = errors.iter().sum();
         out.errors_by_cause = causes(&errors);
@@ -293,7 +293,7 @@ impl ComponentReport {
             mean_sojourn_s: if finished == 0 {
                 0.0
             } else {
-                s.sojourn_sum_ns as f64 / 1e9 / finished as f64
+                s.sojourn_sum_ns() as f64 / 1e9 / finished as f64
             },
             latency_s: s.latency.summary(),
             error_latency_s: s.error_latency.summary(),
