@@ -11,7 +11,7 @@
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1, Zipf};
 
-use super::{ANY_REPLICA, Call, Ctx, Event, RequestAttrs};
+use super::{ANY_REPLICA, Call, Ctx, Event, RequestAttrs, Timer};
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
@@ -38,6 +38,8 @@ pub struct Client {
     attr_rng: Rng,
     think_rng: Rng,
     zipf: Option<Zipf<f64>>,
+    /// The client timeout, if any.
+    timeout: Option<Timer>,
 }
 
 impl Client {
@@ -62,6 +64,7 @@ impl Client {
         };
         Self {
             node,
+            timeout: model.timeout_ns.map(Timer::new),
             model,
             scale: 1.0,
             epoch: 0,
@@ -75,6 +78,9 @@ impl Client {
 
     /// Schedule the first arrivals (open) or the users' first wake-ups (closed).
     pub fn start(&mut self, ctx: &mut Ctx) {
+        if let Some(t) = &mut self.timeout {
+            t.register(ctx.queue);
+        }
         match &self.model.source {
             Source::Open { .. } => self.schedule_next_arrival(ctx),
             Source::Closed { users, think } => {
@@ -151,11 +157,27 @@ impl Client {
         if let RateProfile::Constant = profile {
             // The common case, without the profile machinery: an integer gap, rounded.
             let gap = mass * (1e9 / (base * scale)) + 0.5;
-            if !(gap < (u64::MAX / 2) as f64) {
+            if gap.is_nan() || gap >= (u64::MAX / 2) as f64 {
                 return None;
             }
             return Some(t.saturating_add((gap as u64).max(1)));
         }
+        self.next_arrival_shaped(t, mass)
+    }
+
+    /// [`Client::next_arrival_after`] for a rate that changes over time (out of line: the
+    /// constant-rate case above is the hot one).
+    #[inline(never)]
+    fn next_arrival_shaped(&mut self, t: u64, mass: f64) -> Option<u64> {
+        let Source::Open {
+            rate_per_s,
+            profile,
+            arrivals,
+        } = &self.model.source
+        else {
+            return None;
+        };
+        let (scale, base) = (self.scale, *rate_per_s);
         let next_ns = if profile.is_piecewise_constant() {
             // Exact: use the mass up segment by segment.
             let (mut tf, mut at, mut left) = (t as f64, t, mass);
@@ -271,7 +293,7 @@ impl Client {
         }
         let mut call = Call::new(attrs, None, self.node, self.model.to, ANY_REPLICA, 1);
         call.tag = user;
-        ctx.send(call, 0, 0, self.model.timeout_ns);
+        ctx.send(call, 0, 0, self.timeout);
         true
     }
 

@@ -14,7 +14,7 @@ pub mod world;
 
 pub use world::{Command, World};
 
-use crate::engine::{EventQueue, Key, Slab};
+use crate::engine::{EventQueue, Key, LaneId, Slab};
 use crate::metrics::{ErrorCause, NodeStats, Window};
 use crate::topology::NodeId;
 
@@ -175,6 +175,37 @@ pub enum Event {
     },
 }
 
+/// A fixed delay (a timeout, a constant service time) and, once the world has started, its
+/// delay lane in the event queue (O(1) scheduling; see [`crate::engine::EventQueue`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    /// The delay, ns.
+    pub ns: u64,
+    /// Its lane, when registered.
+    pub lane: Option<LaneId>,
+}
+
+impl Timer {
+    /// A timer of `ns` with no lane yet.
+    pub fn new(ns: u64) -> Self {
+        Self { ns, lane: None }
+    }
+
+    /// Register the lane for this delay.
+    pub fn register(&mut self, queue: &mut EventQueue<Event>) {
+        self.lane = Some(queue.lane(self.ns));
+    }
+
+    /// Schedule `event` this timer's delay from now.
+    #[inline]
+    pub fn schedule(self, queue: &mut EventQueue<Event>, event: Event) {
+        match self.lane {
+            Some(lane) => queue.schedule_lane(lane, event),
+            None => queue.schedule_in(self.ns, event),
+        }
+    }
+}
+
 /// Settings every component reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Env {
@@ -210,15 +241,15 @@ impl Ctx<'_> {
         mut call: Call,
         latency_ns: u64,
         return_ns: u64,
-        timeout_ns: Option<u64>,
+        timeout: Option<Timer>,
     ) -> CallId {
         call.return_ns = return_ns;
         let node = call.callee;
         let id = self.calls.insert(call);
         self.queue
             .schedule_in(latency_ns, Event::Deliver { call: id, node });
-        if let Some(t) = timeout_ns {
-            self.queue.schedule_in(t, Event::Timeout { call: id });
+        if let Some(t) = timeout {
+            t.schedule(self.queue, Event::Timeout { call: id });
         }
         id
     }

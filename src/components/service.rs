@@ -13,8 +13,9 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use super::{ANY_REPLICA, Call, CallId, Ctx, DETACHED, Event};
-use crate::engine::{Rng, StreamKey};
+use super::{ANY_REPLICA, Call, CallId, Ctx, DETACHED, Event, Timer};
+use crate::dist::Sampler;
+use crate::engine::{EventQueue, Rng, StreamKey};
 use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
 use crate::topology::model::ServiceModel;
@@ -34,7 +35,7 @@ pub struct Instance {
     /// Calls waiting for a thread.
     pub thread_queue: VecDeque<CallId>,
     /// Calls (with their CPU work, ns) waiting for a CPU.
-    pub cpu_queue: VecDeque<(CallId, u64)>,
+    pub cpu_queue: VecDeque<(CallId, Timer)>,
 }
 
 /// A running service.
@@ -50,6 +51,10 @@ pub struct Service {
     cpu_rng: Vec<Rng>,
     /// Replica choice and call probabilities.
     route_rng: Rng,
+    /// Per downstream call: its timeout, if any.
+    timeouts: Vec<Option<Timer>>,
+    /// Per class: the CPU time when it is constant (scheduled through a delay lane).
+    const_cpu: Vec<Option<Timer>>,
 }
 
 impl Service {
@@ -65,10 +70,35 @@ impl Service {
         let replicas = model.replicas;
         Self {
             node,
+            timeouts: model
+                .calls
+                .iter()
+                .map(|c| c.timeout_ns.map(Timer::new))
+                .collect(),
+            const_cpu: model
+                .cpu
+                .iter()
+                .map(|c| match c {
+                    Sampler::Const(ns) => Some(Timer::new(*ns)),
+                    _ => None,
+                })
+                .collect(),
             instances: vec![Instance::default(); replicas as usize],
             cpu_rng: (0..replicas).map(|r| key(r, "cpu").rng()).collect(),
             route_rng: key(0, "route").rng(),
             model,
+        }
+    }
+
+    /// Register the delay lanes of fixed timeouts and constant CPU times.
+    pub fn register_lanes(&mut self, queue: &mut EventQueue<Event>) {
+        for t in self
+            .timeouts
+            .iter_mut()
+            .chain(&mut self.const_cpu)
+            .flatten()
+        {
+            t.register(queue);
         }
     }
 
@@ -129,20 +159,24 @@ impl Service {
         };
         call.holds_thread = true;
         let class = call.attrs.class as usize;
-        let cpu_ns = self.model.cpu[class].sample(&mut self.cpu_rng[replica as usize]);
+        // A constant burst goes through its delay lane; others are drawn.
+        let burst = match self.const_cpu[class] {
+            Some(t) => t,
+            None => Timer::new(self.model.cpu[class].sample(&mut self.cpu_rng[replica as usize])),
+        };
         if inst.cpus_busy < self.model.cpus {
             inst.cpus_busy += 1;
             ctx.stats.cpus_busy.inc(now);
             let incarnation = inst.incarnation;
-            ctx.queue.schedule_in(
-                cpu_ns,
+            burst.schedule(
+                ctx.queue,
                 Event::CpuDone {
                     call: id,
                     incarnation,
                 },
             );
         } else {
-            inst.cpu_queue.push_back((id, cpu_ns));
+            inst.cpu_queue.push_back((id, burst));
         }
     }
 
@@ -155,10 +189,10 @@ impl Service {
             return; // The instance died meanwhile; its work already failed.
         }
         let now = ctx.now_ns();
-        if let Some((next, cpu_ns)) = inst.cpu_queue.pop_front() {
+        if let Some((next, burst)) = inst.cpu_queue.pop_front() {
             // The CPU passes straight to the next burst: busy count unchanged.
-            ctx.queue.schedule_in(
-                cpu_ns,
+            burst.schedule(
+                ctx.queue,
                 Event::CpuDone {
                     call: next,
                     incarnation,
@@ -249,7 +283,7 @@ impl Service {
         if !spec.wait {
             child.tag = DETACHED;
         }
-        ctx.send(child, there, back, spec.timeout_ns);
+        ctx.send(child, there, back, self.timeouts[index]);
     }
 
     /// A downstream call came back (or timed out).

@@ -164,8 +164,10 @@ impl World {
             Event::CountingWindow { open: false },
         );
         for i in 0..self.nodes.len() {
-            if let (Live::Client(c), mut ctx) = self.node_ctx(i, queue) {
-                c.start(&mut ctx);
+            match self.node_ctx(i, queue) {
+                (Live::Client(c), mut ctx) => c.start(&mut ctx),
+                (Live::Service(s), ctx) => s.register_lanes(ctx.queue),
+                (Live::LoadBalancer(_), _) => {}
             }
         }
         self.ticking = true;
@@ -243,6 +245,7 @@ impl World {
         }
     }
 
+    #[inline(never)]
     fn on_timeout(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
         let Some(call) = self.calls.get_mut(id) else {
             return;
@@ -274,6 +277,7 @@ impl World {
     }
 
     /// No new requests from now on; the counting window ends now.
+    #[inline(never)]
     fn stop_arrivals(&mut self) {
         for n in &mut self.nodes {
             if let Live::Client(c) = n {
@@ -286,6 +290,7 @@ impl World {
         self.pending_close = Some(self.env.window.duration_ns);
     }
 
+    #[inline(never)]
     fn on_tick(&mut self, queue: &mut EventQueue<Event>) {
         let now = queue.now().as_nanos();
         let mut doubled = false;

@@ -10,7 +10,7 @@ pub mod rng;
 pub mod slab;
 pub mod time;
 
-pub use queue::EventQueue;
+pub use queue::{EventQueue, LaneId};
 pub use rng::{Rng, StreamKey};
 pub use slab::{Key, Slab};
 pub use time::SimTime;

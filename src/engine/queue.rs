@@ -1,9 +1,16 @@
 //! The event queue: pending events ordered by (time, insertion sequence).
 //!
 //! Equal times pop in the order they were scheduled, which makes every run deterministic.
-//! Events scheduled for the current instant skip the heap and go to a FIFO lane (most hops
-//! in a web model take zero time); the lane and the heap are merged by sequence number, so
-//! the order is exactly the (time, sequence) order either way.
+//! Three stores hold pending events, merged exactly by their (time, sequence) keys:
+//!
+//! - a binary heap for arbitrary delays;
+//! - a FIFO *now lane* for events scheduled at the current instant (most hops in a web model
+//!   take zero time);
+//! - *delay lanes*, one per fixed delay (a timeout, a constant service time): events
+//!   scheduled `d` from now with the same `d` come due in the order they were scheduled, so
+//!   each lane is a FIFO and only its head sits in a small heap of lane heads. A timer costs
+//!   O(1) however many are pending, and abandoned timers (a call answered before its
+//!   timeout) no longer deepen the main heap.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -16,15 +23,14 @@ struct Entry<E> {
     event: E,
 }
 
-impl<E> Entry<E> {
-    #[inline]
-    fn time(&self) -> SimTime {
-        SimTime::from_nanos((self.key >> 64) as u64)
-    }
-    #[inline]
-    fn seq(&self) -> u64 {
-        self.key as u64
-    }
+#[inline]
+fn key_of(time: SimTime, seq: u64) -> u128 {
+    (u128::from(time.as_nanos()) << 64) | u128::from(seq)
+}
+
+#[inline]
+fn time_of(key: u128) -> SimTime {
+    SimTime::from_nanos((key >> 64) as u64)
 }
 
 impl<E> PartialEq for Entry<E> {
@@ -46,10 +52,24 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// A fixed delay registered with [`EventQueue::lane`]; events scheduled through it come due
+/// exactly that long after they are scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LaneId(u32);
+
+struct Lane<E> {
+    delay_ns: u64,
+    fifo: VecDeque<(u128, E)>,
+}
+
 /// Pending events of type `E`, popped in (time, insertion sequence) order.
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
     now_lane: VecDeque<(u64, E)>,
+    lanes: Vec<Lane<E>>,
+    /// The head of every non-empty delay lane, keyed like heap entries.
+    lane_heads: BinaryHeap<Entry<u32>>,
+    in_lanes: usize,
     now: SimTime,
     next_seq: u64,
 }
@@ -66,6 +86,9 @@ impl<E: Copy> EventQueue<E> {
         Self {
             heap: BinaryHeap::with_capacity(1024),
             now_lane: VecDeque::with_capacity(256),
+            lanes: Vec::new(),
+            lane_heads: BinaryHeap::new(),
+            in_lanes: 0,
             now: SimTime::ZERO,
             next_seq: 0,
         }
@@ -79,12 +102,29 @@ impl<E: Copy> EventQueue<E> {
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.heap.len() + self.now_lane.len()
+        self.heap.len() + self.now_lane.len() + self.in_lanes
     }
 
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The lane for a fixed delay of `delay_ns` (the same lane for the same delay).
+    pub fn lane(&mut self, delay_ns: u64) -> LaneId {
+        if let Some(i) = self.lanes.iter().position(|l| l.delay_ns == delay_ns) {
+            return LaneId(i as u32);
+        }
+        self.lanes.push(Lane {
+            delay_ns,
+            fifo: VecDeque::new(),
+        });
+        LaneId((self.lanes.len() - 1) as u32)
+    }
+
+    /// The fixed delay of `lane`, ns.
+    pub fn lane_delay_ns(&self, lane: LaneId) -> u64 {
+        self.lanes.get(lane.0 as usize).map_or(0, |l| l.delay_ns)
     }
 
     /// Schedule `event` at `time`; a time in the past is treated as now.
@@ -96,7 +136,7 @@ impl<E: Copy> EventQueue<E> {
             self.now_lane.push_back((seq, event));
         } else {
             self.heap.push(Entry {
-                key: (u128::from(time.as_nanos()) << 64) | u128::from(seq),
+                key: key_of(time, seq),
                 event,
             });
         }
@@ -108,47 +148,97 @@ impl<E: Copy> EventQueue<E> {
         self.schedule(self.now.plus_nanos(delay_ns), event);
     }
 
+    /// Schedule `event` one lane delay from now: same order as [`EventQueue::schedule_in`]
+    /// with that delay, at O(1) cost.
+    #[inline]
+    pub fn schedule_lane(&mut self, lane: LaneId, event: E) {
+        let Some(l) = self.lanes.get_mut(lane.0 as usize) else {
+            return;
+        };
+        if l.delay_ns == 0 {
+            self.schedule(self.now, event);
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let key = key_of(self.now.plus_nanos(l.delay_ns), seq);
+        if l.fifo.is_empty() {
+            self.lane_heads.push(Entry { key, event: lane.0 });
+        }
+        l.fifo.push_back((key, event));
+        self.in_lanes += 1;
+    }
+
+    /// Keys of the earliest heap event and the earliest delay-lane event (`u128::MAX` for
+    /// none).
+    #[inline]
+    fn timed_keys(&self) -> (u128, u128) {
+        (
+            self.heap.peek().map_or(u128::MAX, |e| e.key),
+            self.lane_heads.peek().map_or(u128::MAX, |e| e.key),
+        )
+    }
+
     /// Time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
         if !self.now_lane.is_empty() {
             return Some(self.now);
         }
-        self.heap.peek().map(Entry::time)
+        match self.timed_keys() {
+            (u128::MAX, u128::MAX) => None,
+            (heap, lane) => Some(time_of(heap.min(lane))),
+        }
+    }
+
+    /// Take the earliest event from the heap (`from_heap`) or from the delay lanes, and
+    /// advance the clock to it.
+    #[inline]
+    fn take_timed(&mut self, from_heap: bool) -> Option<E> {
+        if from_heap {
+            let entry = self.heap.pop()?;
+            self.now = time_of(entry.key);
+            return Some(entry.event);
+        }
+        let mut head = self.lane_heads.peek_mut()?;
+        let l = self.lanes.get_mut(head.event as usize)?;
+        let (key, event) = l.fifo.pop_front()?;
+        self.in_lanes -= 1;
+        match l.fifo.front() {
+            // The lane's next event becomes its head (re-sifted in place).
+            Some(&(next, _)) => head.key = next,
+            None => {
+                std::collections::binary_heap::PeekMut::pop(head);
+            }
+        }
+        self.now = time_of(key);
+        Some(event)
     }
 
     /// Remove the next event and advance the clock to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<E> {
-        if let Some(&(lane_seq, lane_event)) = self.now_lane.front() {
-            // An event scheduled earlier for this same instant sits in the heap with a
-            // smaller sequence number: it goes first.
-            if let Some(top) = self.heap.peek()
-                && top.time() == self.now
-                && top.seq() < lane_seq
-            {
-                return self.heap.pop().map(|e| e.event);
-            }
-            self.now_lane.pop_front();
-            return Some(lane_event);
-        }
-        let entry = self.heap.pop()?;
-        self.now = entry.time();
-        Some(entry.event)
+        self.pop_until(SimTime::MAX).ok()
     }
 
     /// Remove the next event if its time is at most `until`, advancing the clock to it.
     /// `Err(true)` when the queue is empty, `Err(false)` when the next event is later.
     #[inline]
     pub fn pop_until(&mut self, until: SimTime) -> Result<E, bool> {
-        if !self.now_lane.is_empty() {
-            // Lane events are at `now`, which never exceeds a limit the driver has reached.
-            return self.pop().ok_or(true);
+        let (heap, lane) = self.timed_keys();
+        if let Some(&(seq, event)) = self.now_lane.front() {
+            // Now-lane events are at `now`, which never exceeds a limit the driver has
+            // reached; one scheduled earlier for this same instant in the heap or a delay
+            // lane has a smaller sequence number and goes first.
+            if heap.min(lane) > key_of(self.now, seq) {
+                self.now_lane.pop_front();
+                return Ok(event);
+            }
+        } else if heap == u128::MAX && lane == u128::MAX {
+            return Err(true);
+        } else if time_of(heap.min(lane)) > until {
+            return Err(false);
         }
-        match self.heap.peek() {
-            None => Err(true),
-            Some(top) if top.time() > until => Err(false),
-            Some(_) => self.pop().ok_or(true),
-        }
+        self.take_timed(heap < lane).ok_or(true)
     }
 
     /// Move the clock forward to `time` when nothing is pending before it.
@@ -169,7 +259,7 @@ mod tests {
         // Whatever interleaving of schedules and pops, events come out in (time, seq) order
         // and none is lost.
         #[test]
-        fn pops_in_time_then_insertion_order(ops in proptest::collection::vec((0u64..5, 0u8..3), 1..300)) {
+        fn pops_in_time_then_insertion_order(ops in proptest::collection::vec((0u64..5, 0u8..4), 1..300)) {
             let mut q = EventQueue::new();
             let mut reference: Vec<(u64, u64)> = Vec::new();
             let mut popped: Vec<(u64, u64)> = Vec::new();
@@ -181,7 +271,13 @@ mod tests {
                     }
                 } else {
                     let t = q.now().as_nanos() + delta;
-                    q.schedule(SimTime::from_nanos(t), id);
+                    if op == 3 {
+                        // Through the fixed-delay lane for `delta`.
+                        let lane = q.lane(delta);
+                        q.schedule_lane(lane, id);
+                    } else {
+                        q.schedule(SimTime::from_nanos(t), id);
+                    }
                     reference.push((t, id));
                     id += 1;
                 }
@@ -218,6 +314,28 @@ mod tests {
         assert_eq!(q.pop(), Some(2));
         assert_eq!(q.pop(), Some(3));
         assert_eq!(q.pop(), None);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn delay_lanes_merge_with_the_heap_by_sequence() {
+        let mut q = EventQueue::new();
+        let five = q.lane(5);
+        assert_eq!(q.lane(5), five, "one lane per delay");
+        assert_eq!(q.lane_delay_ns(five), 5);
+        q.schedule_lane(five, 1u32); // due at 5, seq 0
+        q.schedule(SimTime::from_nanos(5), 2); // due at 5, seq 1
+        q.schedule(SimTime::from_nanos(3), 3);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.peek_time(), Some(SimTime::from_nanos(3)));
+        assert_eq!(q.pop(), Some(3));
+        q.schedule_lane(five, 4); // due at 8
+        assert_eq!(q.pop(), Some(1));
+        assert_eq!(q.pop(), Some(2));
+        assert_eq!(q.pop_until(SimTime::from_nanos(7)), Err(false));
+        assert_eq!(q.pop(), Some(4));
+        assert_eq!(q.now(), SimTime::from_nanos(8));
+        assert_eq!(q.pop_until(SimTime::MAX), Err(true));
         assert!(q.is_empty());
     }
 }
