@@ -86,7 +86,7 @@ impl Simulation {
 
     /// Events handled so far.
     pub fn events(&self) -> u64 {
-        self.engine.events_handled()
+        self.engine.events_handled() + self.engine.model.direct_hops
     }
 
     /// The live world (read-only), for snapshots.
@@ -134,6 +134,7 @@ impl Simulation {
     /// Close the books and build the report (call once, after the run).
     pub fn finish(mut self) -> Report {
         let now = self.engine.now().as_nanos();
+        let events = self.events();
         let world = &mut self.engine.model;
         world.close_series(now);
         world.censor();
@@ -145,7 +146,7 @@ impl Simulation {
             sim_duration_s: window.duration_ns as f64 / 1e9,
             warmup_s: window.warmup_ns as f64 / 1e9,
             end_s: now as f64 / 1e9,
-            events: self.engine.events_handled(),
+            events,
             wall_s: 0.0,
             end_to_end: EndToEnd::default(),
             workloads: BTreeMap::new(),

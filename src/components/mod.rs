@@ -225,6 +225,8 @@ pub struct Ctx<'a> {
     pub stats: &'a mut NodeStats,
     /// Shared settings.
     pub env: &'a Env,
+    /// The next zero-delay hop, handled as soon as the current event is done.
+    pub next_hop: &'a mut Option<Event>,
 }
 
 impl Ctx<'_> {
@@ -246,12 +248,23 @@ impl Ctx<'_> {
         call.return_ns = return_ns;
         let node = call.callee;
         let id = self.calls.insert(call);
-        self.queue
-            .schedule_in(latency_ns, Event::Deliver { call: id, node });
+        self.hop(latency_ns, Event::Deliver { call: id, node });
         if let Some(t) = timeout {
             t.schedule(self.queue, Event::Timeout { call: id });
         }
         id
+    }
+
+    /// Schedule a hop (a delivery or a reply) `delay_ns` from now. The first zero-delay hop
+    /// an event makes skips the queue: the world handles it as soon as the event is done,
+    /// before anything else at this instant (docs/ARCHITECTURE.md, *Same-instant hops*).
+    #[inline]
+    pub fn hop(&mut self, delay_ns: u64, event: Event) {
+        if delay_ns == 0 && self.next_hop.is_none() {
+            *self.next_hop = Some(event);
+        } else {
+            self.queue.schedule_in(delay_ns, event);
+        }
     }
 
     /// Mark a call as arrived at its callee (this node) and count it.
@@ -290,7 +303,7 @@ impl Ctx<'_> {
             self.calls.remove(id);
         } else {
             let delay = call.return_ns;
-            self.queue.schedule_in(delay, Event::Reply { call: id });
+            self.hop(delay, Event::Reply { call: id });
         }
     }
 }

@@ -92,6 +92,10 @@ pub struct World {
     pending_close: Option<u64>,
     /// Arrivals are over (the counting window has closed).
     window_closed: bool,
+    /// A zero-delay hop to handle before the next queued event.
+    next_hop: Option<Event>,
+    /// Hops handled without going through the queue.
+    pub direct_hops: u64,
 }
 
 impl World {
@@ -148,6 +152,8 @@ impl World {
             last_now_ns: 0,
             pending_close: None,
             window_closed: false,
+            next_hop: None,
+            direct_hops: 0,
         }
     }
 
@@ -170,6 +176,7 @@ impl World {
                 (Live::LoadBalancer(_), _) => {}
             }
         }
+        self.flush_hop(queue);
         self.ticking = true;
         queue.schedule_in(self.series_window_ns, Event::Tick);
     }
@@ -207,6 +214,7 @@ impl World {
             }
             _ => return Err(CommandError::WrongNode(node)),
         }
+        self.flush_hop(queue);
         Ok(())
     }
 
@@ -313,6 +321,14 @@ impl World {
         }
     }
 
+    /// Outside event handling (start, commands) a pending direct hop goes to the queue, at
+    /// this instant.
+    fn flush_hop(&mut self, queue: &mut EventQueue<Event>) {
+        if let Some(hop) = self.next_hop.take() {
+            queue.schedule_in(0, hop);
+        }
+    }
+
     /// The model's cap on calls in flight.
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight
@@ -367,6 +383,7 @@ impl World {
             calls: &mut self.calls,
             stats: &mut self.stats[i],
             env: &self.env,
+            next_hop: &mut self.next_hop,
         };
         (&mut self.nodes[i], ctx)
     }
@@ -434,7 +451,18 @@ impl Model for World {
     #[inline]
     fn handle(&mut self, event: Event, queue: &mut EventQueue<Event>) {
         self.last_now_ns = queue.now().as_nanos();
-        self.dispatch(event, queue);
+        let mut event = event;
+        loop {
+            self.dispatch(event, queue);
+            // The zero-delay hop this event made, if any, goes next (and so on down the chain).
+            match self.next_hop.take() {
+                Some(hop) => {
+                    event = hop;
+                    self.direct_hops += 1;
+                }
+                None => break,
+            }
+        }
         if let Some(end) = self.pending_close.take() {
             queue.schedule(
                 SimTime::from_nanos(end),
