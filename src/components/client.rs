@@ -276,9 +276,14 @@ impl Client {
     }
 
     /// Send one request; returns false when it was rejected by the in-flight cap.
-    fn send_request(&mut self, user: u32, ctx: &mut Ctx, max_in_flight: usize) -> bool {
+    fn send_request(
+        &mut self,
+        user: u32,
+        counted: bool,
+        ctx: &mut Ctx,
+        max_in_flight: usize,
+    ) -> bool {
         let now = ctx.now_ns();
-        let counted = ctx.env.window.counts(now);
         let attrs = self.draw_attrs(now, counted, if user == u32::MAX { 0 } else { user + 1 });
         ctx.stats.arrive(now, counted);
         if ctx.calls.len() >= max_in_flight {
@@ -309,7 +314,7 @@ impl Client {
             return (false, false);
         }
         let counted = ctx.env.window.counts(now);
-        let accepted = self.send_request(u32::MAX, ctx, max_in_flight);
+        let accepted = self.send_request(u32::MAX, counted, ctx, max_in_flight);
         self.schedule_next_arrival(ctx);
         (counted, !accepted)
     }
@@ -321,7 +326,7 @@ impl Client {
             return (false, false);
         }
         let counted = ctx.env.window.counts(now);
-        let accepted = self.send_request(user, ctx, max_in_flight);
+        let accepted = self.send_request(user, counted, ctx, max_in_flight);
         if !accepted {
             self.think(user, true, ctx);
         }

@@ -7,9 +7,11 @@
 //! window are snapshots taken when they open and close (the world schedules events at
 //! exactly those instants).
 
-/// A piecewise-constant, non-negative quantity and its integrals.
+/// A piecewise-constant, non-negative quantity and its integrals; with `PEAK` it also keeps
+/// its largest value in the counting window (a compile-time choice: the others skip the
+/// compare on every change).
 #[derive(Debug, Clone, Default)]
-pub struct Level {
+pub struct Level<const PEAK: bool = false> {
     value: u64,
     /// Σ δᵢ·tᵢ over every change, value·ns.
     weighted_changes: i128,
@@ -23,7 +25,7 @@ pub struct Level {
     tick_area: i128,
 }
 
-impl Level {
+impl<const PEAK: bool> Level<PEAK> {
     /// A level at zero.
     pub fn new() -> Self {
         Self::default()
@@ -34,7 +36,9 @@ impl Level {
     pub fn add(&mut self, now_ns: u64, n: u64) {
         self.weighted_changes += i128::from(n) * i128::from(now_ns);
         self.value += n;
-        self.max = self.max.max(self.value);
+        if PEAK {
+            self.max = self.max.max(self.value);
+        }
     }
 
     /// Add one at time `now_ns` (the common change: one call, thread or CPU).
@@ -42,15 +46,18 @@ impl Level {
     pub fn inc(&mut self, now_ns: u64) {
         self.weighted_changes += i128::from(now_ns);
         self.value += 1;
-        self.max = self.max.max(self.value);
+        if PEAK {
+            self.max = self.max.max(self.value);
+        }
     }
 
-    /// Subtract one at time `now_ns` (never below 0).
+    /// Subtract one at time `now_ns`; the level must be above 0 (every `dec` undoes an
+    /// `inc`).
     #[inline]
     pub fn dec(&mut self, now_ns: u64) {
-        let n = u64::from(self.value > 0);
-        self.weighted_changes -= i128::from(now_ns * n);
-        self.value -= n;
+        debug_assert!(self.value > 0, "level below zero");
+        self.weighted_changes -= i128::from(now_ns);
+        self.value = self.value.wrapping_sub(1);
     }
 
     /// Subtract `n` at time `now_ns` (never below 0).
@@ -81,12 +88,21 @@ impl Level {
         }
     }
 
+    /// The counting window opens (`open`) or closes now.
+    pub fn window_edge(&mut self, now_ns: u64, open: bool) {
+        if open {
+            self.open_window(now_ns);
+        } else {
+            self.close_window(now_ns);
+        }
+    }
+
     /// Current value.
     pub fn value(&self) -> u64 {
         self.value
     }
 
-    /// Largest value inside the counting window (so far, while it is open).
+    /// Largest value inside the counting window (so far, while it is open); 0 unless `PEAK`.
     pub fn max(&self) -> u64 {
         match (self.open_area, self.close_area) {
             (None, _) => 0,
@@ -122,7 +138,7 @@ mod tests {
 
     #[test]
     fn integrates_between_snapshots() {
-        let mut l = Level::new();
+        let mut l = Level::<true>::new();
         l.add(0, 2); // 2 over [0, 20)
         l.open_window(10);
         l.sub(20, 1); // 1 over [20, 40)
@@ -139,7 +155,7 @@ mod tests {
     #[test]
     fn matches_direct_integration() {
         // A random walk against a step-by-step integral over [100, 5000).
-        let mut l = Level::new();
+        let mut l = Level::<false>::new();
         let (mut v, mut last, mut area, mut win) = (0u64, 0u64, 0u128, 0u128);
         let clip = |s: u64, e: u64| e.clamp(100, 5000).saturating_sub(s.clamp(100, 5000));
         let mut x = 12345u64;

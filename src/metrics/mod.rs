@@ -89,7 +89,7 @@ pub struct NodeStats {
     /// Busy CPUs, summed over replicas.
     pub cpus_busy: Level,
     /// Requests waiting for a thread, summed over replicas.
-    pub queue_len: Level,
+    pub queue_len: Level<true>,
     /// Threads across replicas (`None` = unlimited).
     pub thread_capacity: Option<u64>,
     /// CPUs across replicas (`None` = unlimited; `Some(0)` = no CPU, e.g. a balancer).
@@ -130,7 +130,6 @@ impl NodeStats {
     /// Empty statistics.
     pub fn new(w: &Window, thread_capacity: Option<u64>, cpu_capacity: Option<u64>) -> Self {
         let _ = w;
-        let level = Level::new;
         Self {
             arrivals: 0,
             completions: 0,
@@ -140,10 +139,10 @@ impl NodeStats {
             latency: LatencyHistogram::new(),
             error_latency: LatencyHistogram::new(),
             in_flight_counted: Level::new(),
-            in_flight: level(),
-            threads_busy: level(),
-            cpus_busy: level(),
-            queue_len: level(),
+            in_flight: Level::new(),
+            threads_busy: Level::new(),
+            cpus_busy: Level::new(),
+            queue_len: Level::new(),
             thread_capacity,
             cpu_capacity,
             win_errors: 0,
@@ -203,14 +202,10 @@ impl NodeStats {
             &mut self.in_flight,
             &mut self.threads_busy,
             &mut self.cpus_busy,
-            &mut self.queue_len,
         ] {
-            if open {
-                l.open_window(now_ns);
-            } else {
-                l.close_window(now_ns);
-            }
+            l.window_edge(now_ns, open);
         }
+        self.queue_len.window_edge(now_ns, open);
     }
 
     /// Sum of the sojourn of every counted finished call, ns (successes and failures).

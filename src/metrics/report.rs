@@ -285,7 +285,7 @@ impl ComponentReport {
             cpu_utilization: s.cpu_capacity.filter(|&c| c > 0).map(|c| cpus / c as f64),
             mean_busy_threads: threads,
             mean_busy_cpus: cpus,
-            mean_queue_len: mean(&s.queue_len),
+            mean_queue_len: s.queue_len.area(end_ns) as f64 / len_ns,
             max_queue_len: s.queue_len.max(),
             mean_in_flight: s.in_flight_counted.area_since_start(end_ns) as f64
                 / 1e9
