@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use super::{ANY_REPLICA, Call, CallId, Ctx, DETACHED, Event, Timer};
+use super::{ANY_REPLICA, Call, CallId, Ctx, DETACHED, Event, RequestAttrs, Timer};
 use crate::dist::Sampler;
 use crate::engine::{EventQueue, Rng, StreamKey};
 use crate::metrics::ErrorCause;
@@ -117,6 +117,7 @@ impl Service {
     /// A call arrives.
     pub fn on_deliver(&mut self, id: CallId, ctx: &mut Ctx) {
         let n = self.instances.len() as u32;
+        let max_hops = ctx.env.max_hops;
         let Some(call) = ctx.arrive(id) else { return };
         let replica = if call.replica == ANY_REPLICA {
             if n == 1 {
@@ -128,7 +129,7 @@ impl Service {
             call.replica
         };
         call.replica = replica;
-        let hops = call.hops;
+        let (hops, class) = (call.hops, call.attrs.class);
         let Some(inst) = self.instances.get_mut(replica as usize) else {
             ctx.reply(id, Err(ErrorCause::InstanceDown));
             return;
@@ -136,10 +137,11 @@ impl Service {
         call.incarnation = inst.incarnation;
         if inst.down {
             ctx.reply(id, Err(ErrorCause::InstanceDown));
-        } else if hops > ctx.env.max_hops {
+        } else if hops > max_hops {
             ctx.reply(id, Err(ErrorCause::HopLimit));
         } else if inst.threads_busy < self.model.threads {
-            self.start(replica, id, ctx);
+            call.holds_thread = true;
+            self.start(replica, id, class, ctx);
         } else if (inst.thread_queue.len() as u64) < u64::from(self.model.queue_limit) {
             inst.thread_queue.push_back(id);
             ctx.stats.queue_len.inc(ctx.now_ns());
@@ -148,17 +150,14 @@ impl Service {
         }
     }
 
-    /// Give the call a thread and start its CPU work.
-    fn start(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
+    /// Give the call (already marked as holding it) a thread and start its CPU work.
+    #[inline]
+    fn start(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx) {
         let now = ctx.now_ns();
+        let class = class as usize;
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy += 1;
         ctx.stats.threads_busy.inc(now);
-        let Some(call) = ctx.calls.get_mut(id) else {
-            return;
-        };
-        call.holds_thread = true;
-        let class = call.attrs.class as usize;
         // A constant burst goes through its delay lane; others are drawn.
         let burst = match self.const_cpu[class] {
             Some(t) => t,
@@ -212,20 +211,23 @@ impl Service {
             self.finish(replica, id, Ok(()), ctx);
             return;
         }
-        let Some(call) = ctx.calls.get(id).copied() else {
+        let Some(&Call {
+            attrs, hops, step, ..
+        }) = ctx.calls.get(id)
+        else {
             return;
         };
-        let class_bit = 1u64 << call.attrs.class;
+        let class_bit = 1u64 << attrs.class;
         let mut issued = 0u16;
         match self.model.call_mode {
             CallMode::Sequential => {
-                let mut step = call.step as usize;
+                let mut step = step as usize;
                 while step < self.model.calls.len() {
                     let spec = &self.model.calls[step];
                     let (mask, p, wait) = (spec.class_mask, spec.probability, spec.wait);
                     step += 1;
                     if mask & class_bit != 0 && self.take(p) {
-                        self.issue(id, &call, step - 1, ctx);
+                        self.issue(id, attrs, hops, step - 1, ctx);
                         if wait {
                             issued = 1;
                             break;
@@ -238,12 +240,12 @@ impl Service {
                 }
             }
             CallMode::Parallel => {
-                if call.step == 0 {
+                if step == 0 {
                     for i in 0..self.model.calls.len() {
                         let spec = &self.model.calls[i];
                         let (mask, p, wait) = (spec.class_mask, spec.probability, spec.wait);
                         if mask & class_bit != 0 && self.take(p) {
-                            self.issue(id, &call, i, ctx);
+                            self.issue(id, attrs, hops, i, ctx);
                             issued += u16::from(wait);
                         }
                     }
@@ -266,19 +268,26 @@ impl Service {
         probability >= 1.0 || (probability > 0.0 && self.route_rng.random::<f64>() < probability)
     }
 
-    fn issue(&mut self, parent: CallId, call: &Call, index: usize, ctx: &mut Ctx) {
+    fn issue(
+        &mut self,
+        parent: CallId,
+        attrs: RequestAttrs,
+        hops: u16,
+        index: usize,
+        ctx: &mut Ctx,
+    ) {
         let spec = &self.model.calls[index];
         let (there, back) = match &spec.latency {
             Some(l) => (l.sample(&mut self.route_rng), l.sample(&mut self.route_rng)),
             None => (0, 0),
         };
         let mut child = Call::new(
-            call.attrs,
+            attrs,
             Some(parent),
             self.node,
             spec.to,
             ANY_REPLICA,
-            call.hops.saturating_add(1),
+            hops.saturating_add(1),
         );
         if !spec.wait {
             child.tag = DETACHED;
@@ -293,17 +302,23 @@ impl Service {
         outcome: Result<(), ErrorCause>,
         ctx: &mut Ctx,
     ) {
-        let Some(call) = ctx.calls.get(parent).copied() else {
+        let Some(&Call {
+            callee_done,
+            replica,
+            incarnation,
+            pending,
+            ..
+        }) = ctx.calls.get(parent)
+        else {
             return;
         };
-        if call.callee_done {
+        if callee_done {
             return; // Already answered (a sibling failed first, or the instance died).
         }
-        let replica = call.replica;
         let Some(inst) = self.instances.get(replica as usize) else {
             return;
         };
-        if inst.incarnation != call.incarnation {
+        if inst.incarnation != incarnation {
             return;
         }
         if let Err(cause) = outcome {
@@ -313,7 +328,7 @@ impl Service {
         match self.model.call_mode {
             CallMode::Sequential => self.proceed(replica, parent, ctx),
             CallMode::Parallel => {
-                let left = call.pending.saturating_sub(1);
+                let left = pending.saturating_sub(1);
                 if let Some(c) = ctx.calls.get_mut(parent) {
                     c.pending = left;
                 }
@@ -338,7 +353,11 @@ impl Service {
         ctx.stats.threads_busy.dec(now);
         if let Some(next) = inst.thread_queue.pop_front() {
             ctx.stats.queue_len.dec(now);
-            self.start(replica, next, ctx);
+            if let Some(c) = ctx.calls.get_mut(next) {
+                c.holds_thread = true;
+                let class = c.attrs.class;
+                self.start(replica, next, class, ctx);
+            }
         }
     }
 
