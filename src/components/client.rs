@@ -119,6 +119,7 @@ impl Client {
         }
     }
 
+    #[inline]
     fn schedule_next_arrival(&mut self, ctx: &mut Ctx) {
         let now = ctx.now_ns();
         if let Some(t) = self.next_arrival_after(now) {
@@ -276,6 +277,7 @@ impl Client {
     }
 
     /// Send one request; returns false when it was rejected by the in-flight cap.
+    #[inline]
     fn send_request(
         &mut self,
         user: u32,
@@ -304,6 +306,7 @@ impl Client {
 
     /// An open-loop arrival. Returns whether a request was counted (for request budgets) and
     /// whether it was rejected by the in-flight cap.
+    #[inline]
     pub fn on_arrival(&mut self, epoch: u32, ctx: &mut Ctx, max_in_flight: usize) -> (bool, bool) {
         if epoch != self.epoch || self.stopped {
             return (false, false);
@@ -353,6 +356,7 @@ impl Client {
     }
 
     /// The answer to a request (or its timeout) reached the client.
+    #[inline]
     pub fn on_reply(&mut self, call: &Call, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
         let now = ctx.now_ns();
         ctx.stats.finish(

@@ -238,6 +238,7 @@ impl Ctx<'_> {
 
     /// Start a call: store it and deliver it after `latency_ns` (back after `return_ns`);
     /// arm the caller's timeout if any.
+    #[inline(always)]
     pub fn send(
         &mut self,
         mut call: Call,
@@ -268,7 +269,7 @@ impl Ctx<'_> {
     }
 
     /// Mark a call as arrived at its callee (this node) and count it.
-    #[inline]
+    #[inline(always)]
     pub fn arrive(&mut self, id: CallId) -> Option<&mut Call> {
         let now = self.now_ns();
         let counted = self.env.window.counts(now);
@@ -281,6 +282,7 @@ impl Ctx<'_> {
     }
 
     /// The callee (this node) answers `id` with `outcome`.
+    #[inline(always)]
     pub fn reply(&mut self, id: CallId, outcome: Result<(), ErrorCause>) {
         let now = self.now_ns();
         let Some(call) = self.calls.get_mut(id) else {

@@ -219,6 +219,7 @@ impl World {
     }
 
     /// The caller learns the outcome of `call` (a reply, or its own timeout).
+    #[inline]
     fn notify_caller(
         &mut self,
         call: &Call,
@@ -244,6 +245,7 @@ impl World {
         }
     }
 
+    #[inline]
     fn on_reply(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
         let Some(call) = self.calls.remove(id) else {
             return;

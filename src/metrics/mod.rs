@@ -152,7 +152,7 @@ impl NodeStats {
     }
 
     /// A call arrived.
-    #[inline]
+    #[inline(always)]
     pub fn arrive(&mut self, now_ns: u64, counted: bool) {
         self.in_flight.inc(now_ns);
         if counted {
@@ -162,7 +162,7 @@ impl NodeStats {
     }
 
     /// A call that arrived at `arrived_ns` finished with `outcome`.
-    #[inline]
+    #[inline(always)]
     pub fn finish(
         &mut self,
         window: &Window,
