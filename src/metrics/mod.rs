@@ -82,8 +82,9 @@ pub struct NodeStats {
     pub error_latency: LatencyHistogram,
     /// Counted calls in flight, integrated over all time after warm-up (Little's L).
     pub in_flight_counted: Level,
-    /// All calls in flight (for the time series).
-    pub in_flight: Level,
+    /// Uncounted calls in flight (arrived in the warm-up or the drain); with
+    /// `in_flight_counted`, every call in flight (for the time series).
+    pub in_flight_uncounted: Level,
     /// Busy threads, summed over replicas.
     pub threads_busy: Level,
     /// Busy CPUs, summed over replicas.
@@ -139,7 +140,7 @@ impl NodeStats {
             latency: LatencyHistogram::new(),
             error_latency: LatencyHistogram::new(),
             in_flight_counted: Level::new(),
-            in_flight: Level::new(),
+            in_flight_uncounted: Level::new(),
             threads_busy: Level::new(),
             cpus_busy: Level::new(),
             queue_len: Level::new(),
@@ -154,11 +155,17 @@ impl NodeStats {
     /// A call arrived.
     #[inline(always)]
     pub fn arrive(&mut self, now_ns: u64, counted: bool) {
-        self.in_flight.inc(now_ns);
         if counted {
             self.arrivals += 1;
             self.in_flight_counted.inc(now_ns);
+        } else {
+            self.in_flight_uncounted.inc(now_ns);
         }
+    }
+
+    /// Calls in flight now, counted or not.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight_counted.value() + self.in_flight_uncounted.value()
     }
 
     /// A call that arrived at `arrived_ns` finished with `outcome`.
@@ -172,7 +179,6 @@ impl NodeStats {
         outcome: Result<(), ErrorCause>,
     ) {
         let latency_ns = now_ns.saturating_sub(arrived_ns);
-        self.in_flight.dec(now_ns);
         match outcome {
             Ok(()) => {
                 self.departures_in_window += u64::from(window.counts(now_ns));
@@ -181,6 +187,7 @@ impl NodeStats {
             Err(_) => self.win_errors += 1,
         }
         if !counted {
+            self.in_flight_uncounted.dec(now_ns);
             return;
         }
         self.in_flight_counted.dec(now_ns);
@@ -198,11 +205,7 @@ impl NodeStats {
 
     /// The counting window opens (at warm-up) or closes (at the end of arrivals) now.
     pub fn counting_window_edge(&mut self, now_ns: u64, open: bool) {
-        for l in [
-            &mut self.in_flight,
-            &mut self.threads_busy,
-            &mut self.cpus_busy,
-        ] {
+        for l in [&mut self.threads_busy, &mut self.cpus_busy] {
             l.window_edge(now_ns, open);
         }
         self.queue_len.window_edge(now_ns, open);
@@ -227,7 +230,8 @@ impl NodeStats {
         let queue = avg(self.queue_len.take_window(now_ns));
         let cpus = avg(self.cpus_busy.take_window(now_ns));
         let _ = self.threads_busy.take_window(now_ns);
-        let in_flight = avg(self.in_flight.take_window(now_ns));
+        let in_flight = avg(self.in_flight_counted.take_window(now_ns)
+            + self.in_flight_uncounted.take_window(now_ns));
         let win_completions = self.win_latency.count();
         let all = win_completions + self.win_errors;
         let [p50, p95, p99] = self

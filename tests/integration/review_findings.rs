@@ -222,11 +222,7 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                                         c.callee as usize == i && c.delivered && !c.callee_done
                                     })
                                     .count() as u64;
-                                assert_eq!(
-                                    w.stats[i].in_flight.value(),
-                                    inside,
-                                    "svc {i} in flight"
-                                );
+                                assert_eq!(w.stats[i].in_flight(), inside, "svc {i} in flight");
                             }
                             _ => {}
                         }
@@ -274,7 +270,7 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                         _ => {}
                     }
                     assert_eq!(
-                        w.stats[i].in_flight.value(),
+                        w.stats[i].in_flight(),
                         0,
                         "{mode} {server} {policy}: node {i} in_flight level"
                     );
