@@ -356,19 +356,24 @@ impl Client {
     }
 
     /// The answer to a request (or its timeout) reached the client.
+    ///
+    /// `user` is the call's tag (the closed-loop user, `u32::MAX` for open arrivals);
+    /// `arrived_ns` and `counted` are the request's.
     #[inline]
-    pub fn on_reply(&mut self, call: &Call, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
+    pub fn on_reply(
+        &mut self,
+        user: u32,
+        arrived_ns: u64,
+        counted: bool,
+        outcome: Result<(), ErrorCause>,
+        ctx: &mut Ctx,
+    ) {
         let now = ctx.now_ns();
-        ctx.stats.finish(
-            &ctx.env.window,
-            now,
-            call.attrs.arrived_ns,
-            call.attrs.counted,
-            outcome,
-        );
-        if call.tag != u32::MAX {
-            let instant_failure = outcome.is_err() && now == call.attrs.arrived_ns;
-            self.think(call.tag, instant_failure, ctx);
+        ctx.stats
+            .finish(&ctx.env.window, now, arrived_ns, counted, outcome);
+        if user != u32::MAX {
+            let instant_failure = outcome.is_err() && now == arrived_ns;
+            self.think(user, instant_failure, ctx);
         }
     }
 }

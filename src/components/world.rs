@@ -65,6 +65,29 @@ pub enum CommandError {
     },
 }
 
+/// What a caller learns of an answered (or timed-out) call.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    caller: NodeId,
+    parent: Option<CallId>,
+    tag: u32,
+    arrived_ns: u64,
+    counted: bool,
+}
+
+impl Answer {
+    #[inline]
+    fn of(call: &Call) -> Self {
+        Self {
+            caller: call.caller,
+            parent: call.parent,
+            tag: call.tag,
+            arrived_ns: call.attrs.arrived_ns,
+            counted: call.attrs.counted,
+        }
+    }
+}
+
 /// Every live component and what they share.
 pub struct World {
     /// Live components by node id.
@@ -222,13 +245,15 @@ impl World {
     #[inline]
     fn notify_caller(
         &mut self,
-        call: &Call,
+        call: Answer,
         outcome: Result<(), ErrorCause>,
         queue: &mut EventQueue<Event>,
     ) {
         let (live, mut ctx) = self.node_ctx(call.caller as usize, queue);
         match live {
-            Live::Client(c) => c.on_reply(call, outcome, &mut ctx),
+            Live::Client(c) => {
+                c.on_reply(call.tag, call.arrived_ns, call.counted, outcome, &mut ctx)
+            }
             Live::Service(s) => {
                 // Nobody waits for a fire-and-forget call's answer.
                 if let Some(parent) = call.parent
@@ -247,11 +272,14 @@ impl World {
 
     #[inline]
     fn on_reply(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
-        let Some(call) = self.calls.remove(id) else {
+        // Read what the caller needs, then free the slot (no copy of the whole call).
+        let Some(call) = self.calls.get(id) else {
             return;
         };
-        if !call.caller_done {
-            self.notify_caller(&call, call.outcome, queue);
+        let (answer, outcome, caller_done) = (Answer::of(call), call.outcome, call.caller_done);
+        self.calls.free(id);
+        if !caller_done {
+            self.notify_caller(answer, outcome, queue);
         }
     }
 
@@ -266,8 +294,8 @@ impl World {
         // Abandon the caller's side only; the callee keeps working and its late reply is
         // dropped (or, if it is already on its way, freed on arrival).
         call.caller_done = true;
-        let call = *call;
-        self.notify_caller(&call, Err(ErrorCause::Timeout), queue);
+        let answer = Answer::of(call);
+        self.notify_caller(answer, Err(ErrorCause::Timeout), queue);
     }
 
     fn count_request(&mut self, counted: bool, rejected: bool) {

@@ -137,6 +137,25 @@ impl<T> Slab<T> {
         }
     }
 
+    /// Free the slot behind `key` without returning its value; false for a stale key.
+    #[inline]
+    pub fn free(&mut self, key: Key) -> bool {
+        let Some(slot) = self.slots.get_mut(key.index as usize) else {
+            return false;
+        };
+        match slot {
+            Slot::Occupied { generation, .. } if *generation == key.generation => {}
+            _ => return false,
+        }
+        *slot = Slot::Free {
+            generation: key.generation.wrapping_add(1),
+            next_free: self.free_head,
+        };
+        self.free_head = key.index;
+        self.len -= 1;
+        true
+    }
+
     /// Keys and values alive, in slot order (deterministic).
     pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| match s {
@@ -174,5 +193,10 @@ mod tests {
             vec!["b", "c"]
         );
         assert_ne!(b, c);
+        assert!(s.free(c));
+        assert!(!s.free(c), "a freed key is stale");
+        assert_eq!(s.get(c), None);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.insert("d").index(), c.index(), "its slot is reused");
     }
 }
