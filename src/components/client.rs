@@ -289,13 +289,8 @@ impl Client {
         let attrs = self.draw_attrs(now, counted, if user == u32::MAX { 0 } else { user + 1 });
         ctx.stats.arrive(now, counted);
         if ctx.calls.len() >= max_in_flight {
-            ctx.stats.finish(
-                &ctx.env.window,
-                now,
-                now,
-                counted,
-                Err(ErrorCause::Overload),
-            );
+            ctx.stats
+                .finish(now, now, counted, Err(ErrorCause::Overload));
             return false;
         }
         let mut call = Call::new(attrs, None, self.node, self.model.to, ANY_REPLICA, 1);
@@ -369,8 +364,7 @@ impl Client {
         ctx: &mut Ctx,
     ) {
         let now = ctx.now_ns();
-        ctx.stats
-            .finish(&ctx.env.window, now, arrived_ns, counted, outcome);
+        ctx.stats.finish(now, arrived_ns, counted, outcome);
         if user != u32::MAX {
             let instant_failure = outcome.is_err() && now == arrived_ns;
             self.think(user, instant_failure, ctx);

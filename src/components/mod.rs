@@ -293,13 +293,8 @@ impl Ctx<'_> {
         }
         call.callee_done = true;
         call.outcome = outcome;
-        self.stats.finish(
-            &self.env.window,
-            now,
-            call.arrived_ns,
-            call.counted,
-            outcome,
-        );
+        self.stats
+            .finish(now, call.arrived_ns, call.counted, outcome);
         if call.caller_done {
             // The caller gave up long ago: the late reply goes nowhere.
             self.calls.remove(id);

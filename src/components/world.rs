@@ -110,9 +110,6 @@ pub struct World {
     /// Current time-series window width, ns.
     pub series_window_ns: u64,
     ticking: bool,
-    last_now_ns: u64,
-    /// A counting-window close to schedule (a request budget ended arrivals early).
-    pending_close: Option<u64>,
     /// Arrivals are over (the counting window has closed).
     window_closed: bool,
     /// A zero-delay hop to handle before the next queued event.
@@ -172,8 +169,6 @@ impl World {
             window_start_ns: 0,
             series_window_ns: topo.window_ns,
             ticking: false,
-            last_now_ns: 0,
-            pending_close: None,
             window_closed: false,
             next_hop: None,
             direct_hops: 0,
@@ -298,7 +293,7 @@ impl World {
         self.notify_caller(answer, Err(ErrorCause::Timeout), queue);
     }
 
-    fn count_request(&mut self, counted: bool, rejected: bool) {
+    fn count_request(&mut self, counted: bool, rejected: bool, queue: &mut EventQueue<Event>) {
         if rejected {
             self.overload_rejections += 1;
         }
@@ -310,13 +305,13 @@ impl World {
             && self.counted_requests >= budget
         {
             self.request_budget = None;
-            self.stop_arrivals();
+            self.stop_arrivals(queue);
         }
     }
 
     /// No new requests from now on; the counting window ends now.
     #[inline(never)]
-    fn stop_arrivals(&mut self) {
+    fn stop_arrivals(&mut self, queue: &mut EventQueue<Event>) {
         for n in &mut self.nodes {
             if let Live::Client(c) = n {
                 c.stopped = true;
@@ -324,8 +319,12 @@ impl World {
         }
         // Arrivals already scheduled at this instant are dropped by `stopped`; the window
         // ends just after the last counted arrival.
-        self.env.window.duration_ns = self.env.window.duration_ns.min(self.last_now_ns + 1);
-        self.pending_close = Some(self.env.window.duration_ns);
+        let end = self.env.window.duration_ns.min(queue.now().as_nanos() + 1);
+        self.env.window.duration_ns = end;
+        queue.schedule(
+            SimTime::from_nanos(end),
+            Event::CountingWindow { open: false },
+        );
     }
 
     #[inline(never)]
@@ -425,14 +424,14 @@ impl World {
                 let max = self.max_in_flight;
                 if let (Live::Client(c), mut ctx) = self.node_ctx(node as usize, queue) {
                     let (counted, rejected) = c.on_arrival(epoch, &mut ctx, max);
-                    self.count_request(counted, rejected);
+                    self.count_request(counted, rejected, queue);
                 }
             }
             Event::UserWake { node, user } => {
                 let max = self.max_in_flight;
                 if let (Live::Client(c), mut ctx) = self.node_ctx(node as usize, queue) {
                     let (counted, rejected) = c.on_user_wake(user, &mut ctx, max);
-                    self.count_request(counted, rejected);
+                    self.count_request(counted, rejected, queue);
                 }
             }
             Event::Deliver { call, node } => {
@@ -480,7 +479,6 @@ impl Model for World {
 
     #[inline]
     fn handle(&mut self, event: Event, queue: &mut EventQueue<Event>) {
-        self.last_now_ns = queue.now().as_nanos();
         let mut event = event;
         loop {
             self.dispatch(event, queue);
@@ -492,12 +490,6 @@ impl Model for World {
                 }
                 None => break,
             }
-        }
-        if let Some(end) = self.pending_close.take() {
-            queue.schedule(
-                SimTime::from_nanos(end),
-                Event::CountingWindow { open: false },
-            );
         }
         if self.window_closed && self.calls.is_empty() {
             // Nothing can happen any more: later arrivals and wake-ups are ignored and every

@@ -13,14 +13,12 @@ const MAX_MSB: u32 = 47;
 #[derive(Debug, Clone)]
 pub struct LogHistogram<const SUB_BITS: u32> {
     counts: Box<[u64]>,
-    total: u64,
 }
 
 impl<const SUB_BITS: u32> Default for LogHistogram<SUB_BITS> {
     fn default() -> Self {
         Self {
             counts: vec![0; Self::BUCKETS].into_boxed_slice(),
-            total: 0,
         }
     }
 }
@@ -56,22 +54,22 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
     pub fn record(&mut self, ns: u64) {
         let i = Self::index(ns);
         self.counts[i] += 1;
-        self.total += 1;
     }
 
-    /// Values recorded.
+    /// Values recorded (a sum over the buckets: recording keeps no separate total).
     pub fn count(&self) -> u64 {
-        self.total
+        self.counts.iter().sum()
     }
 
     /// Several quantiles (ascending q in 0..=1) in one pass, ns; each is the middle of the
     /// bucket holding the ⌈q·n⌉-th smallest value. Zeros when empty.
     pub fn quantiles_ns<const N: usize>(&self, qs: [f64; N]) -> [u64; N] {
         let mut out = [0u64; N];
-        if self.total == 0 {
+        let total = self.count();
+        if total == 0 {
             return out;
         }
-        let ranks = qs.map(|q| ((q * self.total as f64).ceil() as u64).clamp(1, self.total));
+        let ranks = qs.map(|q| ((q * total as f64).ceil() as u64).clamp(1, total));
         let mut k = 0;
         let mut seen = 0u64;
         for (i, &c) in self.counts.iter().enumerate() {
@@ -96,15 +94,11 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
-        self.total += other.total;
     }
 
     /// Forget everything (keeps the allocation).
     pub fn clear(&mut self) {
-        if self.total > 0 {
-            self.counts.fill(0);
-            self.total = 0;
-        }
+        self.counts.fill(0);
     }
 }
 

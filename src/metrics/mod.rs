@@ -69,9 +69,11 @@ pub struct NodeStats {
     pub arrivals: u64,
     /// Counted successes.
     pub completions: u64,
-    /// Successes that finished inside the counting window, whenever they arrived (the
-    /// departure rate: what the component could serve).
-    pub departures_in_window: u64,
+    /// Successes so far, counted or not (departures in the window are read between the
+    /// window's edges).
+    successes: u64,
+    successes_at_open: Option<u64>,
+    successes_at_close: Option<u64>,
     /// Counted failures by cause.
     pub errors: [u64; ErrorCause::ALL.len()],
     /// Counted calls unfinished when the drain ended.
@@ -134,7 +136,9 @@ impl NodeStats {
         Self {
             arrivals: 0,
             completions: 0,
-            departures_in_window: 0,
+            successes: 0,
+            successes_at_open: None,
+            successes_at_close: None,
             errors: [0; ErrorCause::ALL.len()],
             censored: 0,
             latency: LatencyHistogram::new(),
@@ -172,7 +176,6 @@ impl NodeStats {
     #[inline(always)]
     pub fn finish(
         &mut self,
-        window: &Window,
         now_ns: u64,
         arrived_ns: u64,
         counted: bool,
@@ -181,7 +184,7 @@ impl NodeStats {
         let latency_ns = now_ns.saturating_sub(arrived_ns);
         match outcome {
             Ok(()) => {
-                self.departures_in_window += u64::from(window.counts(now_ns));
+                self.successes += 1;
                 self.win_latency.record(latency_ns);
             }
             Err(_) => self.win_errors += 1,
@@ -205,10 +208,25 @@ impl NodeStats {
 
     /// The counting window opens (at warm-up) or closes (at the end of arrivals) now.
     pub fn counting_window_edge(&mut self, now_ns: u64, open: bool) {
+        // Departures in the window are the successes between its two edges.
+        if open {
+            self.successes_at_open = Some(self.successes);
+        } else if self.successes_at_close.is_none() {
+            self.successes_at_close = Some(self.successes);
+        }
         for l in [&mut self.threads_busy, &mut self.cpus_busy] {
             l.window_edge(now_ns, open);
         }
         self.queue_len.window_edge(now_ns, open);
+    }
+
+    /// Successes that finished inside the counting window, whenever they arrived (the
+    /// departure rate: what the component could serve).
+    pub fn departures_in_window(&self) -> u64 {
+        match self.successes_at_open {
+            None => 0,
+            Some(open) => self.successes_at_close.unwrap_or(self.successes) - open,
+        }
     }
 
     /// Sum of the sojourn of every counted finished call, ns (successes and failures).

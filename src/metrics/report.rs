@@ -226,7 +226,7 @@ impl EndToEnd {
         for s in stats.iter_mut() {
             out.offered += s.arrivals;
             out.completed += s.completions;
-            departures += s.departures_in_window;
+            departures += s.departures_in_window();
             out.censored += s.censored;
             for (e, n) in errors.iter_mut().zip(s.errors) {
                 *e += n;
@@ -276,7 +276,7 @@ impl ComponentReport {
             errors,
             errors_by_cause: causes(&s.errors),
             censored: s.censored,
-            throughput_per_s: s.departures_in_window as f64 / w.length_s(),
+            throughput_per_s: s.departures_in_window() as f64 / w.length_s(),
             error_rate: ratio(errors, finished),
             thread_occupancy: s
                 .thread_capacity
