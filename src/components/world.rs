@@ -179,11 +179,11 @@ impl World {
     pub fn start(&mut self, queue: &mut EventQueue<Event>) {
         // First, so a window opening at time zero precedes every arrival.
         let w = self.env.window;
-        queue.schedule(
+        queue.schedule_aside(
             SimTime::from_nanos(w.warmup_ns),
             Event::CountingWindow { open: true },
         );
-        queue.schedule(
+        queue.schedule_aside(
             SimTime::from_nanos(w.duration_ns),
             Event::CountingWindow { open: false },
         );
@@ -196,7 +196,7 @@ impl World {
         }
         self.flush_hop(queue);
         self.ticking = true;
-        queue.schedule_in(self.series_window_ns, Event::Tick);
+        self.schedule_tick(queue);
     }
 
     /// Apply a command at the queue's current time.
@@ -321,7 +321,7 @@ impl World {
         // ends just after the last counted arrival.
         let end = self.env.window.duration_ns.min(queue.now().as_nanos() + 1);
         self.env.window.duration_ns = end;
-        queue.schedule(
+        queue.schedule_aside(
             SimTime::from_nanos(end),
             Event::CountingWindow { open: false },
         );
@@ -344,7 +344,7 @@ impl World {
                 .iter()
                 .any(|n| matches!(n, Live::Client(c) if !c.stopped));
         if active || !self.calls.is_empty() {
-            queue.schedule_in(self.series_window_ns, Event::Tick);
+            self.schedule_tick(queue);
         } else {
             self.ticking = false;
         }
@@ -356,6 +356,11 @@ impl World {
         if let Some(hop) = self.next_hop.take() {
             queue.schedule_in(0, hop);
         }
+    }
+
+    fn schedule_tick(&mut self, queue: &mut EventQueue<Event>) {
+        let at = queue.now().plus_nanos(self.series_window_ns);
+        queue.schedule_aside(at, Event::Tick);
     }
 
     /// The model's cap on calls in flight.

@@ -169,6 +169,16 @@ impl<E: Copy> EventQueue<E> {
         self.in_lanes += 1;
     }
 
+    /// Schedule a rare bookkeeping event (a window edge, a periodic tick) at `time`, out of
+    /// the main heap: it goes through the delay lane for its distance from now, so the heap
+    /// holds only the model's own events and stays shallow. Same order as
+    /// [`EventQueue::schedule`].
+    pub fn schedule_aside(&mut self, time: SimTime, event: E) {
+        let delay = time.as_nanos().saturating_sub(self.now.as_nanos());
+        let lane = self.lane(delay);
+        self.schedule_lane(lane, event);
+    }
+
     /// Keys of the earliest heap event and the earliest delay-lane event (`u128::MAX` for
     /// none).
     #[inline]
