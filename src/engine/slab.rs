@@ -19,42 +19,49 @@ impl Key {
     }
 }
 
-enum Slot<T> {
-    Occupied { generation: u32, value: T },
-    Free { generation: u32, next_free: u32 },
+/// A slot: its value (stale while free) and its generation, odd while occupied.
+#[derive(Clone, Copy)]
+struct Slot<T> {
+    generation: u32,
+    value: T,
 }
 
-const NO_FREE: u32 = u32::MAX;
-
 /// Values with generational keys and slot reuse.
+///
+/// Values are `Copy`: a freed slot keeps its stale value until reused, so freeing writes
+/// nothing but the generation. A slot's generation is odd while it is occupied and even while
+/// it is free, so one comparison with a key's (odd) generation checks both that the slot is
+/// occupied and that it still holds the key's value.
 pub struct Slab<T> {
     slots: Vec<Slot<T>>,
-    free_head: u32,
+    free: Vec<u32>,
     len: usize,
 }
 
-impl<T> Default for Slab<T> {
+impl<T: Copy> Default for Slab<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> Slab<T> {
+impl<T: Copy> Slab<T> {
     /// An empty slab.
     pub fn new() -> Self {
         Self {
             slots: Vec::new(),
-            free_head: NO_FREE,
+            free: Vec::new(),
             len: 0,
         }
     }
 
     /// Values alive.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// True when no value is alive.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -65,30 +72,27 @@ impl<T> Slab<T> {
     }
 
     /// Store a value and return its key.
+    #[inline]
     pub fn insert(&mut self, value: T) -> Key {
         self.len += 1;
-        if self.free_head != NO_FREE {
-            let index = self.free_head;
-            let slot = &mut self.slots[index as usize];
-            let (generation, next_free) = match slot {
-                Slot::Free {
-                    generation,
-                    next_free,
-                } => (*generation, *next_free),
-                Slot::Occupied { .. } => unreachable!("free list points at an occupied slot"),
+        if let Some(index) = self.free.pop()
+            && let Some(slot) = self.slots.get_mut(index as usize)
+        {
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.value = value;
+            return Key {
+                index,
+                generation: slot.generation,
             };
-            *slot = Slot::Occupied { generation, value };
-            self.free_head = next_free;
-            return Key { index, generation };
         }
-        let index = u32::try_from(self.slots.len()).unwrap_or(NO_FREE - 1);
-        self.slots.push(Slot::Occupied {
-            generation: 0,
+        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.slots.push(Slot {
+            generation: 1,
             value,
         });
         Key {
             index,
-            generation: 0,
+            generation: 1,
         }
     }
 
@@ -96,9 +100,7 @@ impl<T> Slab<T> {
     #[inline]
     pub fn get(&self, key: Key) -> Option<&T> {
         match self.slots.get(key.index as usize) {
-            Some(Slot::Occupied { generation, value }) if *generation == key.generation => {
-                Some(value)
-            }
+            Some(s) if s.generation == key.generation => Some(&s.value),
             _ => None,
         }
     }
@@ -107,67 +109,49 @@ impl<T> Slab<T> {
     #[inline]
     pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         match self.slots.get_mut(key.index as usize) {
-            Some(Slot::Occupied { generation, value }) if *generation == key.generation => {
-                Some(value)
-            }
+            Some(s) if s.generation == key.generation => Some(&mut s.value),
             _ => None,
         }
     }
 
     /// Remove and return the value behind `key`; stale keys return `None`.
+    #[inline]
     pub fn remove(&mut self, key: Key) -> Option<T> {
-        let slot = self.slots.get_mut(key.index as usize)?;
-        match slot {
-            Slot::Occupied { generation, .. } if *generation == key.generation => {}
-            _ => return None,
-        }
-        let next_generation = key.generation.wrapping_add(1);
-        let old = std::mem::replace(
-            slot,
-            Slot::Free {
-                generation: next_generation,
-                next_free: self.free_head,
-            },
-        );
-        self.free_head = key.index;
-        self.len -= 1;
-        match old {
-            Slot::Occupied { value, .. } => Some(value),
-            Slot::Free { .. } => None,
-        }
+        let value = *self.get(key)?;
+        self.free(key);
+        Some(value)
     }
 
     /// Free the slot behind `key` without returning its value; false for a stale key.
     #[inline]
     pub fn free(&mut self, key: Key) -> bool {
-        let Some(slot) = self.slots.get_mut(key.index as usize) else {
-            return false;
-        };
-        match slot {
-            Slot::Occupied { generation, .. } if *generation == key.generation => {}
-            _ => return false,
+        match self.slots.get_mut(key.index as usize) {
+            Some(s) if s.generation == key.generation => {
+                // Even: free. (Keys are only ever made with odd generations.)
+                s.generation = s.generation.wrapping_add(1);
+                self.free.push(key.index);
+                self.len -= 1;
+                true
+            }
+            _ => false,
         }
-        *slot = Slot::Free {
-            generation: key.generation.wrapping_add(1),
-            next_free: self.free_head,
-        };
-        self.free_head = key.index;
-        self.len -= 1;
-        true
     }
 
     /// Keys and values alive, in slot order (deterministic).
     pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
-            Slot::Occupied { generation, value } => Some((
-                Key {
-                    index: i as u32,
-                    generation: *generation,
-                },
-                value,
-            )),
-            Slot::Free { .. } => None,
-        })
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.generation % 2 == 1)
+            .map(|(i, s)| {
+                (
+                    Key {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    &s.value,
+                )
+            })
     }
 }
 
