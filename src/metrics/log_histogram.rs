@@ -64,8 +64,13 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
     /// Several quantiles (ascending q in 0..=1) in one pass, ns; each is the middle of the
     /// bucket holding the ⌈q·n⌉-th smallest value. Zeros when empty.
     pub fn quantiles_ns<const N: usize>(&self, qs: [f64; N]) -> [u64; N] {
+        self.quantiles_ns_of(self.count(), qs)
+    }
+
+    /// [`LogHistogram::quantiles_ns`] when the caller already knows how many values were
+    /// recorded (`total`), which saves a pass over the buckets.
+    pub fn quantiles_ns_of<const N: usize>(&self, total: u64, qs: [f64; N]) -> [u64; N] {
         let mut out = [0u64; N];
-        let total = self.count();
         if total == 0 {
             return out;
         }

@@ -74,6 +74,7 @@ pub struct NodeStats {
     successes: u64,
     successes_at_open: Option<u64>,
     successes_at_close: Option<u64>,
+    successes_at_tick: u64,
     /// Counted failures by cause.
     pub errors: [u64; ErrorCause::ALL.len()],
     /// Counted calls unfinished when the drain ended.
@@ -139,6 +140,7 @@ impl NodeStats {
             successes: 0,
             successes_at_open: None,
             successes_at_close: None,
+            successes_at_tick: 0,
             errors: [0; ErrorCause::ALL.len()],
             censored: 0,
             latency: LatencyHistogram::new(),
@@ -250,11 +252,12 @@ impl NodeStats {
         let _ = self.threads_busy.take_window(now_ns);
         let in_flight = avg(self.in_flight_counted.take_window(now_ns)
             + self.in_flight_uncounted.take_window(now_ns));
-        let win_completions = self.win_latency.count();
+        let win_completions = self.successes - self.successes_at_tick;
+        self.successes_at_tick = self.successes;
         let all = win_completions + self.win_errors;
         let [p50, p95, p99] = self
             .win_latency
-            .quantiles_ns([0.5, 0.95, 0.99])
+            .quantiles_ns_of(win_completions, [0.5, 0.95, 0.99])
             .map(|ns| ns as f64 / 1e9);
         let point = SeriesPoint {
             t_s: start_ns as f64 / 1e9,
@@ -278,7 +281,9 @@ impl NodeStats {
             errors: self.win_errors,
         };
         self.win_errors = 0;
-        self.win_latency.clear();
+        if win_completions > 0 {
+            self.win_latency.clear();
+        }
         self.series.push(point)
     }
 }
