@@ -271,7 +271,6 @@ impl Client {
             counted,
             session,
             key,
-            workload: self.node,
             arrived_ns: now,
         }
     }

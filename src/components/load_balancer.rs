@@ -268,7 +268,6 @@ mod tests {
             counted: true,
             session: 0,
             key: 0,
-            workload: 0,
             arrived_ns: 0,
         };
         Call::new(a, None, 0, 9, 0, 1)

@@ -40,8 +40,6 @@ pub struct RequestAttrs {
     pub session: u32,
     /// Key (1-based rank for Zipf).
     pub key: u64,
-    /// The workload it came from.
-    pub workload: NodeId,
     /// When it arrived, ns.
     pub arrived_ns: u64,
 }
@@ -318,7 +316,7 @@ mod tests {
             std::mem::size_of::<Event>()
         );
         assert!(
-            std::mem::size_of::<Call>() <= 104,
+            std::mem::size_of::<Call>() <= 80,
             "Call is {} bytes",
             std::mem::size_of::<Call>()
         );

@@ -5,11 +5,23 @@
 //! whatever reused the slot. Slots are recycled, so memory follows the peak number alive,
 //! not the number ever created.
 
-/// Address of a value in a [`Slab`].
+use std::num::NonZeroU32;
+
+/// Address of a value in a [`Slab`]. Its generation is odd, hence never zero, so
+/// `Option<Key>` is as small as a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     index: u32,
-    generation: u32,
+    generation: NonZeroU32,
+}
+
+/// The key of slot `index` at an occupied (odd) generation.
+#[inline]
+fn key(index: u32, generation: u32) -> Key {
+    Key {
+        index,
+        generation: NonZeroU32::new(generation).unwrap_or(NonZeroU32::MIN),
+    }
 }
 
 impl Key {
@@ -80,27 +92,21 @@ impl<T: Copy> Slab<T> {
         {
             slot.generation = slot.generation.wrapping_add(1);
             slot.value = value;
-            return Key {
-                index,
-                generation: slot.generation,
-            };
+            return key(index, slot.generation);
         }
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         self.slots.push(Slot {
             generation: 1,
             value,
         });
-        Key {
-            index,
-            generation: 1,
-        }
+        key(index, 1)
     }
 
     /// The value behind `key`, if it is still alive.
     #[inline]
     pub fn get(&self, key: Key) -> Option<&T> {
         match self.slots.get(key.index as usize) {
-            Some(s) if s.generation == key.generation => Some(&s.value),
+            Some(s) if s.generation == key.generation.get() => Some(&s.value),
             _ => None,
         }
     }
@@ -109,7 +115,7 @@ impl<T: Copy> Slab<T> {
     #[inline]
     pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         match self.slots.get_mut(key.index as usize) {
-            Some(s) if s.generation == key.generation => Some(&mut s.value),
+            Some(s) if s.generation == key.generation.get() => Some(&mut s.value),
             _ => None,
         }
     }
@@ -126,7 +132,7 @@ impl<T: Copy> Slab<T> {
     #[inline]
     pub fn free(&mut self, key: Key) -> bool {
         match self.slots.get_mut(key.index as usize) {
-            Some(s) if s.generation == key.generation => {
+            Some(s) if s.generation == key.generation.get() => {
                 // Even: free. (Keys are only ever made with odd generations.)
                 s.generation = s.generation.wrapping_add(1);
                 self.free.push(key.index);
@@ -143,15 +149,7 @@ impl<T: Copy> Slab<T> {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.generation % 2 == 1)
-            .map(|(i, s)| {
-                (
-                    Key {
-                        index: i as u32,
-                        generation: s.generation,
-                    },
-                    &s.value,
-                )
-            })
+            .map(|(i, s)| (key(i as u32, s.generation), &s.value))
     }
 }
 
