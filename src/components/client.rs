@@ -161,7 +161,8 @@ impl Client {
             if gap.is_nan() || gap >= (u64::MAX / 2) as f64 {
                 return None;
             }
-            return Some(t.saturating_add((gap as u64).max(1)));
+            // Below 2⁶³ (checked above): the signed conversion is the cheaper one.
+            return Some(t.saturating_add((gap as i64).max(1) as u64));
         }
         self.next_arrival_shaped(t, mass)
     }

@@ -235,17 +235,18 @@ impl<E: Copy> EventQueue<E> {
     #[inline]
     pub fn pop_until(&mut self, until: SimTime) -> Result<E, bool> {
         let (heap, lane) = self.timed_keys();
+        let next = heap.min(lane);
         if let Some(&(seq, event)) = self.now_lane.front() {
             // Now-lane events are at `now`, which never exceeds a limit the driver has
             // reached; one scheduled earlier for this same instant in the heap or a delay
             // lane has a smaller sequence number and goes first.
-            if heap.min(lane) > key_of(self.now, seq) {
+            if next > key_of(self.now, seq) {
                 self.now_lane.pop_front();
                 return Ok(event);
             }
-        } else if heap == u128::MAX && lane == u128::MAX {
+        } else if next == u128::MAX {
             return Err(true);
-        } else if time_of(heap.min(lane)) > until {
+        } else if time_of(next) > until {
             return Err(false);
         }
         self.take_timed(heap < lane).ok_or(true)
