@@ -86,7 +86,7 @@ impl Simulation {
 
     /// Events handled so far.
     pub fn events(&self) -> u64 {
-        self.engine.events_handled() + self.engine.model.direct_hops
+        self.engine.events_handled() + self.engine.model.outside_events
     }
 
     /// The live world (read-only), for snapshots.

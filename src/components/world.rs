@@ -114,8 +114,8 @@ pub struct World {
     window_closed: bool,
     /// A zero-delay hop to handle before the next queued event.
     next_hop: Option<Event>,
-    /// Hops handled without going through the queue.
-    pub direct_hops: u64,
+    /// Events handled outside the engine's loop (hops made by commands and at start-up).
+    pub outside_events: u64,
 }
 
 impl World {
@@ -171,7 +171,7 @@ impl World {
             ticking: false,
             window_closed: false,
             next_hop: None,
-            direct_hops: 0,
+            outside_events: 0,
         }
     }
 
@@ -194,7 +194,7 @@ impl World {
                 (Live::LoadBalancer(_), _) => {}
             }
         }
-        self.flush_hop(queue);
+        self.run_pending_hop(queue);
         self.ticking = true;
         self.schedule_tick(queue);
     }
@@ -232,7 +232,7 @@ impl World {
             }
             _ => return Err(CommandError::WrongNode(node)),
         }
-        self.flush_hop(queue);
+        self.run_pending_hop(queue);
         Ok(())
     }
 
@@ -350,11 +350,29 @@ impl World {
         }
     }
 
-    /// Outside event handling (start, commands) a pending direct hop goes to the queue, at
-    /// this instant.
-    fn flush_hop(&mut self, queue: &mut EventQueue<Event>) {
+    /// Handle `event`, then the zero-delay hop it made, if any, then that hop's, and so on
+    /// down the chain; returns how many events that was.
+    #[inline]
+    fn chain(&mut self, event: Event, queue: &mut EventQueue<Event>) -> u64 {
+        let mut event = event;
+        let mut handled = 1;
+        loop {
+            self.dispatch(event, queue);
+            match self.next_hop.take() {
+                Some(hop) => {
+                    event = hop;
+                    handled += 1;
+                }
+                None => return handled,
+            }
+        }
+    }
+
+    /// Outside event handling (start-up, commands), the first zero-delay hop made is handled
+    /// at once, as it would be after an event; counted in [`World::outside_events`].
+    fn run_pending_hop(&mut self, queue: &mut EventQueue<Event>) {
         if let Some(hop) = self.next_hop.take() {
-            queue.schedule_in(0, hop);
+            self.outside_events += self.chain(hop, queue);
         }
     }
 
@@ -483,24 +501,14 @@ impl Model for World {
     type Event = Event;
 
     #[inline]
-    fn handle(&mut self, event: Event, queue: &mut EventQueue<Event>) {
-        let mut event = event;
-        loop {
-            self.dispatch(event, queue);
-            // The zero-delay hop this event made, if any, goes next (and so on down the chain).
-            match self.next_hop.take() {
-                Some(hop) => {
-                    event = hop;
-                    self.direct_hops += 1;
-                }
-                None => break,
-            }
-        }
+    fn handle(&mut self, event: Event, queue: &mut EventQueue<Event>) -> u64 {
+        let handled = self.chain(event, queue);
         if self.window_closed && self.calls.is_empty() {
             // Nothing can happen any more: later arrivals and wake-ups are ignored and every
             // queued timer or CPU event is stale.
             self.ticking = false;
         }
+        handled
     }
 
     #[inline]

@@ -19,8 +19,10 @@ pub use time::SimTime;
 pub trait Model {
     /// The event type; small and `Copy` so the queue never allocates per event.
     type Event: Copy;
-    /// Handle one event at the queue's current time.
-    fn handle(&mut self, event: Self::Event, queue: &mut EventQueue<Self::Event>);
+    /// Handle one event at the queue's current time; returns how many events that was (at
+    /// least 1: a model may handle follow-up events of the same instant without queueing
+    /// them, and they count like queued ones).
+    fn handle(&mut self, event: Self::Event, queue: &mut EventQueue<Self::Event>) -> u64;
 
     /// The latest time the model wants simulated, or `None` once it has nothing left to do
     /// (drivers then stop as if the queue were empty, even if stale events remain). Asked
@@ -71,7 +73,9 @@ impl<M: Model> Engine<M> {
         self.queue.now()
     }
 
-    /// Handle events whose time is at most `until`, at most `max_events` of them.
+    /// Handle events whose time is at most `until`, at most `max_events` of them (or a few
+    /// more: the follow-ups a model handles with its last event, see [`Model::handle`], are
+    /// never split off, so stepping in small budgets gives the same run as one big step).
     ///
     /// This is the one driver primitive: run-to-completion calls it with no budget, the GUI's
     /// wall-clock driver with a time limit, tests and a browser build with an event budget.
@@ -85,10 +89,7 @@ impl<M: Model> Engine<M> {
                 break StepOutcome::Idle;
             };
             match self.queue.pop_until(until.min(horizon)) {
-                Ok(event) => {
-                    self.model.handle(event, &mut self.queue);
-                    handled += 1;
-                }
+                Ok(event) => handled += self.model.handle(event, &mut self.queue),
                 Err(true) => break StepOutcome::Idle,
                 Err(false) if horizon <= until => {
                     // The model's own end: it is over, whatever is still queued.
@@ -121,11 +122,12 @@ mod tests {
 
     impl Model for Counter {
         type Event = u32;
-        fn handle(&mut self, event: u32, queue: &mut EventQueue<u32>) {
+        fn handle(&mut self, event: u32, queue: &mut EventQueue<u32>) -> u64 {
             self.seen.push((queue.now().as_nanos(), event));
             if event < 5 {
                 queue.schedule(queue.now().plus_nanos(10), event + 1);
             }
+            1
         }
     }
 

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod common;
 mod determinism;
+mod engine_review;
 mod little;
 mod loader_fuzz;
 mod models;
