@@ -86,7 +86,7 @@ impl Simulation {
 
     /// Events handled so far.
     pub fn events(&self) -> u64 {
-        self.engine.events_handled() + self.engine.model.outside_events
+        self.engine.events_handled()
     }
 
     /// The live world (read-only), for snapshots.

@@ -114,8 +114,6 @@ pub struct World {
     window_closed: bool,
     /// A zero-delay hop to handle before the next queued event.
     next_hop: Option<Event>,
-    /// Events handled outside the engine's loop (hops made by commands and at start-up).
-    pub outside_events: u64,
 }
 
 impl World {
@@ -171,7 +169,6 @@ impl World {
             ticking: false,
             window_closed: false,
             next_hop: None,
-            outside_events: 0,
         }
     }
 
@@ -194,7 +191,7 @@ impl World {
                 (Live::LoadBalancer(_), _) => {}
             }
         }
-        self.run_pending_hop(queue);
+        self.queue_pending_hop(queue);
         self.ticking = true;
         self.schedule_tick(queue);
     }
@@ -232,7 +229,7 @@ impl World {
             }
             _ => return Err(CommandError::WrongNode(node)),
         }
-        self.run_pending_hop(queue);
+        self.queue_pending_hop(queue);
         Ok(())
     }
 
@@ -321,7 +318,8 @@ impl World {
         // ends just after the last counted arrival.
         let end = self.env.window.duration_ns.min(queue.now().as_nanos() + 1);
         self.env.window.duration_ns = end;
-        queue.schedule_aside(
+        // Before anything else at that instant: a call finishing then is outside the window.
+        queue.schedule_first(
             SimTime::from_nanos(end),
             Event::CountingWindow { open: false },
         );
@@ -368,11 +366,11 @@ impl World {
         }
     }
 
-    /// Outside event handling (start-up, commands), the first zero-delay hop made is handled
-    /// at once, as it would be after an event; counted in [`World::outside_events`].
-    fn run_pending_hop(&mut self, queue: &mut EventQueue<Event>) {
+    /// Outside event handling (start-up, commands), the first zero-delay hop made goes
+    /// before everything else pending at this instant, as it would run right after an event.
+    fn queue_pending_hop(&mut self, queue: &mut EventQueue<Event>) {
         if let Some(hop) = self.next_hop.take() {
-            self.outside_events += self.chain(hop, queue);
+            queue.schedule_first(queue.now(), hop);
         }
     }
 

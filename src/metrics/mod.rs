@@ -72,11 +72,6 @@ pub struct NodeStats {
     /// Successes so far, counted or not (departures in the window are read between the
     /// window's edges).
     successes: u64,
-    /// Successes before `success_instant_ns`, the time of the latest success: a window edge
-    /// at that same instant counts only those (an edge event can run after other events of
-    /// its instant).
-    successes_before_instant: u64,
-    success_instant_ns: u64,
     successes_at_open: Option<u64>,
     successes_at_close: Option<u64>,
     successes_at_tick: u64,
@@ -143,8 +138,6 @@ impl NodeStats {
             arrivals: 0,
             completions: 0,
             successes: 0,
-            successes_before_instant: 0,
-            success_instant_ns: 0,
             successes_at_open: None,
             successes_at_close: None,
             successes_at_tick: 0,
@@ -193,10 +186,6 @@ impl NodeStats {
         let latency_ns = now_ns.saturating_sub(arrived_ns);
         match outcome {
             Ok(()) => {
-                if now_ns != self.success_instant_ns {
-                    self.success_instant_ns = now_ns;
-                    self.successes_before_instant = self.successes;
-                }
                 self.successes += 1;
                 self.win_latency.record(latency_ns);
             }
@@ -222,15 +211,12 @@ impl NodeStats {
     /// The counting window opens (at warm-up) or closes (at the end of arrivals) now.
     pub fn counting_window_edge(&mut self, now_ns: u64, open: bool) {
         // Departures in the window are the successes between its two edges.
-        let before = if self.success_instant_ns == now_ns {
-            self.successes_before_instant
-        } else {
-            self.successes
-        };
+        // Edge events run before anything else at their instant (scheduled first at start-up,
+        // or with `schedule_first`), so `successes` holds exactly those before the edge.
         if open {
-            self.successes_at_open = Some(before);
+            self.successes_at_open = Some(self.successes);
         } else if self.successes_at_close.is_none() {
-            self.successes_at_close = Some(before);
+            self.successes_at_close = Some(self.successes);
         }
         for l in [&mut self.threads_busy, &mut self.cpus_busy] {
             l.window_edge(now_ns, open);
