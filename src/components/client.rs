@@ -149,10 +149,11 @@ impl Client {
             return None;
         }
         let base = *rate_per_s;
+        let rng = &mut self.arrival_rng;
         // Arrivals are where the cumulative intensity Λ(t) = ∫λ grows by one "unit of mass":
         // an Exp(1) draw for Poisson (the time-change theorem), exactly 1 for deterministic.
         let mass = match arrivals {
-            Arrivals::Poisson => Exp1.sample(&mut self.arrival_rng),
+            Arrivals::Poisson => Exp1.sample(rng),
             Arrivals::Deterministic => 1.0,
         };
         if let RateProfile::Constant = profile {
@@ -164,73 +165,7 @@ impl Client {
             // Below 2⁶³ (checked above): the signed conversion is the cheaper one.
             return Some(t.saturating_add((gap as i64).max(1) as u64));
         }
-        self.next_arrival_shaped(t, mass)
-    }
-
-    /// [`Client::next_arrival_after`] for a rate that changes over time (out of line: the
-    /// constant-rate case above is the hot one).
-    #[inline(never)]
-    fn next_arrival_shaped(&mut self, t: u64, mass: f64) -> Option<u64> {
-        let Source::Open {
-            rate_per_s,
-            profile,
-            arrivals,
-        } = &self.model.source
-        else {
-            return None;
-        };
-        let (scale, base) = (self.scale, *rate_per_s);
-        let next_ns = if profile.is_piecewise_constant() {
-            // Exact: use the mass up segment by segment.
-            let (mut tf, mut at, mut left) = (t as f64, t, mass);
-            loop {
-                let rate = profile.rate_at(base, at) * scale;
-                let change = profile.next_change_ns(at);
-                if rate > 0.0 {
-                    let end = tf + left / rate * 1e9;
-                    if end < change as f64 {
-                        break end;
-                    }
-                    left -= rate * (change as f64 - tf) / 1e9;
-                } else if change == u64::MAX {
-                    return None;
-                }
-                at = change;
-                tf = change as f64;
-            }
-        } else {
-            let rate = |t_ns: f64| profile.rate_at(base, t_ns as u64) * scale;
-            match arrivals {
-                Arrivals::Poisson => {
-                    // Thinning (Lewis–Shedler) against the profile's maximum: exact.
-                    let max = profile.max_rate(base) * scale;
-                    let mut tf = t as f64;
-                    loop {
-                        let e: f64 = Exp1.sample(&mut self.arrival_rng);
-                        tf += e / max * 1e9;
-                        if tf >= u64::MAX as f64 / 2.0 {
-                            return None;
-                        }
-                        if self.arrival_rng.random::<f64>() * max <= rate(tf) {
-                            break tf;
-                        }
-                    }
-                }
-                Arrivals::Deterministic => {
-                    // Λ(t + d) − Λ(t) = 1 by the trapezoid rule: a predictor at the current
-                    // rate, then the mean of the rates at both ends.
-                    let tf = t as f64;
-                    let now_rate = rate(tf);
-                    let guess = tf + 1e9 / now_rate;
-                    tf + 2e9 / (now_rate + rate(guess))
-                }
-            }
-        };
-        if !next_ns.is_finite() || next_ns >= u64::MAX as f64 / 2.0 {
-            return None;
-        }
-        // Nearest nanosecond (`round` is a libm call; the value is positive and finite).
-        Some(((next_ns + 0.5) as u64).max(t + 1))
+        shaped_arrival(profile, *arrivals, base, scale, rng, t, mass)
     }
 
     /// Draw a request's attributes.
@@ -370,4 +305,71 @@ impl Client {
             self.think(user, instant_failure, ctx);
         }
     }
+}
+
+/// The next arrival after `t` for a rate that changes over time: `base` is the model's rate,
+/// `scale` the traffic multiplier (profiles name absolute rates, so it applies to the
+/// result), `mass` the unit of cumulative intensity to use up (out of line: the constant-rate
+/// case in [`Client::next_arrival_after`] is the hot one).
+#[inline(never)]
+fn shaped_arrival(
+    profile: &RateProfile,
+    arrivals: Arrivals,
+    base: f64,
+    scale: f64,
+    rng: &mut Rng,
+    t: u64,
+    mass: f64,
+) -> Option<u64> {
+    let next_ns = if profile.is_piecewise_constant() {
+        // Exact: use the mass up segment by segment.
+        let (mut tf, mut at, mut left) = (t as f64, t, mass);
+        loop {
+            let rate = profile.rate_at(base, at) * scale;
+            let change = profile.next_change_ns(at);
+            if rate > 0.0 {
+                let end = tf + left / rate * 1e9;
+                if end < change as f64 {
+                    break end;
+                }
+                left -= rate * (change as f64 - tf) / 1e9;
+            } else if change == u64::MAX {
+                return None;
+            }
+            at = change;
+            tf = change as f64;
+        }
+    } else {
+        let rate = |t_ns: f64| profile.rate_at(base, t_ns as u64) * scale;
+        match arrivals {
+            Arrivals::Poisson => {
+                // Thinning (Lewis–Shedler) against the profile's maximum: exact.
+                let max = profile.max_rate(base) * scale;
+                let mut tf = t as f64;
+                loop {
+                    let e: f64 = Exp1.sample(rng);
+                    tf += e / max * 1e9;
+                    if tf >= u64::MAX as f64 / 2.0 {
+                        return None;
+                    }
+                    if rng.random::<f64>() * max <= rate(tf) {
+                        break tf;
+                    }
+                }
+            }
+            Arrivals::Deterministic => {
+                // Λ(t + d) − Λ(t) = 1 by the trapezoid rule: a predictor at the current
+                // rate, then the mean of the rates at both ends.
+                let tf = t as f64;
+                let now_rate = rate(tf);
+                let guess = tf + 1e9 / now_rate;
+                tf + 2e9 / (now_rate + rate(guess))
+            }
+        }
+    };
+    if !next_ns.is_finite() || next_ns >= u64::MAX as f64 / 2.0 {
+        return None;
+    }
+    // Nearest nanosecond (`round` is a libm call; the value is positive and finite).
+    Some(((next_ns + 0.5) as u64).max(t + 1))
 }

@@ -94,3 +94,25 @@ fn stepping_by_budget_matches_running_through() {
         serde_json::to_string(&stepped.components).unwrap()
     );
 }
+
+/// The traffic multiplier scales a shaped profile's absolute rates too: a step from 200/s to
+/// 600/s at 10 s, doubled from the start, offers 2 × (10 s × 200 + 10 s × 600) = 16 000.
+#[test]
+fn traffic_scale_multiplies_a_shaped_profile() {
+    let topo = load(
+        r#"Topology(duration: "20s", warmup: "0s",
+            workloads: {"users": Open(rate: "200/s", to: "s", profile: Step(at: "10s", to: "600/s"))},
+            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"))})"#,
+    );
+    let mut sim = Simulation::new(&topo, RunOptions::default());
+    let users = sim.node_id("users").unwrap();
+    sim.command(Command::SetTrafficScale {
+        node: users,
+        scale: 2.0,
+    })
+    .unwrap();
+    while sim.step(SimTime::MAX, u64::MAX) != StepOutcome::Idle {}
+    let n = sim.finish().end_to_end.offered as f64;
+    // Poisson: sd = √16 000 ≈ 126.
+    assert!((n - 16_000.0).abs() < 4.0 * 16_000f64.sqrt(), "offered {n}");
+}
