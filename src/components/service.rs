@@ -201,7 +201,12 @@ impl Service {
             inst.cpus_busy -= 1;
             ctx.stats.cpus_busy.dec(now);
         }
-        self.proceed(replica, id, ctx);
+        if self.model.calls.is_empty() {
+            // A leaf service answers as its burst ends.
+            self.finish(replica, id, Ok(()), ctx);
+        } else {
+            self.proceed(replica, id, ctx);
+        }
     }
 
     /// Make the next downstream call(s), or answer when none is left.
