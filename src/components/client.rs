@@ -9,9 +9,10 @@
 //! (or to the client's timeout).
 
 use rand::RngExt;
-use rand_distr::{Distribution, Exp1, Zipf};
+use rand_distr::{Distribution, Exp1};
 
 use super::{ANY_REPLICA, Call, Ctx, Event, RequestAttrs, Timer};
+use crate::dist::ZipfSampler;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
@@ -37,7 +38,7 @@ pub struct Client {
     arrival_rng: Rng,
     attr_rng: Rng,
     think_rng: Rng,
-    zipf: Option<Zipf<f64>>,
+    zipf: Option<ZipfSampler>,
     /// The client timeout, if any.
     timeout: Option<Timer>,
 }
@@ -59,7 +60,7 @@ impl Client {
             purpose,
         };
         let zipf = match model.keys {
-            KeyModel::Zipf(n, s) => Zipf::new(n as f64, s).ok(),
+            KeyModel::Zipf(n, s) => Some(ZipfSampler::new(n, s)),
             KeyModel::Uniform(_) => None,
         };
         Self {
@@ -178,7 +179,7 @@ impl Client {
             classes.partition_point(|&c| c <= u).min(classes.len() - 1) as u8
         };
         let key = match (self.model.keys, &self.zipf) {
-            (KeyModel::Zipf(..), Some(z)) => z.sample(&mut self.attr_rng) as u64,
+            (KeyModel::Zipf(..), Some(z)) => z.sample(&mut self.attr_rng),
             // One key: nothing to draw.
             (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) if n <= 1 => 1,
             (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) => {

@@ -13,7 +13,7 @@ use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
-use crate::topology::model::LoadBalancerModel;
+use crate::topology::model::{Backend, LoadBalancerModel};
 use crate::topology::spec::Policy;
 
 /// A running load balancer.
@@ -152,9 +152,12 @@ impl LoadBalancer {
                 if (0..n).filter(|&i| tied(i)).count() == 1 {
                     best
                 } else {
-                    // nginx breaks ties by weighted round robin among the tied peers.
-                    let mask: Vec<bool> = (0..n).map(tied).collect();
-                    self.smooth_wrr(|i| mask[i])
+                    // nginx breaks ties by weighted round robin among the tied peers (no
+                    // allocation: the weights are read while the current weights change).
+                    let (active, backends) = (&self.active, &self.model.backends);
+                    smooth_wrr(&mut self.current, backends, |i| {
+                        u64::from(active[i]) * bw == ba * u64::from(backends[i].weight)
+                    })
                 }
             }
             Policy::IpHash => {
@@ -213,23 +216,33 @@ impl LoadBalancer {
 
     /// nginx's smooth weighted round robin over the eligible peers.
     fn smooth_wrr(&mut self, eligible: impl Fn(usize) -> bool) -> usize {
-        let mut best: Option<usize> = None;
-        let mut total = 0i64;
-        for i in 0..self.model.backends.len() {
-            if !eligible(i) {
-                continue;
-            }
-            let w = i64::from(self.model.backends[i].weight);
-            self.current[i] += w;
-            total += w;
-            if best.is_none_or(|b| self.current[i] > self.current[b]) {
-                best = Some(i);
-            }
-        }
-        let b = best.unwrap_or(0);
-        self.current[b] -= total;
-        b
+        smooth_wrr(&mut self.current, &self.model.backends, eligible)
     }
+}
+
+/// nginx's smooth weighted round robin over the eligible `backends`, with their `current`
+/// weights.
+fn smooth_wrr(
+    current: &mut [i64],
+    backends: &[Backend],
+    eligible: impl Fn(usize) -> bool,
+) -> usize {
+    let mut best: Option<usize> = None;
+    let mut total = 0i64;
+    for (i, backend) in backends.iter().enumerate() {
+        if !eligible(i) {
+            continue;
+        }
+        let w = i64::from(backend.weight);
+        current[i] += w;
+        total += w;
+        if best.is_none_or(|b| current[i] > current[b]) {
+            best = Some(i);
+        }
+    }
+    let b = best.unwrap_or(0);
+    current[b] -= total;
+    b
 }
 
 #[cfg(test)]
