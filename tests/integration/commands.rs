@@ -4,7 +4,7 @@ use flashcrowd::components::Command;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
 
-use crate::common::load;
+use crate::common::{errors_of, load};
 
 const MODEL: &str = r#"Topology(duration: "20s", warmup: "0s",
     workloads: {"users": Open(rate: "400/s", to: "lb")},
@@ -35,12 +35,7 @@ fn killing_an_instance_fails_its_work_and_revive_restores_it() {
     .unwrap();
     while sim.step(SimTime::MAX, 10_000) != StepOutcome::Idle {}
     let r = sim.finish();
-    let down = r
-        .end_to_end
-        .errors_by_cause
-        .get("instance_down")
-        .copied()
-        .unwrap_or(0);
+    let down = errors_of(&r, "instance_down");
     // Round robin sends every other request to replica 1 for the 5 s it is down: ≈ 1000.
     assert!((800..1200).contains(&down), "instance_down errors: {down}");
     assert_eq!(r.end_to_end.errors, down);

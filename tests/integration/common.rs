@@ -26,6 +26,15 @@ pub fn run(topo: &Topology, r: u32) -> Report {
     .run()
 }
 
+/// End-to-end errors of one cause (`"timeout"`, `"overload"`…), 0 when there were none.
+pub fn errors_of(r: &Report, cause: &str) -> u64 {
+    r.end_to_end
+        .errors_by_cause
+        .get(cause)
+        .copied()
+        .unwrap_or(0)
+}
+
 /// Mean and standard error of `f` over `n` independent replications.
 pub fn replicate(topo: &Topology, n: u32, f: impl Fn(&Report) -> f64) -> Estimate {
     let xs: Vec<f64> = (0..n).map(|r| f(&run(topo, r))).collect();

@@ -1,7 +1,7 @@
 //! Overload never eats memory: the in-flight cap turns it into counted rejections, and the
 //! report says the run is unstable; a stable run says nothing of the kind.
 
-use crate::common::{load, run};
+use crate::common::{errors_of, load, run};
 
 #[test]
 fn in_flight_cap_rejects_and_flags_unstable() {
@@ -11,12 +11,7 @@ fn in_flight_cap_rejects_and_flags_unstable() {
             components: {"s": Service(cpu: Exp(mean: "1ms"))})"#,
     );
     let r = run(&topo, 0);
-    let overload = r
-        .end_to_end
-        .errors_by_cause
-        .get("overload")
-        .copied()
-        .unwrap_or(0);
+    let overload = errors_of(&r, "overload");
     // Capacity 1000/s of 2000/s offered: about half are refused.
     let frac = overload as f64 / r.end_to_end.offered as f64;
     assert!((frac - 0.5).abs() < 0.05, "overload fraction {frac}");

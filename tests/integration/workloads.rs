@@ -1,7 +1,7 @@
 //! Workloads offer what their profiles say: arrival counts against the integral of the rate
 //! (Poisson counts: sd = √mean, so 4σ tolerances), class mixes, closed loops, timeouts.
 
-use crate::common::{load, run};
+use crate::common::{errors_of, load, run};
 
 /// Offered requests in [warmup, duration) for a one-service model with this workload.
 fn offered(workload: &str, duration: &str) -> u64 {
@@ -128,12 +128,7 @@ fn client_timeouts_abandon_only_the_callers_side() {
             components: {"s": Service(cpu: Exp(mean: "1ms"))})"#,
     );
     let r = run(&topo, 0);
-    let timeouts = r
-        .end_to_end
-        .errors_by_cause
-        .get("timeout")
-        .copied()
-        .unwrap_or(0);
+    let timeouts = errors_of(&r, "timeout");
     assert!(timeouts > 1000, "timeouts {timeouts}");
     assert_eq!(r.components["s"].errors, 0);
     assert!(r.components["s"].completions > r.end_to_end.completed + timeouts / 2);
