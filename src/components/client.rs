@@ -2,9 +2,11 @@
 //! shaped by a profile: constant, step, ramp, diurnal, spike, piecewise or a CSV trace) or
 //! closed loop (N users, each thinking between an answer and its next request).
 //!
-//! A request's attributes (class, key, session, region) are drawn once at arrival from the
-//! workload's own "attrs" stream, and arrival times from its "arrivals" stream, so the same
-//! seed offers the same requests to two configurations of the rest of the model. Workloads
+//! A request's attributes (class, key, session, region) are drawn once at arrival, each from
+//! the workload's own stream for it ("class", "keys", "regions", "sessions"), and arrival
+//! times from its "arrivals" stream, so the same seed offers the same requests to two
+//! configurations of the rest of the model. Keys are drawn only when some component reads
+//! them (`Topology::reads_keys`); otherwise a request's key is 0. Workloads
 //! also measure the end-to-end signals: a request's latency is from its arrival to its answer
 //! (or to the client's timeout).
 
@@ -36,21 +38,27 @@ pub struct Client {
     /// No more arrivals (duration passed or request budget reached).
     pub stopped: bool,
     arrival_rng: Rng,
-    attr_rng: Rng,
+    class_rng: Rng,
+    key_rng: Rng,
+    region_rng: Rng,
+    session_rng: Rng,
     think_rng: Rng,
+    /// Some component reads keys: draw them.
+    draw_keys: bool,
     zipf: Option<ZipfSampler>,
     /// The client timeout, if any.
     timeout: Option<Timer>,
 }
 
 impl Client {
-    /// Build the live state.
+    /// Build the live state; `draw_keys` when some component reads request keys.
     pub fn new(
         node: NodeId,
         name: &str,
         model: WorkloadModel,
         seed: u64,
         replication: u32,
+        draw_keys: bool,
     ) -> Self {
         let key = |purpose| StreamKey {
             seed,
@@ -71,7 +79,11 @@ impl Client {
             epoch: 0,
             stopped: false,
             arrival_rng: key("arrivals").rng(),
-            attr_rng: key("attrs").rng(),
+            class_rng: key("class").rng(),
+            key_rng: key("keys").rng(),
+            region_rng: key("regions").rng(),
+            session_rng: key("sessions").rng(),
+            draw_keys,
             think_rng: key("think").rng(),
             zipf,
         }
@@ -175,21 +187,22 @@ impl Client {
         let class = if classes.len() == 1 {
             0
         } else {
-            let u: f64 = self.attr_rng.random();
+            let u: f64 = self.class_rng.random();
             classes.partition_point(|&c| c <= u).min(classes.len() - 1) as u8
         };
         let key = match (self.model.keys, &self.zipf) {
-            (KeyModel::Zipf(..), Some(z)) => z.sample(&mut self.attr_rng),
+            _ if !self.draw_keys => 0,
+            (KeyModel::Zipf(..), Some(z)) => z.sample(&mut self.key_rng),
             // One key: nothing to draw.
             (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) if n <= 1 => 1,
             (KeyModel::Uniform(n), _) | (KeyModel::Zipf(n, _), None) => {
-                self.attr_rng.random_range(1..=n)
+                self.key_rng.random_range(1..=n)
             }
         };
         let region = if self.model.regions.is_empty() {
             0
         } else {
-            let u: f64 = self.attr_rng.random();
+            let u: f64 = self.region_rng.random();
             self.model
                 .regions
                 .partition_point(|r| r.1 <= u)
@@ -198,7 +211,7 @@ impl Client {
         let session = if session != 0 {
             session
         } else if self.model.sessions > 0 {
-            self.attr_rng.random_range(1..=self.model.sessions)
+            self.session_rng.random_range(1..=self.model.sessions)
         } else {
             0
         };
@@ -373,4 +386,48 @@ fn shaped_arrival(
     }
     // Nearest nanosecond (`round` is a libm call; the value is positive and finite).
     Some(((next_ns + 0.5) as u64).max(t + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(draw_keys: bool, keys: KeyModel) -> Client {
+        let model = WorkloadModel {
+            to: 1,
+            source: Source::Open {
+                rate_per_s: 100.0,
+                profile: RateProfile::Constant,
+                arrivals: Arrivals::Poisson,
+            },
+            mix_cumulative: vec![0.3, 1.0],
+            keys,
+            sessions: 50,
+            regions: vec![("eu".into(), 0.5), ("us".into(), 1.0)],
+            timeout_ns: None,
+        };
+        Client::new(0, "users", model, 7, 0, draw_keys)
+    }
+
+    #[test]
+    fn keys_are_drawn_only_when_read_and_never_shift_other_attributes() {
+        for keys in [KeyModel::Uniform(100), KeyModel::Zipf(100, 0.99)] {
+            let mut with = client(true, keys);
+            let mut without = client(false, keys);
+            let mut distinct = std::collections::BTreeSet::new();
+            for i in 0..2000 {
+                let a = with.draw_attrs(i, true, 0);
+                let b = without.draw_attrs(i, true, 0);
+                assert!((1..=100).contains(&a.key), "drawn key {}", a.key);
+                distinct.insert(a.key);
+                assert_eq!(b.key, 0, "an unread key is not drawn");
+                // Class, region and session come from their own streams: the same requests.
+                assert_eq!(
+                    (a.class, a.region, a.session),
+                    (b.class, b.region, b.session)
+                );
+            }
+            assert!(distinct.len() > 50, "keys vary: {}", distinct.len());
+        }
+    }
 }

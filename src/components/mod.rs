@@ -38,7 +38,7 @@ pub struct RequestAttrs {
     pub counted: bool,
     /// Session id (or user id for closed loops).
     pub session: u32,
-    /// Key (1-based rank for Zipf).
+    /// Key (1-based; the rank for Zipf), or 0 when no component reads keys.
     pub key: u64,
     /// When it arrived, ns.
     pub arrived_ns: u64,

@@ -127,12 +127,18 @@ impl World {
         };
         let mut nodes = Vec::with_capacity(topo.nodes.len());
         let mut stats = Vec::with_capacity(topo.nodes.len());
+        let draw_keys = topo.reads_keys();
         for (i, n) in topo.nodes.iter().enumerate() {
             let id = i as NodeId;
             let live = match &n.kind {
-                NodeKind::Workload(w) => {
-                    Live::Client(Client::new(id, &n.name, w.clone(), seed, replication))
-                }
+                NodeKind::Workload(w) => Live::Client(Client::new(
+                    id,
+                    &n.name,
+                    w.clone(),
+                    seed,
+                    replication,
+                    draw_keys,
+                )),
                 NodeKind::Service(s) => {
                     Live::Service(Service::new(id, &n.name, s.clone(), seed, replication))
                 }

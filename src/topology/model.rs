@@ -44,6 +44,17 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// Whether any component reads request keys (today: an `ip_hash` balancer, which hashes
+    /// the key when a request has no session). Workloads draw keys only then: a key nobody
+    /// reads is not worth a random draw per request. Components that read keys must be
+    /// listed here.
+    pub fn reads_keys(&self) -> bool {
+        self.nodes.iter().any(|n| match &n.kind {
+            NodeKind::LoadBalancer(lb) => lb.policy == Policy::IpHash,
+            NodeKind::Workload(_) | NodeKind::Service(_) => false,
+        })
+    }
+
     /// The id of the node with this name.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.nodes

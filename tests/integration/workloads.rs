@@ -181,3 +181,19 @@ fn fire_and_forget_calls_run_after_the_answer() {
     assert!(audit.arrivals as f64 > 0.99 * detached.components["web"].arrivals as f64);
     assert_eq!(detached.end_to_end.censored, 0);
 }
+
+#[test]
+fn keys_are_drawn_when_an_ip_hash_balancer_reads_them() {
+    let model = |policy: &str| {
+        load(&format!(
+            r#"Topology(duration: "10s",
+                workloads: {{"w": Open(rate: "100/s", to: "lb", keys: Uniform(n: 10))}},
+                components: {{
+                    "lb": LoadBalancer(policy: {policy}, backends: ["s"]),
+                    "s": Service(replicas: 4, cpu: Exp(mean: "1ms")),
+                }})"#
+        ))
+    };
+    assert!(model("IpHash").reads_keys());
+    assert!(!model("RoundRobin").reads_keys());
+}
