@@ -33,6 +33,9 @@ pub struct Client {
     pub model: WorkloadModel,
     /// Traffic multiplier (the GUI's traffic slider), 1.0 by default.
     pub scale: f64,
+    /// Mean gap between open-loop arrivals at the base rate times `scale`, ns (the constant
+    /// profile's hot path multiplies instead of dividing).
+    mean_gap_ns: f64,
     /// Bumped when the rate changes: pending arrivals of older epochs are dropped.
     pub epoch: u32,
     /// No more arrivals (duration passed or request budget reached).
@@ -74,6 +77,7 @@ impl Client {
         Self {
             node,
             timeout: model.timeout_ns.map(Timer::new),
+            mean_gap_ns: mean_gap_ns(&model.source, 1.0),
             model,
             scale: 1.0,
             epoch: 0,
@@ -114,6 +118,7 @@ impl Client {
     /// Set the traffic multiplier; takes effect at once (Poisson arrivals are memoryless).
     pub fn set_scale(&mut self, scale: f64, ctx: &mut Ctx) {
         self.scale = scale.max(0.0);
+        self.mean_gap_ns = mean_gap_ns(&self.model.source, self.scale);
         if matches!(self.model.source, Source::Open { .. }) && !self.stopped {
             self.epoch = self.epoch.wrapping_add(1);
             self.schedule_next_arrival(ctx);
@@ -171,7 +176,7 @@ impl Client {
         };
         if let RateProfile::Constant = profile {
             // The common case, without the profile machinery: an integer gap, rounded.
-            let gap = mass * (1e9 / (base * scale)) + 0.5;
+            let gap = mass * self.mean_gap_ns + 0.5;
             if gap.is_nan() || gap >= (u64::MAX / 2) as f64 {
                 return None;
             }
@@ -318,6 +323,14 @@ impl Client {
             let instant_failure = outcome.is_err() && now == arrived_ns;
             self.think(user, instant_failure, ctx);
         }
+    }
+}
+
+/// Mean gap of an open workload at its base rate times `scale`, ns (infinite at rate 0).
+fn mean_gap_ns(source: &Source, scale: f64) -> f64 {
+    match source {
+        Source::Open { rate_per_s, .. } => 1e9 / (rate_per_s * scale),
+        Source::Closed { .. } => f64::INFINITY,
     }
 }
 
