@@ -154,10 +154,18 @@ impl Service {
     #[inline]
     fn start(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx) {
         let now = ctx.now_ns();
-        let class = class as usize;
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy += 1;
         ctx.stats.threads_busy.inc(now);
+        self.run_cpu(replica, id, class, ctx);
+    }
+
+    /// The call (holding a thread) starts its CPU burst, or waits for a CPU.
+    #[inline]
+    fn run_cpu(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx) {
+        let now = ctx.now_ns();
+        let class = class as usize;
+        let inst = &mut self.instances[replica as usize];
         // A constant burst goes through its delay lane; others are drawn.
         let burst = match self.const_cpu[class] {
             Some(t) => t,
@@ -181,13 +189,23 @@ impl Service {
 
     /// A CPU burst finished.
     pub fn on_cpu_done(&mut self, replica: u32, incarnation: u32, id: CallId, ctx: &mut Ctx) {
-        let Some(inst) = self.instances.get_mut(replica as usize) else {
+        let Some(inst) = self.instances.get(replica as usize) else {
             return;
         };
         if inst.incarnation != incarnation {
             return; // The instance died meanwhile; its work already failed.
         }
+        // The call moves on first: if that frees its thread for a queued call, the queued
+        // call's burst waits for this CPU, which then passes straight to the next burst
+        // (busy counts unchanged) instead of coming free and being taken again at once.
+        if self.model.calls.is_empty() {
+            // A leaf service answers as its burst ends.
+            self.finish(replica, id, Ok(()), ctx);
+        } else {
+            self.proceed(replica, id, ctx);
+        }
         let now = ctx.now_ns();
+        let inst = &mut self.instances[replica as usize];
         if let Some((next, burst)) = inst.cpu_queue.pop_front() {
             // The CPU passes straight to the next burst: busy count unchanged.
             burst.schedule(
@@ -200,12 +218,6 @@ impl Service {
         } else {
             inst.cpus_busy -= 1;
             ctx.stats.cpus_busy.dec(now);
-        }
-        if self.model.calls.is_empty() {
-            // A leaf service answers as its burst ends.
-            self.finish(replica, id, Ok(()), ctx);
-        } else {
-            self.proceed(replica, id, ctx);
         }
     }
 
@@ -354,16 +366,19 @@ impl Service {
         call.holds_thread = false;
         let now = ctx.now_ns();
         let inst = &mut self.instances[replica as usize];
-        inst.threads_busy -= 1;
-        ctx.stats.threads_busy.dec(now);
         if let Some(next) = inst.thread_queue.pop_front() {
+            // The thread passes straight to the next queued call: busy count unchanged.
             ctx.stats.queue_len.dec(now);
             if let Some(c) = ctx.calls.get_mut(next) {
                 c.holds_thread = true;
                 let class = c.attrs.class;
-                self.start(replica, next, class, ctx);
+                self.run_cpu(replica, next, class, ctx);
+                return;
             }
         }
+        let inst = &mut self.instances[replica as usize];
+        inst.threads_busy -= 1;
+        ctx.stats.threads_busy.dec(now);
     }
 
     fn finish(&mut self, replica: u32, id: CallId, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
