@@ -69,9 +69,9 @@ pub struct NodeStats {
     pub arrivals: u64,
     /// Counted successes.
     pub completions: u64,
-    /// Successes so far, counted or not (departures in the window are read between the
-    /// window's edges).
-    successes: u64,
+    /// Uncounted successes so far; with `completions`, every success (departures in the
+    /// window are read between the window's edges), so a counted success bumps one counter.
+    uncounted_successes: u64,
     successes_at_open: Option<u64>,
     successes_at_close: Option<u64>,
     successes_at_tick: u64,
@@ -137,7 +137,7 @@ impl NodeStats {
         Self {
             arrivals: 0,
             completions: 0,
-            successes: 0,
+            uncounted_successes: 0,
             successes_at_open: None,
             successes_at_close: None,
             successes_at_tick: 0,
@@ -169,6 +169,11 @@ impl NodeStats {
         }
     }
 
+    /// Successes so far, counted or not.
+    pub fn successes(&self) -> u64 {
+        self.completions + self.uncounted_successes
+    }
+
     /// Calls in flight now, counted or not.
     pub fn in_flight(&self) -> u64 {
         self.in_flight_counted.value() + self.in_flight_uncounted.value()
@@ -185,13 +190,11 @@ impl NodeStats {
     ) {
         let latency_ns = now_ns.saturating_sub(arrived_ns);
         match outcome {
-            Ok(()) => {
-                self.successes += 1;
-                self.win_latency.record(latency_ns);
-            }
+            Ok(()) => self.win_latency.record(latency_ns),
             Err(_) => self.win_errors += 1,
         }
         if !counted {
+            self.uncounted_successes += u64::from(outcome.is_ok());
             self.in_flight_uncounted.dec(now_ns);
             return;
         }
@@ -212,11 +215,11 @@ impl NodeStats {
     pub fn counting_window_edge(&mut self, now_ns: u64, open: bool) {
         // Departures in the window are the successes between its two edges.
         // Edge events run before anything else at their instant (scheduled first at start-up,
-        // or with `schedule_first`), so `successes` holds exactly those before the edge.
+        // or with `schedule_first`), so `successes()` holds exactly those before the edge.
         if open {
-            self.successes_at_open = Some(self.successes);
+            self.successes_at_open = Some(self.successes());
         } else if self.successes_at_close.is_none() {
-            self.successes_at_close = Some(self.successes);
+            self.successes_at_close = Some(self.successes());
         }
         for l in [&mut self.threads_busy, &mut self.cpus_busy] {
             l.window_edge(now_ns, open);
@@ -229,7 +232,7 @@ impl NodeStats {
     pub fn departures_in_window(&self) -> u64 {
         match self.successes_at_open {
             None => 0,
-            Some(open) => self.successes_at_close.unwrap_or(self.successes) - open,
+            Some(open) => self.successes_at_close.unwrap_or(self.successes()) - open,
         }
     }
 
@@ -254,8 +257,9 @@ impl NodeStats {
         let _ = self.threads_busy.take_window(now_ns);
         let in_flight = avg(self.in_flight_counted.take_window(now_ns)
             + self.in_flight_uncounted.take_window(now_ns));
-        let win_completions = self.successes - self.successes_at_tick;
-        self.successes_at_tick = self.successes;
+        let successes = self.successes();
+        let win_completions = successes - self.successes_at_tick;
+        self.successes_at_tick = successes;
         let all = win_completions + self.win_errors;
         let [p50, p95, p99] = self
             .win_latency
