@@ -29,10 +29,11 @@ pub const MIN_RETRY_NS: u64 = 1_000_000;
 pub struct Client {
     /// Its node id.
     pub node: NodeId,
-    /// The validated configuration.
-    pub model: WorkloadModel,
-    /// Traffic multiplier (the GUI's traffic slider), 1.0 by default.
-    pub scale: f64,
+    /// The validated configuration (read-only: the arrival gap is derived from it).
+    model: WorkloadModel,
+    /// Traffic multiplier (the GUI's traffic slider), 1.0 by default; set with
+    /// [`Client::set_scale`].
+    scale: f64,
     /// Mean gap between open-loop arrivals at the base rate times `scale`, ns (the constant
     /// profile's hot path multiplies instead of dividing).
     mean_gap_ns: f64,
@@ -71,8 +72,8 @@ impl Client {
             purpose,
         };
         let zipf = match model.keys {
-            KeyModel::Zipf(n, s) => Some(ZipfSampler::new(n, s)),
-            KeyModel::Uniform(_) => None,
+            KeyModel::Zipf(n, s) if draw_keys => Some(ZipfSampler::new(n, s)),
+            KeyModel::Zipf(..) | KeyModel::Uniform(_) => None,
         };
         Self {
             node,
@@ -113,6 +114,16 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// The validated configuration.
+    pub fn model(&self) -> &WorkloadModel {
+        &self.model
+    }
+
+    /// The traffic multiplier.
+    pub fn scale(&self) -> f64 {
+        self.scale
     }
 
     /// Set the traffic multiplier; takes effect at once (Poisson arrivals are memoryless).

@@ -365,9 +365,10 @@ impl Service {
         }
         call.holds_thread = false;
         let now = ctx.now_ns();
-        let inst = &mut self.instances[replica as usize];
-        if let Some(next) = inst.thread_queue.pop_front() {
-            // The thread passes straight to the next queued call: busy count unchanged.
+        while let Some(next) = self.instances[replica as usize].thread_queue.pop_front() {
+            // The thread passes straight to the next queued call: busy count unchanged. (A
+            // queued call is never answered before it runs, short of a kill, which empties
+            // the queue; a gone one is skipped all the same.)
             ctx.stats.queue_len.dec(now);
             if let Some(c) = ctx.calls.get_mut(next) {
                 c.holds_thread = true;

@@ -7,6 +7,7 @@ mod commands;
 mod common;
 mod determinism;
 mod engine_review;
+mod handover_review;
 mod little;
 mod loader_fuzz;
 mod models;

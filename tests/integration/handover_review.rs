@@ -1,0 +1,186 @@
+//! Stress test of the service's resource bookkeeping (written in review of the thread and CPU
+//! handover): one event at a time, under kills and revives, over sequential and parallel calls,
+//! thread-pool and async servers and several thread/CPU shapes, every instance's counters must
+//! match the calls that hold its threads and CPUs, and the statistics levels must match both.
+use flashcrowd::components::Command;
+use flashcrowd::components::world::Live;
+use flashcrowd::engine::{SimTime, StepOutcome};
+use flashcrowd::simulation::{RunOptions, Simulation};
+
+use crate::common::load;
+
+fn model(mode: &str, server: &str, threads: &str, cpus: &str) -> String {
+    format!(
+        r#"Topology(duration: "6s", warmup: "1s", limits: Limits(drain: "10m", max_hops: 6),
+        workloads: {{
+            "users": Open(rate: "1800/s", to: "lb", mix: {{"read": 0.8, "write": 0.2}}, timeout: "30ms"),
+            "batch": Closed(users: 5, think: Exp(mean: "5ms"), to: "web", timeout: "50ms"),
+        }},
+        components: {{
+            "lb": LoadBalancer(policy: RoundRobin, backends: ["web"]),
+            "web": Service(replicas: 2, threads: {threads}, cpus: {cpus}, queue_limit: 8, server: {server}, call_mode: {mode}, cpu: Exp(mean: "1ms"),
+                calls: [Call(to: "db", timeout: "5ms"), Call(to: "log", wait: false), Call(to: "web", probability: 0.2, timeout: "20ms"), Call(to: "db", probability: 0.3, classes: ["write"])]),
+            "log": Service(threads: 1, cpu: Const("300us"), queue_limit: 50),
+            "db": Service(replicas: 2, threads: {threads}, cpus: {cpus}, queue_limit: 10, cpu: Const("700us")),
+        }})"#
+    )
+}
+
+#[test]
+fn handover_invariants_every_event() {
+    let combos = [
+        ("4", "2"),
+        ("2", "4"),
+        ("1", "1"),
+        ("3", "3"),
+        ("\"unlimited\"", "2"),
+        ("3", "\"unlimited\""),
+        ("\"unlimited\"", "\"unlimited\""),
+    ];
+    let mut seen = Seen::default();
+    for mode in ["Sequential", "Parallel"] {
+        for server in ["ThreadPool", "Async"] {
+            for (threads, cpus) in combos {
+                let topo = load(&model(mode, server, threads, cpus));
+                let mut sim = Simulation::new(&topo, RunOptions::default());
+                let web = sim.node_id("web").unwrap();
+                let db = sim.node_id("db").unwrap();
+                let mut next_cmd = 1.3;
+                let mut k = 0u32;
+                let mut events = 0u64;
+                loop {
+                    let out = sim.step(SimTime::from_secs_f64(next_cmd), 1);
+                    if out == StepOutcome::Idle {
+                        break;
+                    }
+                    events += 1;
+                    check(
+                        &sim,
+                        &format!("{mode} {server} t{threads} c{cpus} ev{events}"),
+                        &mut seen,
+                    );
+                    if out == StepOutcome::TimeLimit {
+                        k += 1;
+                        next_cmd += 0.29;
+                        if next_cmd < 6.0 {
+                            let node = if k % 2 == 0 { web } else { db };
+                            let r = k % 2;
+                            let cmd = if k % 3 == 0 {
+                                Command::ReviveInstance { node, replica: r }
+                            } else {
+                                Command::KillInstance { node, replica: r }
+                            };
+                            let _ = sim.command(cmd);
+                        } else {
+                            for node in [web, db] {
+                                for r in 0..2 {
+                                    let _ =
+                                        sim.command(Command::ReviveInstance { node, replica: r });
+                                }
+                            }
+                            next_cmd = 1e6;
+                        }
+                    }
+                }
+                let w = sim.world();
+                assert_eq!(w.calls.len(), 0);
+                for (i, n) in w.nodes.iter().enumerate() {
+                    if let Live::Service(_) = n {
+                        assert_eq!(w.stats[i].threads_busy.value(), 0);
+                        assert_eq!(w.stats[i].cpus_busy.value(), 0);
+                        assert_eq!(w.stats[i].queue_len.value(), 0);
+                    }
+                }
+            }
+        }
+    }
+    // The states the invariants are about were reached (else the test would prove nothing).
+    assert!(
+        seen.thread_queued > 0 && seen.cpu_queued > 0 && seen.down > 0,
+        "thread-queued {}, cpu-queued {}, down {}",
+        seen.thread_queued,
+        seen.cpu_queued,
+        seen.down
+    );
+}
+
+/// How often the states worth checking were seen: a call waiting for a thread, for a CPU, and
+/// an instance down.
+#[derive(Default)]
+struct Seen {
+    thread_queued: u64,
+    cpu_queued: u64,
+    down: u64,
+}
+
+fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
+    let w = sim.world();
+    for (i, n) in w.nodes.iter().enumerate() {
+        let Live::Service(s) = n else { continue };
+        let (mut tb, mut cb, mut q) = (0u64, 0u64, 0u64);
+        for (r, inst) in s.instances.iter().enumerate() {
+            let r = r as u32;
+            tb += u64::from(inst.threads_busy);
+            cb += u64::from(inst.cpus_busy);
+            q += inst.thread_queue.len() as u64;
+            seen.thread_queued += u64::from(!inst.thread_queue.is_empty());
+            seen.cpu_queued += u64::from(!inst.cpu_queue.is_empty());
+            seen.down += u64::from(inst.down);
+            assert!(
+                inst.threads_busy <= s.model.threads,
+                "{what}: threads over cap"
+            );
+            assert!(inst.cpus_busy <= s.model.cpus, "{what}: cpus over cap");
+            if !inst.thread_queue.is_empty() {
+                assert_eq!(
+                    inst.threads_busy, s.model.threads,
+                    "{what}: queued with a free thread"
+                );
+            }
+            if !inst.cpu_queue.is_empty() {
+                assert_eq!(
+                    inst.cpus_busy, s.model.cpus,
+                    "{what}: cpu-queued with a free cpu"
+                );
+            }
+            if inst.down {
+                continue;
+            }
+            let mine = |c: &flashcrowd::components::Call| {
+                c.callee as usize == i
+                    && c.replica == r
+                    && c.delivered
+                    && !c.callee_done
+                    && c.incarnation == inst.incarnation
+            };
+            let holders = w
+                .calls
+                .iter()
+                .filter(|(_, c)| mine(c) && c.holds_thread)
+                .count() as u32;
+            assert_eq!(holders, inst.threads_busy, "{what}: svc {i} r{r} holders");
+            let leaf = s.model.calls.is_empty();
+            let cpu_phase = w
+                .calls
+                .iter()
+                .filter(|(_, c)| mine(c) && c.holds_thread && (leaf || c.step == 0))
+                .count() as u64;
+            assert_eq!(
+                cpu_phase,
+                u64::from(inst.cpus_busy) + inst.cpu_queue.len() as u64,
+                "{what}: svc {i} r{r} cpu phase"
+            );
+            for (id, _) in &inst.cpu_queue {
+                let c = w.calls.get(*id).expect("cpu-queued call alive");
+                assert!(c.holds_thread && !c.callee_done);
+            }
+            for id in &inst.thread_queue {
+                let c = w.calls.get(*id).expect("thread-queued call alive");
+                assert!(!c.holds_thread && !c.callee_done);
+            }
+        }
+        assert_eq!(w.stats[i].threads_busy.value(), tb, "{what}");
+        assert_eq!(w.stats[i].cpus_busy.value(), cb, "{what}");
+        assert_eq!(w.stats[i].queue_len.value(), q, "{what}");
+    }
+}
