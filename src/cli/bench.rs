@@ -30,6 +30,11 @@ pub struct BenchArgs {
     /// Runs per case (interleaved); the fastest counts, which filters out a busy machine.
     #[arg(long, default_value_t = 5)]
     pub repeat: u32,
+    /// Another flashcrowd binary (say, a build of the previous commit): its engine cases run
+    /// interleaved with this one's, against the same baseline runs, so two builds are
+    /// compared under the same machine noise.
+    #[arg(long, value_name = "BINARY")]
+    pub against: Option<PathBuf>,
     /// Run one case in this process and print its figures as JSON (used internally).
     #[arg(long, hide = true)]
     pub case: Option<String>,
@@ -75,18 +80,29 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             .join(" ")
     );
     println!();
-    let mut cases = vec!["mm1-baseline", "mm1-engine", "web-baseline", "web-engine"];
+    let mut cases = vec![
+        ("mm1-baseline", None),
+        ("mm1-engine", None),
+        ("web-baseline", None),
+        ("web-engine", None),
+    ];
+    if let Some(other) = &args.against {
+        cases.extend([
+            ("mm1-engine", Some(other.as_path())),
+            ("web-engine", Some(other.as_path())),
+        ]);
+    }
     if args.memory {
-        cases.extend(["mm1-engine-x10", "web-engine-x10"]);
+        cases.extend([("mm1-engine-x10", None), ("web-engine-x10", None)]);
     }
     let mut results: Vec<Figures> = Vec::new();
     for round in 0..args.repeat.max(1) {
-        for case in &cases {
+        for &(case, binary) in &cases {
             // The long memory cases once: they measure memory, not speed.
             if round > 0 && case.ends_with("-x10") {
                 continue;
             }
-            let out = std::process::Command::new(&exe)
+            let out = std::process::Command::new(binary.unwrap_or(&exe))
                 .args([
                     "bench",
                     "--case",
@@ -103,7 +119,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
                     String::from_utf8_lossy(&out.stderr)
                 );
             }
-            let f: Figures = serde_json::from_slice(&out.stdout)?;
+            let mut f: Figures = serde_json::from_slice(&out.stdout)?;
+            if binary.is_some() {
+                f.case = format!("{case}-against");
+            }
             match results.iter_mut().find(|r| r.case == f.case) {
                 Some(best) if f.wall_s < best.wall_s => *best = f,
                 Some(_) => {}
@@ -112,12 +131,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         }
     }
     println!(
-        "{:<16} {:>10} {:>12} {:>14} {:>14} {:>12} {:>12}",
+        "{:<20} {:>10} {:>12} {:>14} {:>14} {:>12} {:>12}",
         "case", "wall s", "requests", "requests/s", "events/s", "peak MiB", "mean lat s"
     );
     for f in &results {
         println!(
-            "{:<16} {:>10.3} {:>12} {:>14.0} {:>14.0} {:>12.1} {:>12.6}",
+            "{:<20} {:>10.3} {:>12} {:>14.0} {:>14.0} {:>12.1} {:>12.6}",
             f.case,
             f.wall_s,
             f.requests,
@@ -136,6 +155,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         ) {
             println!(
                 "{model}: engine wall / baseline wall = {:.2}× (target ≤ 2×)",
+                e.wall_s / b.wall_s
+            );
+        }
+        if let (Some(b), Some(e)) = (
+            get(&format!("{model}-baseline")),
+            get(&format!("{model}-engine-against")),
+        ) {
+            println!(
+                "{model}: --against binary's engine wall / baseline wall = {:.2}×",
                 e.wall_s / b.wall_s
             );
         }

@@ -157,3 +157,45 @@ fn validate_reports_ok_and_missing_files() {
     let out = flashcrowd(&["validate", "models/nope.ron"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn bench_compares_against_another_binary_and_checks_memory() {
+    // A tiny bench (figures are printed, never asserted): every case runs, both models get a
+    // ratio for this binary and for the `--against` one, and the memory check reports.
+    let me = env!("CARGO_BIN_EXE_flashcrowd");
+    let out = flashcrowd(&[
+        "bench",
+        "--requests",
+        "2000",
+        "--repeat",
+        "2",
+        "--memory",
+        "--against",
+        me,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for case in [
+        "mm1-baseline",
+        "mm1-engine-against",
+        "web-engine-against",
+        "web-engine-x10",
+    ] {
+        assert!(text.contains(case), "no {case} row:\n{text}");
+    }
+    for model in ["mm1", "web"] {
+        assert!(
+            text.contains(&format!("{model}: --against binary's engine wall")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{model}: peak memory 10× longer")),
+            "{text}"
+        );
+    }
+}
