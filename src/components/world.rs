@@ -110,6 +110,9 @@ pub struct World {
     /// Current time-series window width, ns.
     pub series_window_ns: u64,
     ticking: bool,
+    /// What `horizon` answers, kept up to date where `ticking` or the window's end change
+    /// (it is asked before every event).
+    horizon: Option<SimTime>,
     /// Arrivals are over (the counting window has closed).
     window_closed: bool,
     /// A zero-delay hop to handle before the next queued event.
@@ -173,6 +176,7 @@ impl World {
             window_start_ns: 0,
             series_window_ns: topo.window_ns,
             ticking: false,
+            horizon: None,
             window_closed: false,
             next_hop: None,
         }
@@ -198,7 +202,7 @@ impl World {
             }
         }
         self.queue_pending_hop(queue);
-        self.ticking = true;
+        self.set_ticking(true);
         self.schedule_tick(queue);
     }
 
@@ -324,6 +328,7 @@ impl World {
         // ends just after the last counted arrival.
         let end = self.env.window.duration_ns.min(queue.now().as_nanos() + 1);
         self.env.window.duration_ns = end;
+        self.set_ticking(self.ticking);
         // Before anything else at that instant: a call finishing then is outside the window.
         queue.schedule_first(
             SimTime::from_nanos(end),
@@ -350,7 +355,7 @@ impl World {
         if active || !self.calls.is_empty() {
             self.schedule_tick(queue);
         } else {
-            self.ticking = false;
+            self.set_ticking(false);
         }
     }
 
@@ -383,6 +388,15 @@ impl World {
     fn schedule_tick(&mut self, queue: &mut EventQueue<Event>) {
         let at = queue.now().plus_nanos(self.series_window_ns);
         queue.schedule_aside(at, Event::Tick);
+    }
+
+    /// Over once arrivals have ended and no call is in flight (ticks stop then); else the
+    /// drain ends `limits.drain` after the counting window.
+    fn set_ticking(&mut self, ticking: bool) {
+        self.ticking = ticking;
+        self.horizon = ticking.then(|| {
+            SimTime::from_nanos(self.env.window.duration_ns.saturating_add(self.drain_ns))
+        });
     }
 
     /// The model's cap on calls in flight.
@@ -510,16 +524,13 @@ impl Model for World {
         if self.window_closed && self.calls.is_empty() {
             // Nothing can happen any more: later arrivals and wake-ups are ignored and every
             // queued timer or CPU event is stale.
-            self.ticking = false;
+            self.set_ticking(false);
         }
         handled
     }
 
     #[inline]
     fn horizon(&self) -> Option<SimTime> {
-        // Over once arrivals have ended and no call is in flight (ticks stop then); else the
-        // drain ends `limits.drain` after the counting window.
-        self.ticking
-            .then(|| SimTime::from_nanos(self.env.window.duration_ns.saturating_add(self.drain_ns)))
+        self.horizon
     }
 }
