@@ -149,23 +149,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     let get = |name: &str| results.iter().find(|f| f.case == name);
     println!();
     for model in ["mm1", "web"] {
-        if let (Some(b), Some(e)) = (
-            get(&format!("{model}-baseline")),
-            get(&format!("{model}-engine")),
-        ) {
-            println!(
-                "{model}: engine wall / baseline wall = {:.2}× (target ≤ 2×)",
-                e.wall_s / b.wall_s
-            );
-        }
-        if let (Some(b), Some(e)) = (
-            get(&format!("{model}-baseline")),
-            get(&format!("{model}-engine-against")),
-        ) {
-            println!(
-                "{model}: --against binary's engine wall / baseline wall = {:.2}×",
-                e.wall_s / b.wall_s
-            );
+        for (case, what, target) in [
+            ("engine", "engine", " (target ≤ 2×)"),
+            ("engine-against", "--against binary's engine", ""),
+        ] {
+            if let (Some(b), Some(e)) = (
+                get(&format!("{model}-baseline")),
+                get(&format!("{model}-{case}")),
+            ) {
+                println!(
+                    "{model}: {what} wall / baseline wall = {:.2}×{target}",
+                    e.wall_s / b.wall_s
+                );
+            }
         }
         if let (Some(e), Some(x)) = (
             get(&format!("{model}-engine")),
