@@ -29,7 +29,7 @@ impl LatencyHistogram {
 
     /// Values recorded.
     pub fn count(&self) -> u64 {
-        self.buckets.count()
+        self.buckets.count(self.max_ns)
     }
 
     /// Exact sum, ns.
@@ -49,7 +49,7 @@ impl LatencyHistogram {
 
     /// The q-quantile (0..=1), ns; 0 when empty.
     pub fn quantile_ns(&self, q: f64) -> u64 {
-        self.buckets.quantiles_ns([q])[0].min(self.max_ns)
+        self.buckets.quantiles_ns([q], self.max_ns)[0].min(self.max_ns)
     }
 
     /// Largest value, ns (exact).
@@ -59,7 +59,7 @@ impl LatencyHistogram {
 
     /// Add another histogram's values to this one.
     pub fn merge(&mut self, other: &LatencyHistogram) {
-        self.buckets.merge(&other.buckets);
+        self.buckets.merge(&other.buckets, other.max_ns);
         self.sum_ns += other.sum_ns;
         self.max_ns = self.max_ns.max(other.max_ns);
     }
@@ -70,7 +70,7 @@ impl LatencyHistogram {
         // percentile above the exact maximum.
         let [p50, p95, p99, p999] = self
             .buckets
-            .quantiles_ns([0.50, 0.95, 0.99, 0.999])
+            .quantiles_ns([0.50, 0.95, 0.99, 0.999], self.max_ns)
             .map(|q| q.min(self.max_ns));
         LatencySummary {
             mean: self.mean_ns() / 1e9,

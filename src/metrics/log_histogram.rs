@@ -2,9 +2,13 @@
 //! exactly, every power of two above is split into 2ᵇ equal buckets, so a bucket is never
 //! wider than 1/2ᵇ of its values (b = 10: 0.1 %, three significant digits, like
 //! HdrHistogram's `sigfig = 3`; b = 5: 3 %, for chart windows). Recording is a few
-//! instructions and inlines into the hot path; memory is fixed and resident from the start
-//! (about 320 KiB at b = 10, 11 KiB at b = 5) whatever the run length. A test checks the percentiles against the
-//! hdrhistogram crate.
+//! instructions and inlines into the hot path; memory is fixed (about 320 KiB at b = 10,
+//! 11 KiB at b = 5) whatever the run length. Reading, merging and clearing touch only the
+//! buckets that can be in use: up to the bucket of a known maximum (the report histograms keep
+//! the exact one), or up to the last recorded value (a series window, whose count is known, is
+//! read and cleared in one pass that stops there). So a window costs what it holds, not the
+//! whole array, and the untouched pages of a fresh histogram are never faulted in. A test
+//! checks the percentiles against the hdrhistogram crate.
 
 /// Highest power of two tracked: values at or above 2⁴⁸ ns (about 78 hours) are clamped.
 const MAX_MSB: u32 = 47;
@@ -56,20 +60,48 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
         self.counts[i] += 1;
     }
 
-    /// Values recorded (a sum over the buckets: recording keeps no separate total).
-    pub fn count(&self) -> u64 {
-        self.counts.iter().sum()
+    /// The buckets that can be non-empty when no value above `max_ns` was recorded.
+    #[inline]
+    fn up_to(&self, max_ns: u64) -> &[u64] {
+        &self.counts[..=Self::index(max_ns)]
+    }
+
+    /// Values recorded, none above `max_ns` (`u64::MAX` when not known): a sum over the
+    /// buckets up to that value's (recording keeps no separate total).
+    pub fn count(&self, max_ns: u64) -> u64 {
+        self.up_to(max_ns).iter().sum()
     }
 
     /// Several quantiles (ascending q in 0..=1) in one pass, ns; each is the middle of the
-    /// bucket holding the ⌈q·n⌉-th smallest value. Zeros when empty.
-    pub fn quantiles_ns<const N: usize>(&self, qs: [f64; N]) -> [u64; N] {
-        self.quantiles_ns_of(self.count(), qs)
+    /// bucket holding the ⌈q·n⌉-th smallest value; no value above `max_ns` was recorded
+    /// (`u64::MAX` when not known). Zeros when empty.
+    pub fn quantiles_ns<const N: usize>(&self, qs: [f64; N], max_ns: u64) -> [u64; N] {
+        let used = self.up_to(max_ns);
+        let total = used.iter().sum();
+        Self::scan(used.iter().copied().enumerate(), total, qs, false)
     }
 
-    /// [`LogHistogram::quantiles_ns`] when the caller already knows how many values were
-    /// recorded (`total`), which saves a pass over the buckets.
-    pub fn quantiles_ns_of<const N: usize>(&self, total: u64, qs: [f64; N]) -> [u64; N] {
+    /// The quantiles of the `total` values recorded (as [`LogHistogram::quantiles_ns`]),
+    /// then forget them all, in one pass that ends at the bucket of the largest value.
+    /// `total` must be exactly the number of values recorded since the last clear.
+    pub fn take_quantiles_ns<const N: usize>(&mut self, total: u64, qs: [f64; N]) -> [u64; N] {
+        let taken = self.counts.iter_mut().map(|c| {
+            // Only non-empty buckets are written.
+            if *c == 0 { 0 } else { std::mem::take(c) }
+        });
+        let out = Self::scan(taken.enumerate(), total, qs, true);
+        debug_assert!(self.counts.iter().all(|&c| c == 0), "total was too small");
+        out
+    }
+
+    /// The quantile scan over (bucket, count) pairs holding `total` values; stops once every
+    /// quantile is found, or with `to_last` once every value is seen.
+    fn scan<const N: usize>(
+        buckets: impl Iterator<Item = (usize, u64)>,
+        total: u64,
+        qs: [f64; N],
+        to_last: bool,
+    ) -> [u64; N] {
         let mut out = [0u64; N];
         if total == 0 {
             return out;
@@ -77,7 +109,7 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
         let ranks = qs.map(|q| ((q * total as f64).ceil() as u64).clamp(1, total));
         let mut k = 0;
         let mut seen = 0u64;
-        for (i, &c) in self.counts.iter().enumerate() {
+        for (i, c) in buckets {
             if c == 0 {
                 continue;
             }
@@ -87,23 +119,22 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
                 out[k] = lo + (hi - lo) / 2;
                 k += 1;
             }
-            if k == N {
+            if k == N && (!to_last || seen >= total) {
                 break;
             }
         }
         out
     }
 
-    /// Add another histogram's counts.
-    pub fn merge(&mut self, other: &Self) {
-        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
-            *a += b;
+    /// Add another histogram's counts; none of its values is above `max_ns` (`u64::MAX`
+    /// when not known).
+    pub fn merge(&mut self, other: &Self, max_ns: u64) {
+        for (a, &b) in self.counts.iter_mut().zip(other.up_to(max_ns)) {
+            // Empty buckets are not written: a fresh page of zeros stays unmapped.
+            if b != 0 {
+                *a += b;
+            }
         }
-    }
-
-    /// Forget everything (keeps the allocation).
-    pub fn clear(&mut self) {
-        self.counts.fill(0);
     }
 }
 
@@ -153,7 +184,7 @@ mod tests {
             reference.record(v).unwrap();
         }
         let qs = [0.5, 0.9, 0.99, 0.999];
-        let got = ours.quantiles_ns(qs);
+        let got = ours.quantiles_ns(qs, u64::MAX);
         for (q, g) in qs.iter().zip(got) {
             let r = reference.value_at_quantile(*q) as f64;
             assert!(
@@ -162,11 +193,44 @@ mod tests {
             );
         }
         let mut merged = H3::default();
-        merged.merge(&ours);
-        merged.merge(&ours);
-        assert_eq!(merged.quantiles_ns(qs), got);
-        assert_eq!(merged.count(), 400_000);
-        merged.clear();
-        assert_eq!(merged.quantiles_ns([0.5]), [0]);
+        merged.merge(&ours, u64::MAX);
+        merged.merge(&ours, u64::MAX);
+        assert_eq!(merged.quantiles_ns(qs, u64::MAX), got);
+        assert_eq!(merged.count(u64::MAX), 400_000);
+        assert_eq!(merged.take_quantiles_ns(400_000, qs), got);
+        assert_eq!(merged.quantiles_ns([0.5], u64::MAX), [0]);
+    }
+
+    #[test]
+    fn bounded_scans_see_every_value_below_the_bound() {
+        let all = |h: &H5| h.counts.iter().sum::<u64>();
+        let middle = |v: u64| {
+            let (lo, hi) = H5::bounds(H5::index(v));
+            lo + (hi - lo) / 2
+        };
+        let mut h = H5::default();
+        for v in [5u64, 70_000, 3_000] {
+            h.record(v);
+        }
+        assert_eq!(h.count(70_000), 3);
+        assert_eq!(h.count(69_000), 2, "the bound is trusted");
+        assert_eq!(
+            h.quantiles_ns([0.5, 1.0], 70_000),
+            [middle(3_000), middle(70_000)]
+        );
+        // Merging up to the bound moves every value.
+        let mut m = H5::default();
+        m.merge(&h, 70_000);
+        assert_eq!(m.count(u64::MAX), 3);
+        // Taking reads like quantiles_ns, then leaves every bucket empty.
+        assert_eq!(
+            h.take_quantiles_ns(3, [0.5, 1.0]),
+            [middle(3_000), middle(70_000)]
+        );
+        assert_eq!(all(&h), 0);
+        h.record(10);
+        assert_eq!(h.take_quantiles_ns(1, [0.99]), [10]);
+        assert_eq!(all(&h), 0);
+        assert_eq!(h.take_quantiles_ns(0, [0.5]), [0]);
     }
 }

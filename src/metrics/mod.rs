@@ -263,7 +263,7 @@ impl NodeStats {
         let all = win_completions + self.win_errors;
         let [p50, p95, p99] = self
             .win_latency
-            .quantiles_ns_of(win_completions, [0.5, 0.95, 0.99])
+            .take_quantiles_ns(win_completions, [0.5, 0.95, 0.99])
             .map(|ns| ns as f64 / 1e9);
         let point = SeriesPoint {
             t_s: start_ns as f64 / 1e9,
@@ -287,9 +287,6 @@ impl NodeStats {
             errors: self.win_errors,
         };
         self.win_errors = 0;
-        if win_completions > 0 {
-            self.win_latency.clear();
-        }
         self.series.push(point)
     }
 }
