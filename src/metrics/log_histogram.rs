@@ -77,55 +77,41 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
     /// (`u64::MAX` when not known). Zeros when empty.
     pub fn quantiles_ns<const N: usize>(&self, qs: [f64; N], max_ns: u64) -> [u64; N] {
         let used = self.up_to(max_ns);
-        let total = used.iter().sum();
-        Self::scan(used.iter().copied().enumerate(), total, qs, false)
+        let mut scan = Scan::<SUB_BITS, N>::new(used.iter().sum(), qs);
+        for (i, &c) in used.iter().enumerate() {
+            if scan.found_all() {
+                break;
+            }
+            if c != 0 {
+                scan.add(i, c);
+            }
+        }
+        scan.out
     }
 
     /// The quantiles of the `total` values recorded (as [`LogHistogram::quantiles_ns`]),
     /// then forget them all, in one pass that ends at the bucket of the largest value.
     /// `total` must be exactly the number of values recorded since the last clear.
     pub fn take_quantiles_ns<const N: usize>(&mut self, total: u64, qs: [f64; N]) -> [u64; N] {
-        let taken = self.counts.iter_mut().map(|c| {
-            // Only non-empty buckets are written.
-            if *c == 0 { 0 } else { std::mem::take(c) }
-        });
-        let out = Self::scan(taken.enumerate(), total, qs, true);
-        debug_assert!(self.counts.iter().all(|&c| c == 0), "total was too small");
-        out
-    }
-
-    /// The quantile scan over (bucket, count) pairs holding `total` values; stops once every
-    /// quantile is found, or with `to_last` once every value is seen.
-    fn scan<const N: usize>(
-        buckets: impl Iterator<Item = (usize, u64)>,
-        total: u64,
-        qs: [f64; N],
-        to_last: bool,
-    ) -> [u64; N] {
-        let mut out = [0u64; N];
-        if total == 0 {
-            return out;
-        }
-        let ranks = qs.map(|q| ((q * total as f64).ceil() as u64).clamp(1, total));
-        let mut k = 0;
-        let mut seen = 0u64;
-        for (i, c) in buckets {
-            if c == 0 {
-                continue;
-            }
-            seen += c;
-            while k < N && seen >= ranks[k] {
-                let (lo, hi) = Self::bounds(i);
-                out[k] = lo + (hi - lo) / 2;
-                k += 1;
-            }
-            if k == N && (!to_last || seen >= total) {
+        let mut scan = Scan::<SUB_BITS, N>::new(total, qs);
+        // Eight buckets at a time: runs of empty ones (most of a window's) cost one test.
+        for (chunk, counts) in self.counts.chunks_mut(8).enumerate() {
+            if scan.seen >= total {
                 break;
             }
+            if counts.iter().fold(0, |any, &c| any | c) == 0 {
+                continue;
+            }
+            for (j, c) in counts.iter_mut().enumerate() {
+                if *c != 0 {
+                    // Only non-empty buckets are written.
+                    scan.add(chunk * 8 + j, std::mem::take(c));
+                }
+            }
         }
-        out
+        debug_assert!(self.counts.iter().all(|&c| c == 0), "total was too small");
+        scan.out
     }
-
     /// Add another histogram's counts; none of its values is above `max_ns` (`u64::MAX`
     /// when not known).
     pub fn merge(&mut self, other: &Self, max_ns: u64) {
@@ -135,6 +121,55 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
                 *a += b;
             }
         }
+    }
+}
+
+/// A quantile scan in progress over the buckets of a histogram holding `total` values,
+/// fed in ascending bucket order.
+struct Scan<const SUB_BITS: u32, const N: usize> {
+    /// The rank of the value each quantile names (1-based).
+    ranks: [u64; N],
+    /// The quantiles found so far.
+    out: [u64; N],
+    /// How many quantiles are found.
+    found: usize,
+    /// The rank of the next quantile to find (`u64::MAX` once all are found).
+    next: u64,
+    /// Values seen so far.
+    seen: u64,
+}
+
+impl<const SUB_BITS: u32, const N: usize> Scan<SUB_BITS, N> {
+    fn new(total: u64, qs: [f64; N]) -> Self {
+        let ranks = qs.map(|q| ((q * total as f64).ceil() as u64).clamp(1, total.max(1)));
+        // Nothing to find in an empty histogram: every quantile is 0.
+        let found = if total == 0 { N } else { 0 };
+        Self {
+            ranks,
+            out: [0; N],
+            found,
+            next: ranks.get(found).copied().unwrap_or(u64::MAX),
+            seen: 0,
+        }
+    }
+
+    fn found_all(&self) -> bool {
+        self.found == N
+    }
+
+    /// Bucket `i` holds `count` values.
+    #[inline]
+    fn add(&mut self, i: usize, count: u64) {
+        self.seen += count;
+        if self.seen < self.next {
+            return;
+        }
+        let (lo, hi) = LogHistogram::<SUB_BITS>::bounds(i);
+        while self.found < N && self.seen >= self.ranks[self.found] {
+            self.out[self.found] = lo + (hi - lo) / 2;
+            self.found += 1;
+        }
+        self.next = self.ranks.get(self.found).copied().unwrap_or(u64::MAX);
     }
 }
 
