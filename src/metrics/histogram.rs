@@ -5,10 +5,13 @@
 use super::log_histogram::LogHistogram;
 use crate::engine::time::nanos_to_secs;
 
+/// Sub-bucket bits of the report histograms: buckets 1/2¹⁰ of their values wide.
+pub const REPORT_SUB_BITS: u32 = 10;
+
 /// A latency distribution in nanoseconds.
 #[derive(Debug, Clone, Default)]
 pub struct LatencyHistogram {
-    buckets: LogHistogram<10>,
+    buckets: LogHistogram<REPORT_SUB_BITS>,
     sum_ns: u128,
     max_ns: u64,
 }
@@ -22,7 +25,20 @@ impl LatencyHistogram {
     /// Record one latency.
     #[inline]
     pub fn record(&mut self, ns: u64) {
-        self.buckets.record(ns);
+        self.record_in(Self::bucket_of(ns), ns);
+    }
+
+    /// The bucket of a latency of `ns` (for [`LatencyHistogram::record_in`] and
+    /// [`LogHistogram::index_from_finer`]).
+    #[inline]
+    pub fn bucket_of(ns: u64) -> usize {
+        LogHistogram::<REPORT_SUB_BITS>::index(ns)
+    }
+
+    /// Record a latency of `ns` whose bucket is `bucket` (= `bucket_of(ns)`).
+    #[inline]
+    pub fn record_in(&mut self, bucket: usize, ns: u64) {
+        self.buckets.record_index(bucket);
         self.sum_ns += u128::from(ns);
         self.max_ns = self.max_ns.max(ns);
     }

@@ -32,8 +32,9 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
     const EXACT: usize = 2 * Self::SUB;
     const BUCKETS: usize = Self::EXACT + (MAX_MSB - SUB_BITS) as usize * Self::SUB;
 
+    /// The bucket of value `v`.
     #[inline]
-    fn index(v: u64) -> usize {
+    pub fn index(v: u64) -> usize {
         // Branch-free: below EXACT the shift is 0 and the index is v itself; above it,
         // EXACT + (shift − 1)·SUB + (v >> shift) − SUB simplifies to shift·SUB + (v >> shift).
         let v = v.min((1u64 << (MAX_MSB + 1)) - 1);
@@ -53,10 +54,30 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
         (lo, lo + (1u64 << shift) - 1)
     }
 
+    /// The bucket of `v` here, from its bucket `fine` in a histogram with `FINE` ≥ `SUB_BITS`
+    /// bits (`fine` = `LogHistogram::<FINE>::index(v)`). Above both exact ranges a bucket
+    /// here is 2^(FINE − SUB_BITS) buckets there, so this is a shift and an add: a value
+    /// recorded in both histograms needs one bucket computation, not two.
+    #[inline]
+    pub fn index_from_finer<const FINE: u32>(fine: usize, v: u64) -> usize {
+        let d = FINE - SUB_BITS;
+        if fine >= LogHistogram::<FINE>::EXACT {
+            // fine = s·2^FINE + (v >> s) with s = msb − FINE; here the shift is s + d.
+            (fine >> d) + ((d as usize) << SUB_BITS)
+        } else {
+            Self::index(v)
+        }
+    }
+
     /// Record one value, ns.
     #[inline]
     pub fn record(&mut self, ns: u64) {
-        let i = Self::index(ns);
+        self.record_index(Self::index(ns));
+    }
+
+    /// Record one value whose bucket is `i` (from [`LogHistogram::index`]).
+    #[inline]
+    pub fn record_index(&mut self, i: usize) {
         self.counts[i] += 1;
     }
 
@@ -234,6 +255,29 @@ mod tests {
         assert_eq!(merged.count(u64::MAX), 400_000);
         assert_eq!(merged.take_quantiles_ns(400_000, qs), got);
         assert_eq!(merged.quantiles_ns([0.5], u64::MAX), [0]);
+    }
+
+    #[test]
+    fn coarse_buckets_follow_from_fine_ones() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut values: Vec<u64> = (0..5000).collect();
+        for shift in 0..64 {
+            for _ in 0..50 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                values.push(x >> shift);
+            }
+            values.extend([1u64 << shift, (1u64 << shift) - 1, (1u64 << shift) + 1]);
+        }
+        values.push(u64::MAX);
+        for v in values {
+            assert_eq!(
+                H5::index_from_finer::<10>(H3::index(v), v),
+                H5::index(v),
+                "{v}"
+            );
+        }
     }
 
     #[test]
