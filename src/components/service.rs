@@ -22,7 +22,7 @@ use crate::topology::model::ServiceModel;
 use crate::topology::spec::{CallMode, ServerModel};
 
 /// One instance of a service.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Instance {
     /// Bumped on every kill and revive.
     pub incarnation: u32,
@@ -36,6 +36,17 @@ pub struct Instance {
     pub thread_queue: VecDeque<CallId>,
     /// Calls (with their CPU work, ns) waiting for a CPU.
     pub cpu_queue: VecDeque<(CallId, Timer)>,
+    /// Its CPU work draws (stream "cpu", this replica).
+    cpu_rng: Rng,
+}
+
+/// A request class's CPU work on this service.
+#[derive(Debug, Clone)]
+enum CpuWork {
+    /// Always the same: scheduled through its delay lane.
+    Fixed(Timer),
+    /// Drawn per request.
+    Drawn(Sampler),
 }
 
 /// A running service.
@@ -47,14 +58,12 @@ pub struct Service {
     pub model: ServiceModel,
     /// Instances (index = replica).
     pub instances: Vec<Instance>,
-    /// CPU work draws, per replica.
-    cpu_rng: Vec<Rng>,
     /// Replica choice and call probabilities.
     route_rng: Rng,
     /// Per downstream call: its timeout, if any.
     timeouts: Vec<Option<Timer>>,
-    /// Per class: the CPU time when it is constant (scheduled through a delay lane).
-    const_cpu: Vec<Option<Timer>>,
+    /// Per class: its CPU work.
+    cpu_work: Vec<CpuWork>,
 }
 
 impl Service {
@@ -75,16 +84,25 @@ impl Service {
                 .iter()
                 .map(|c| c.timeout_ns.map(Timer::new))
                 .collect(),
-            const_cpu: model
+            cpu_work: model
                 .cpu
                 .iter()
                 .map(|c| match c {
-                    Sampler::Const(ns) => Some(Timer::new(*ns)),
-                    _ => None,
+                    Sampler::Const(ns) => CpuWork::Fixed(Timer::new(*ns)),
+                    drawn => CpuWork::Drawn(drawn.clone()),
                 })
                 .collect(),
-            instances: vec![Instance::default(); replicas as usize],
-            cpu_rng: (0..replicas).map(|r| key(r, "cpu").rng()).collect(),
+            instances: (0..replicas)
+                .map(|r| Instance {
+                    incarnation: 0,
+                    down: false,
+                    threads_busy: 0,
+                    cpus_busy: 0,
+                    thread_queue: VecDeque::new(),
+                    cpu_queue: VecDeque::new(),
+                    cpu_rng: key(r, "cpu").rng(),
+                })
+                .collect(),
             route_rng: key(0, "route").rng(),
             model,
         }
@@ -95,8 +113,11 @@ impl Service {
         for t in self
             .timeouts
             .iter_mut()
-            .chain(&mut self.const_cpu)
             .flatten()
+            .chain(self.cpu_work.iter_mut().filter_map(|w| match w {
+                CpuWork::Fixed(t) => Some(t),
+                CpuWork::Drawn(_) => None,
+            }))
         {
             t.register(queue);
         }
@@ -167,9 +188,9 @@ impl Service {
         let class = class as usize;
         let inst = &mut self.instances[replica as usize];
         // A constant burst goes through its delay lane; others are drawn.
-        let burst = match self.const_cpu[class] {
-            Some(t) => t,
-            None => Timer::new(self.model.cpu[class].sample(&mut self.cpu_rng[replica as usize])),
+        let burst = match &self.cpu_work[class] {
+            CpuWork::Fixed(t) => *t,
+            CpuWork::Drawn(work) => Timer::new(work.sample(&mut inst.cpu_rng)),
         };
         if inst.cpus_busy < self.model.cpus {
             inst.cpus_busy += 1;
