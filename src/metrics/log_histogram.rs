@@ -133,6 +133,7 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
         debug_assert!(self.counts.iter().all(|&c| c == 0), "total was too small");
         scan.out
     }
+
     /// Add another histogram's counts; none of its values is above `max_ns` (`u64::MAX`
     /// when not known).
     pub fn merge(&mut self, other: &Self, max_ns: u64) {
