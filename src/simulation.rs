@@ -44,7 +44,7 @@ impl Simulation {
     pub fn new(topo: &Topology, options: RunOptions) -> Self {
         let seed = options.seed.unwrap_or(topo.seed);
         let mut engine = Engine::new(World::new(topo, seed, options.replication));
-        engine.model.start(&mut engine.queue);
+        engine.model.start();
         let slo = topo.slo.as_ref().map(|s| SloTargets {
             p50_s: s.p50.map(|d| d.as_secs_f64()),
             p95_s: s.p95.map(|d| d.as_secs_f64()),
@@ -104,7 +104,7 @@ impl Simulation {
 
     /// Apply a command now.
     pub fn command(&mut self, cmd: Command) -> Result<(), CommandError> {
-        self.engine.model.apply(cmd, &mut self.engine.queue)
+        self.engine.model.apply(cmd)
     }
 
     /// Handle up to `max_events` events, not beyond simulated time `until` (nor the end of
@@ -138,7 +138,7 @@ impl Simulation {
         let world = &mut self.engine.model;
         world.close_series(now);
         world.censor();
-        let window = world.env.window;
+        let window = world.core.env.window;
         let mut report = Report {
             schema_version: SCHEMA_VERSION,
             model: self.model.clone(),
@@ -243,7 +243,7 @@ impl Simulation {
 
     /// Pending events (for tests of the engine's bookkeeping).
     pub fn pending_events(&self) -> usize {
-        self.engine.queue.len()
+        self.engine.queue().len()
     }
 }
 

@@ -97,14 +97,14 @@ impl Client {
     /// Schedule the first arrivals (open) or the users' first wake-ups (closed).
     pub fn start(&mut self, ctx: &mut Ctx) {
         if let Some(t) = &mut self.timeout {
-            t.register(ctx.queue);
+            t.register(&mut ctx.core.queue);
         }
         match &self.model.source {
             Source::Open { .. } => self.schedule_next_arrival(ctx),
             Source::Closed { users, think } => {
                 for user in 0..*users {
                     let t = think.sample(&mut self.think_rng);
-                    ctx.queue.schedule_in(
+                    ctx.core.queue.schedule_in(
                         t,
                         Event::UserWake {
                             node: self.node,
@@ -153,7 +153,7 @@ impl Client {
         let now = ctx.now_ns();
         if let Some(t) = self.next_arrival_after(now) {
             let epoch = self.epoch;
-            ctx.queue.schedule(
+            ctx.core.queue.schedule(
                 crate::engine::SimTime::from_nanos(t),
                 Event::Arrival {
                     node: self.node,
@@ -253,7 +253,7 @@ impl Client {
         let now = ctx.now_ns();
         let attrs = self.draw_attrs(now, counted, if user == u32::MAX { 0 } else { user + 1 });
         ctx.stats.arrive(now, counted);
-        if ctx.calls.len() >= max_in_flight {
+        if ctx.core.calls.len() >= max_in_flight {
             ctx.stats
                 .finish(now, now, counted, Err(ErrorCause::Overload));
             return false;
@@ -272,11 +272,11 @@ impl Client {
             return (false, false);
         }
         let now = ctx.now_ns();
-        if now >= ctx.env.window.duration_ns {
+        if now >= ctx.core.env.window.duration_ns {
             self.stopped = true;
             return (false, false);
         }
-        let counted = ctx.env.window.counts(now);
+        let counted = ctx.core.env.window.counts(now);
         let accepted = self.send_request(u32::MAX, counted, ctx, max_in_flight);
         self.schedule_next_arrival(ctx);
         (counted, !accepted)
@@ -285,10 +285,10 @@ impl Client {
     /// A closed-loop user is ready to send. Same returns as [`Client::on_arrival`].
     pub fn on_user_wake(&mut self, user: u32, ctx: &mut Ctx, max_in_flight: usize) -> (bool, bool) {
         let now = ctx.now_ns();
-        if self.stopped || now >= ctx.env.window.duration_ns {
+        if self.stopped || now >= ctx.core.env.window.duration_ns {
             return (false, false);
         }
-        let counted = ctx.env.window.counts(now);
+        let counted = ctx.core.env.window.counts(now);
         let accepted = self.send_request(user, counted, ctx, max_in_flight);
         if !accepted {
             self.think(user, true, ctx);
@@ -305,7 +305,7 @@ impl Client {
             if failed_instantly {
                 t = t.max(MIN_RETRY_NS);
             }
-            ctx.queue.schedule_in(
+            ctx.core.queue.schedule_in(
                 t,
                 Event::UserWake {
                     node: self.node,

@@ -69,7 +69,7 @@ impl LoadBalancer {
 
     /// A call arrives: do the per-request work, then forward.
     pub fn on_deliver(&mut self, id: CallId, ctx: &mut Ctx) {
-        let max_hops = ctx.env.max_hops;
+        let max_hops = ctx.core.env.max_hops;
         let Some(call) = ctx.arrive(id) else { return };
         if call.hops > max_hops {
             ctx.reply(id, Err(ErrorCause::HopLimit));
@@ -79,13 +79,15 @@ impl LoadBalancer {
         if overhead == 0 {
             self.on_forward(id, ctx);
         } else {
-            ctx.queue.schedule_in(overhead, Event::Forward { call: id });
+            ctx.core
+                .queue
+                .schedule_in(overhead, Event::Forward { call: id });
         }
     }
 
     /// Pick a backend and send the call on.
     pub fn on_forward(&mut self, id: CallId, ctx: &mut Ctx) {
-        let Some(call) = ctx.calls.get(id) else {
+        let Some(call) = ctx.core.calls.get(id) else {
             return;
         };
         if call.callee_done {

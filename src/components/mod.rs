@@ -213,25 +213,33 @@ pub struct Env {
     pub max_hops: u16,
 }
 
+/// What every component shares: pending events, live calls, settings and the next hop. One
+/// struct, so a component's context is two pointers (this and its statistics) that travel
+/// in registers.
+pub struct Core {
+    /// Pending events.
+    pub queue: EventQueue<Event>,
+    /// Live calls.
+    pub calls: Slab<Call>,
+    /// Shared settings.
+    pub env: Env,
+    /// The next zero-delay hop, handled as soon as the current event is done.
+    pub next_hop: Option<Event>,
+}
+
 /// What a component may touch while handling an event.
 pub struct Ctx<'a> {
-    /// Pending events.
-    pub queue: &'a mut EventQueue<Event>,
-    /// Live calls.
-    pub calls: &'a mut Slab<Call>,
+    /// What every component shares.
+    pub core: &'a mut Core,
     /// This node's statistics.
     pub stats: &'a mut NodeStats,
-    /// Shared settings.
-    pub env: &'a Env,
-    /// The next zero-delay hop, handled as soon as the current event is done.
-    pub next_hop: &'a mut Option<Event>,
 }
 
 impl Ctx<'_> {
     /// Current time, ns.
     #[inline]
     pub fn now_ns(&self) -> u64 {
-        self.queue.now().as_nanos()
+        self.core.queue.now().as_nanos()
     }
 
     /// Start a call: store it and deliver it after `latency_ns` (back after `return_ns`);
@@ -246,10 +254,10 @@ impl Ctx<'_> {
     ) -> CallId {
         call.return_ns = return_ns;
         let node = call.callee;
-        let id = self.calls.insert(call);
+        let id = self.core.calls.insert(call);
         self.hop(latency_ns, Event::Deliver { call: id, node });
         if let Some(t) = timeout {
-            t.schedule(self.queue, Event::Timeout { call: id });
+            t.schedule(&mut self.core.queue, Event::Timeout { call: id });
         }
         id
     }
@@ -259,10 +267,10 @@ impl Ctx<'_> {
     /// before anything else at this instant (docs/ARCHITECTURE.md, *Same-instant hops*).
     #[inline]
     pub fn hop(&mut self, delay_ns: u64, event: Event) {
-        if delay_ns == 0 && self.next_hop.is_none() {
-            *self.next_hop = Some(event);
+        if delay_ns == 0 && self.core.next_hop.is_none() {
+            self.core.next_hop = Some(event);
         } else {
-            self.queue.schedule_in(delay_ns, event);
+            self.core.queue.schedule_in(delay_ns, event);
         }
     }
 
@@ -270,8 +278,8 @@ impl Ctx<'_> {
     #[inline(always)]
     pub fn arrive(&mut self, id: CallId) -> Option<&mut Call> {
         let now = self.now_ns();
-        let counted = self.env.window.counts(now);
-        let call = self.calls.get_mut(id)?;
+        let counted = self.core.env.window.counts(now);
+        let call = self.core.calls.get_mut(id)?;
         call.arrived_ns = now;
         call.counted = counted;
         call.delivered = true;
@@ -283,7 +291,7 @@ impl Ctx<'_> {
     #[inline(always)]
     pub fn reply(&mut self, id: CallId, outcome: Result<(), ErrorCause>) {
         let now = self.now_ns();
-        let Some(call) = self.calls.get_mut(id) else {
+        let Some(call) = self.core.calls.get_mut(id) else {
             return;
         };
         if call.callee_done {
@@ -295,7 +303,7 @@ impl Ctx<'_> {
             .finish(now, call.arrived_ns, call.counted, outcome);
         if call.caller_done {
             // The caller gave up long ago: the late reply goes nowhere.
-            self.calls.remove(id);
+            self.core.calls.remove(id);
         } else {
             let delay = call.return_ns;
             self.hop(delay, Event::Reply { call: id });

@@ -138,7 +138,7 @@ impl Service {
     /// A call arrives.
     pub fn on_deliver(&mut self, id: CallId, ctx: &mut Ctx) {
         let n = self.instances.len() as u32;
-        let max_hops = ctx.env.max_hops;
+        let max_hops = ctx.core.env.max_hops;
         let Some(call) = ctx.arrive(id) else { return };
         let replica = if call.replica == ANY_REPLICA {
             if n == 1 {
@@ -197,7 +197,7 @@ impl Service {
             ctx.stats.cpus_busy.inc(now);
             let incarnation = inst.incarnation;
             burst.schedule(
-                ctx.queue,
+                &mut ctx.core.queue,
                 Event::CpuDone {
                     call: id,
                     incarnation,
@@ -230,7 +230,7 @@ impl Service {
         if let Some((next, burst)) = inst.cpu_queue.pop_front() {
             // The CPU passes straight to the next burst: busy count unchanged.
             burst.schedule(
-                ctx.queue,
+                &mut ctx.core.queue,
                 Event::CpuDone {
                     call: next,
                     incarnation,
@@ -251,7 +251,7 @@ impl Service {
         }
         let Some(&Call {
             attrs, hops, step, ..
-        }) = ctx.calls.get(id)
+        }) = ctx.core.calls.get(id)
         else {
             return;
         };
@@ -272,7 +272,7 @@ impl Service {
                         }
                     }
                 }
-                if let Some(c) = ctx.calls.get_mut(id) {
+                if let Some(c) = ctx.core.calls.get_mut(id) {
                     c.step = step as u16;
                     c.pending = issued;
                 }
@@ -288,7 +288,7 @@ impl Service {
                         }
                     }
                 }
-                if let Some(c) = ctx.calls.get_mut(id) {
+                if let Some(c) = ctx.core.calls.get_mut(id) {
                     c.step = self.model.calls.len() as u16;
                     c.pending = issued;
                 }
@@ -346,7 +346,7 @@ impl Service {
             incarnation,
             pending,
             ..
-        }) = ctx.calls.get(parent)
+        }) = ctx.core.calls.get(parent)
         else {
             return;
         };
@@ -367,7 +367,7 @@ impl Service {
             CallMode::Sequential => self.proceed(replica, parent, ctx),
             CallMode::Parallel => {
                 let left = pending.saturating_sub(1);
-                if let Some(c) = ctx.calls.get_mut(parent) {
+                if let Some(c) = ctx.core.calls.get_mut(parent) {
                     c.pending = left;
                 }
                 if left == 0 {
@@ -378,7 +378,7 @@ impl Service {
     }
 
     fn release_thread(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
-        let Some(call) = ctx.calls.get_mut(id) else {
+        let Some(call) = ctx.core.calls.get_mut(id) else {
             return;
         };
         if !call.holds_thread {
@@ -391,7 +391,7 @@ impl Service {
             // queued call is never answered before it runs, short of a kill, which empties
             // the queue; a gone one is skipped all the same.)
             ctx.stats.queue_len.dec(now);
-            if let Some(c) = ctx.calls.get_mut(next) {
+            if let Some(c) = ctx.core.calls.get_mut(next) {
                 c.holds_thread = true;
                 let class = c.attrs.class;
                 self.run_cpu(replica, next, class, ctx);
@@ -430,6 +430,7 @@ impl Service {
         inst.cpu_queue.clear();
         // Every unanswered call on this instance, in slot order (deterministic).
         let victims: Vec<CallId> = ctx
+            .core
             .calls
             .iter()
             .filter(|(_, c)| {
@@ -438,7 +439,7 @@ impl Service {
             .map(|(k, _)| k)
             .collect();
         for id in victims {
-            if let Some(c) = ctx.calls.get_mut(id) {
+            if let Some(c) = ctx.core.calls.get_mut(id) {
                 c.holds_thread = false;
             }
             ctx.reply(id, Err(ErrorCause::InstanceDown));

@@ -5,7 +5,7 @@
 use super::client::Client;
 use super::load_balancer::LoadBalancer;
 use super::service::Service;
-use super::{Call, CallId, Ctx, Env, Event};
+use super::{Call, CallId, Core, Ctx, Event};
 use crate::engine::{EventQueue, Model, SimTime, Slab};
 use crate::metrics::{ErrorCause, NodeStats};
 use crate::topology::model::NodeKind;
@@ -94,10 +94,8 @@ pub struct World {
     pub nodes: Vec<Live>,
     /// Statistics by node id.
     pub stats: Vec<NodeStats>,
-    /// Live calls.
-    pub calls: Slab<Call>,
-    /// Shared settings.
-    pub env: Env,
+    /// Pending events, live calls and shared settings.
+    pub core: Core,
     max_in_flight: usize,
     drain_ns: u64,
     request_budget: Option<u64>,
@@ -115,8 +113,6 @@ pub struct World {
     horizon: Option<SimTime>,
     /// Arrivals are over (the counting window has closed).
     window_closed: bool,
-    /// A zero-delay hop to handle before the next queued event.
-    next_hop: Option<Event>,
 }
 
 impl World {
@@ -163,10 +159,14 @@ impl World {
         Self {
             nodes,
             stats,
-            calls: Slab::new(),
-            env: super::Env {
-                window,
-                max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX - 1),
+            core: Core {
+                queue: EventQueue::new(),
+                calls: Slab::new(),
+                env: super::Env {
+                    window,
+                    max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX - 1),
+                },
+                next_hop: None,
             },
             max_in_flight: topo.limits.max_in_flight as usize,
             drain_ns: topo.limits.drain.as_nanos(),
@@ -178,40 +178,35 @@ impl World {
             ticking: false,
             horizon: None,
             window_closed: false,
-            next_hop: None,
         }
     }
 
     /// Schedule the first events.
-    pub fn start(&mut self, queue: &mut EventQueue<Event>) {
+    pub fn start(&mut self) {
         // First, so a window opening at time zero precedes every arrival.
-        let w = self.env.window;
-        queue.schedule_aside(
+        let w = self.core.env.window;
+        self.core.queue.schedule_aside(
             SimTime::from_nanos(w.warmup_ns),
             Event::CountingWindow { open: true },
         );
-        queue.schedule_aside(
+        self.core.queue.schedule_aside(
             SimTime::from_nanos(w.duration_ns),
             Event::CountingWindow { open: false },
         );
         for i in 0..self.nodes.len() {
-            match self.node_ctx(i, queue) {
+            match self.node_ctx(i) {
                 (Live::Client(c), mut ctx) => c.start(&mut ctx),
-                (Live::Service(s), ctx) => s.register_lanes(ctx.queue),
+                (Live::Service(s), ctx) => s.register_lanes(&mut ctx.core.queue),
                 (Live::LoadBalancer(_), _) => {}
             }
         }
-        self.queue_pending_hop(queue);
+        self.queue_pending_hop();
         self.set_ticking(true);
-        self.schedule_tick(queue);
+        self.schedule_tick();
     }
 
     /// Apply a command at the queue's current time.
-    pub fn apply(
-        &mut self,
-        cmd: Command,
-        queue: &mut EventQueue<Event>,
-    ) -> Result<(), CommandError> {
+    pub fn apply(&mut self, cmd: Command) -> Result<(), CommandError> {
         let (node, _) = match cmd {
             Command::KillInstance { node, replica } | Command::ReviveInstance { node, replica } => {
                 (node, replica)
@@ -222,7 +217,7 @@ impl World {
         if i >= self.nodes.len() {
             return Err(CommandError::WrongNode(node));
         }
-        let (live, mut ctx) = self.node_ctx(i, queue);
+        let (live, mut ctx) = self.node_ctx(i);
         if let (
             Command::KillInstance { replica, .. } | Command::ReviveInstance { replica, .. },
             Live::Service(s),
@@ -239,19 +234,14 @@ impl World {
             }
             _ => return Err(CommandError::WrongNode(node)),
         }
-        self.queue_pending_hop(queue);
+        self.queue_pending_hop();
         Ok(())
     }
 
     /// The caller learns the outcome of `call` (a reply, or its own timeout).
     #[inline]
-    fn notify_caller(
-        &mut self,
-        call: Answer,
-        outcome: Result<(), ErrorCause>,
-        queue: &mut EventQueue<Event>,
-    ) {
-        let (live, mut ctx) = self.node_ctx(call.caller as usize, queue);
+    fn notify_caller(&mut self, call: Answer, outcome: Result<(), ErrorCause>) {
+        let (live, mut ctx) = self.node_ctx(call.caller as usize);
         match live {
             Live::Client(c) => {
                 c.on_reply(call.tag, call.arrived_ns, call.counted, outcome, &mut ctx)
@@ -273,21 +263,21 @@ impl World {
     }
 
     #[inline]
-    fn on_reply(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
+    fn on_reply(&mut self, id: CallId) {
         // Read what the caller needs, then free the slot (no copy of the whole call).
-        let Some(call) = self.calls.get(id) else {
+        let Some(call) = self.core.calls.get(id) else {
             return;
         };
         let (answer, outcome, caller_done) = (Answer::of(call), call.outcome, call.caller_done);
-        self.calls.free(id);
+        self.core.calls.free(id);
         if !caller_done {
-            self.notify_caller(answer, outcome, queue);
+            self.notify_caller(answer, outcome);
         }
     }
 
     #[inline(never)]
-    fn on_timeout(&mut self, id: CallId, queue: &mut EventQueue<Event>) {
-        let Some(call) = self.calls.get_mut(id) else {
+    fn on_timeout(&mut self, id: CallId) {
+        let Some(call) = self.core.calls.get_mut(id) else {
             return;
         };
         if call.caller_done {
@@ -297,10 +287,10 @@ impl World {
         // dropped (or, if it is already on its way, freed on arrival).
         call.caller_done = true;
         let answer = Answer::of(call);
-        self.notify_caller(answer, Err(ErrorCause::Timeout), queue);
+        self.notify_caller(answer, Err(ErrorCause::Timeout));
     }
 
-    fn count_request(&mut self, counted: bool, rejected: bool, queue: &mut EventQueue<Event>) {
+    fn count_request(&mut self, counted: bool, rejected: bool) {
         if rejected {
             self.overload_rejections += 1;
         }
@@ -312,13 +302,13 @@ impl World {
             && self.counted_requests >= budget
         {
             self.request_budget = None;
-            self.stop_arrivals(queue);
+            self.stop_arrivals();
         }
     }
 
     /// No new requests from now on; the counting window ends now.
     #[inline(never)]
-    fn stop_arrivals(&mut self, queue: &mut EventQueue<Event>) {
+    fn stop_arrivals(&mut self) {
         for n in &mut self.nodes {
             if let Live::Client(c) = n {
                 c.stopped = true;
@@ -326,19 +316,24 @@ impl World {
         }
         // Arrivals already scheduled at this instant are dropped by `stopped`; the window
         // ends just after the last counted arrival.
-        let end = self.env.window.duration_ns.min(queue.now().as_nanos() + 1);
-        self.env.window.duration_ns = end;
+        let end = self
+            .core
+            .env
+            .window
+            .duration_ns
+            .min(self.core.queue.now().as_nanos() + 1);
+        self.core.env.window.duration_ns = end;
         self.set_ticking(self.ticking);
         // Before anything else at that instant: a call finishing then is outside the window.
-        queue.schedule_first(
+        self.core.queue.schedule_first(
             SimTime::from_nanos(end),
             Event::CountingWindow { open: false },
         );
     }
 
     #[inline(never)]
-    fn on_tick(&mut self, queue: &mut EventQueue<Event>) {
-        let now = queue.now().as_nanos();
+    fn on_tick(&mut self) {
+        let now = self.core.queue.now().as_nanos();
         let mut doubled = false;
         for s in &mut self.stats {
             doubled |= s.close_series_window(self.window_start_ns, now);
@@ -347,13 +342,13 @@ impl World {
             self.series_window_ns *= 2;
         }
         self.window_start_ns = now;
-        let active = now < self.env.window.duration_ns
+        let active = now < self.core.env.window.duration_ns
             && self
                 .nodes
                 .iter()
                 .any(|n| matches!(n, Live::Client(c) if !c.stopped));
-        if active || !self.calls.is_empty() {
-            self.schedule_tick(queue);
+        if active || !self.core.calls.is_empty() {
+            self.schedule_tick();
         } else {
             self.set_ticking(false);
         }
@@ -362,12 +357,12 @@ impl World {
     /// Handle `event`, then the zero-delay hop it made, if any, then that hop's, and so on
     /// down the chain; returns how many events that was.
     #[inline]
-    fn chain(&mut self, event: Event, queue: &mut EventQueue<Event>) -> u64 {
+    fn chain(&mut self, event: Event) -> u64 {
         let mut event = event;
         let mut handled = 1;
         loop {
-            self.dispatch(event, queue);
-            match self.next_hop.take() {
+            self.dispatch(event);
+            match self.core.next_hop.take() {
                 Some(hop) => {
                     event = hop;
                     handled += 1;
@@ -379,15 +374,15 @@ impl World {
 
     /// Outside event handling (start-up, commands), the first zero-delay hop made goes
     /// before everything else pending at this instant, as it would run right after an event.
-    fn queue_pending_hop(&mut self, queue: &mut EventQueue<Event>) {
-        if let Some(hop) = self.next_hop.take() {
-            queue.schedule_first(queue.now(), hop);
+    fn queue_pending_hop(&mut self) {
+        if let Some(hop) = self.core.next_hop.take() {
+            self.core.queue.schedule_first(self.core.queue.now(), hop);
         }
     }
 
-    fn schedule_tick(&mut self, queue: &mut EventQueue<Event>) {
-        let at = queue.now().plus_nanos(self.series_window_ns);
-        queue.schedule_aside(at, Event::Tick);
+    fn schedule_tick(&mut self) {
+        let at = self.core.queue.now().plus_nanos(self.series_window_ns);
+        self.core.queue.schedule_aside(at, Event::Tick);
     }
 
     /// Over once arrivals have ended and no call is in flight (ticks stop then); else the
@@ -395,7 +390,13 @@ impl World {
     fn set_ticking(&mut self, ticking: bool) {
         self.ticking = ticking;
         self.horizon = ticking.then(|| {
-            SimTime::from_nanos(self.env.window.duration_ns.saturating_add(self.drain_ns))
+            SimTime::from_nanos(
+                self.core
+                    .env
+                    .window
+                    .duration_ns
+                    .saturating_add(self.drain_ns),
+            )
         });
     }
 
@@ -421,7 +422,7 @@ impl World {
 
     /// Count unfinished calls as censored (end of run).
     pub fn censor(&mut self) {
-        for (_, c) in self.calls.iter() {
+        for (_, c) in self.core.calls.iter() {
             if c.delivered
                 && c.counted
                 && !c.callee_done
@@ -443,70 +444,63 @@ impl World {
 impl World {
     /// Component `i` and the context it handles an event in (disjoint borrows of `self`).
     #[inline]
-    fn node_ctx<'a>(
-        &'a mut self,
-        i: usize,
-        queue: &'a mut EventQueue<Event>,
-    ) -> (&'a mut Live, Ctx<'a>) {
+    fn node_ctx(&mut self, i: usize) -> (&mut Live, Ctx<'_>) {
         let ctx = Ctx {
-            queue,
-            calls: &mut self.calls,
+            core: &mut self.core,
             stats: &mut self.stats[i],
-            env: &self.env,
-            next_hop: &mut self.next_hop,
         };
         (&mut self.nodes[i], ctx)
     }
 
     #[inline]
-    fn dispatch(&mut self, event: Event, queue: &mut EventQueue<Event>) {
+    fn dispatch(&mut self, event: Event) {
         match event {
             Event::Arrival { node, epoch } => {
                 let max = self.max_in_flight;
-                if let (Live::Client(c), mut ctx) = self.node_ctx(node as usize, queue) {
+                if let (Live::Client(c), mut ctx) = self.node_ctx(node as usize) {
                     let (counted, rejected) = c.on_arrival(epoch, &mut ctx, max);
-                    self.count_request(counted, rejected, queue);
+                    self.count_request(counted, rejected);
                 }
             }
             Event::UserWake { node, user } => {
                 let max = self.max_in_flight;
-                if let (Live::Client(c), mut ctx) = self.node_ctx(node as usize, queue) {
+                if let (Live::Client(c), mut ctx) = self.node_ctx(node as usize) {
                     let (counted, rejected) = c.on_user_wake(user, &mut ctx, max);
-                    self.count_request(counted, rejected, queue);
+                    self.count_request(counted, rejected);
                 }
             }
             Event::Deliver { call, node } => {
                 // A stale call (its slot freed) is dropped by the handler's look-up.
-                match self.node_ctx(node as usize, queue) {
+                match self.node_ctx(node as usize) {
                     (Live::Service(s), mut ctx) => s.on_deliver(call, &mut ctx),
                     (Live::LoadBalancer(lb), mut ctx) => lb.on_deliver(call, &mut ctx),
                     (Live::Client(_), _) => {}
                 }
             }
             Event::CpuDone { call, incarnation } => {
-                let Some(c) = self.calls.get(call) else {
+                let Some(c) = self.core.calls.get(call) else {
                     return;
                 };
                 let (i, replica) = (c.callee as usize, c.replica);
-                if let (Live::Service(s), mut ctx) = self.node_ctx(i, queue) {
+                if let (Live::Service(s), mut ctx) = self.node_ctx(i) {
                     s.on_cpu_done(replica, incarnation, call, &mut ctx);
                 }
             }
             Event::Forward { call } => {
-                let Some(c) = self.calls.get(call) else {
+                let Some(c) = self.core.calls.get(call) else {
                     return;
                 };
                 let i = c.callee as usize;
-                if let (Live::LoadBalancer(lb), mut ctx) = self.node_ctx(i, queue) {
+                if let (Live::LoadBalancer(lb), mut ctx) = self.node_ctx(i) {
                     lb.on_forward(call, &mut ctx);
                 }
             }
-            Event::Reply { call } => self.on_reply(call, queue),
-            Event::Timeout { call } => self.on_timeout(call, queue),
-            Event::Tick => self.on_tick(queue),
+            Event::Reply { call } => self.on_reply(call),
+            Event::Timeout { call } => self.on_timeout(call),
+            Event::Tick => self.on_tick(),
             Event::CountingWindow { open } => {
                 self.window_closed |= !open;
-                let now = queue.now().as_nanos();
+                let now = self.core.queue.now().as_nanos();
                 for s in &mut self.stats {
                     s.counting_window_edge(now, open);
                 }
@@ -518,10 +512,19 @@ impl World {
 impl Model for World {
     type Event = Event;
 
+    fn queue(&self) -> &EventQueue<Event> {
+        &self.core.queue
+    }
+
     #[inline]
-    fn handle(&mut self, event: Event, queue: &mut EventQueue<Event>) -> u64 {
-        let handled = self.chain(event, queue);
-        if self.window_closed && self.calls.is_empty() {
+    fn queue_mut(&mut self) -> &mut EventQueue<Event> {
+        &mut self.core.queue
+    }
+
+    #[inline]
+    fn handle(&mut self, event: Event) -> u64 {
+        let handled = self.chain(event);
+        if self.window_closed && self.core.calls.is_empty() {
             // Nothing can happen any more: later arrivals and wake-ups are ignored and every
             // queued timer or CPU event is stale.
             self.set_ticking(false);

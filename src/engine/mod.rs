@@ -15,14 +15,20 @@ pub use rng::{Rng, StreamKey};
 pub use slab::{Key, Slab};
 pub use time::SimTime;
 
-/// A simulated system: it consumes one event at a time and schedules new ones.
+/// A simulated system: it owns its pending events, consumes one at a time and schedules new
+/// ones. (Owning the queue lets a model hand its components one pointer to everything they
+/// share, queue included.)
 pub trait Model {
     /// The event type; small and `Copy` so the queue never allocates per event.
     type Event: Copy;
+    /// The model's pending events.
+    fn queue(&self) -> &EventQueue<Self::Event>;
+    /// The model's pending events, to pop from.
+    fn queue_mut(&mut self) -> &mut EventQueue<Self::Event>;
     /// Handle one event at the queue's current time; returns how many events that was (at
     /// least 1: a model may handle follow-up events of the same instant without queueing
     /// them, and they count like queued ones).
-    fn handle(&mut self, event: Self::Event, queue: &mut EventQueue<Self::Event>) -> u64;
+    fn handle(&mut self, event: Self::Event) -> u64;
 
     /// The latest time the model wants simulated, or `None` once it has nothing left to do
     /// (drivers then stop as if the queue were empty, even if stale events remain). Asked
@@ -44,23 +50,30 @@ pub enum StepOutcome {
     Idle,
 }
 
-/// Owns a model and its event queue, and runs them.
+/// Owns a model (and through it, its event queue), and runs it.
 pub struct Engine<M: Model> {
     /// The simulated system.
     pub model: M,
-    /// Pending events.
-    pub queue: EventQueue<M::Event>,
     events_handled: u64,
 }
 
 impl<M: Model> Engine<M> {
-    /// An engine at time zero with an empty queue.
+    /// An engine around `model`.
     pub fn new(model: M) -> Self {
         Self {
             model,
-            queue: EventQueue::new(),
             events_handled: 0,
         }
+    }
+
+    /// Pending events.
+    pub fn queue(&self) -> &EventQueue<M::Event> {
+        self.model.queue()
+    }
+
+    /// Pending events, mutably (to schedule from outside the model).
+    pub fn queue_mut(&mut self) -> &mut EventQueue<M::Event> {
+        self.model.queue_mut()
     }
 
     /// Events handled so far.
@@ -70,7 +83,7 @@ impl<M: Model> Engine<M> {
 
     /// Current simulated time.
     pub fn now(&self) -> SimTime {
-        self.queue.now()
+        self.model.queue().now()
     }
 
     /// Handle events whose time is at most `until`, at most `max_events` of them (or a few
@@ -88,16 +101,16 @@ impl<M: Model> Engine<M> {
             let Some(horizon) = self.model.horizon() else {
                 break StepOutcome::Idle;
             };
-            match self.queue.pop_until(until.min(horizon)) {
-                Ok(event) => handled += self.model.handle(event, &mut self.queue),
+            match self.model.queue_mut().pop_until(until.min(horizon)) {
+                Ok(event) => handled += self.model.handle(event),
                 Err(true) => break StepOutcome::Idle,
                 Err(false) if horizon <= until => {
                     // The model's own end: it is over, whatever is still queued.
-                    self.queue.advance_to(horizon);
+                    self.model.queue_mut().advance_to(horizon);
                     break StepOutcome::Idle;
                 }
                 Err(false) => {
-                    self.queue.advance_to(until);
+                    self.model.queue_mut().advance_to(until);
                     break StepOutcome::TimeLimit;
                 }
             }
@@ -116,16 +129,25 @@ impl<M: Model> Engine<M> {
 mod tests {
     use super::*;
 
+    #[derive(Default)]
     struct Counter {
+        queue: EventQueue<u32>,
         seen: Vec<(u64, u32)>,
     }
 
     impl Model for Counter {
         type Event = u32;
-        fn handle(&mut self, event: u32, queue: &mut EventQueue<u32>) -> u64 {
-            self.seen.push((queue.now().as_nanos(), event));
+        fn queue(&self) -> &EventQueue<u32> {
+            &self.queue
+        }
+        fn queue_mut(&mut self) -> &mut EventQueue<u32> {
+            &mut self.queue
+        }
+        fn handle(&mut self, event: u32) -> u64 {
+            let now = self.queue.now();
+            self.seen.push((now.as_nanos(), event));
             if event < 5 {
-                queue.schedule(queue.now().plus_nanos(10), event + 1);
+                self.queue.schedule(now.plus_nanos(10), event + 1);
             }
             1
         }
@@ -133,12 +155,12 @@ mod tests {
 
     #[test]
     fn drivers_agree() {
-        let mut a = Engine::new(Counter { seen: vec![] });
-        a.queue.schedule(SimTime::ZERO, 0);
+        let mut a = Engine::new(Counter::default());
+        a.queue_mut().schedule(SimTime::ZERO, 0);
         assert_eq!(a.run_until(SimTime::MAX), StepOutcome::Idle);
 
-        let mut b = Engine::new(Counter { seen: vec![] });
-        b.queue.schedule(SimTime::ZERO, 0);
+        let mut b = Engine::new(Counter::default());
+        b.queue_mut().schedule(SimTime::ZERO, 0);
         assert_eq!(b.step(SimTime::MAX, 2), StepOutcome::Budget);
         assert_eq!(
             b.step(SimTime::from_nanos(25), u64::MAX),

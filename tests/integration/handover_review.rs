@@ -83,7 +83,7 @@ fn handover_invariants_every_event() {
                     }
                 }
                 let w = sim.world();
-                assert_eq!(w.calls.len(), 0);
+                assert_eq!(w.core.calls.len(), 0);
                 for (i, n) in w.nodes.iter().enumerate() {
                     if let Live::Service(_) = n {
                         assert_eq!(w.stats[i].threads_busy.value(), 0);
@@ -154,6 +154,7 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
                     && c.incarnation == inst.incarnation
             };
             let holders = w
+                .core
                 .calls
                 .iter()
                 .filter(|(_, c)| mine(c) && c.holds_thread)
@@ -161,6 +162,7 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
             assert_eq!(holders, inst.threads_busy, "{what}: svc {i} r{r} holders");
             let leaf = s.model.calls.is_empty();
             let cpu_phase = w
+                .core
                 .calls
                 .iter()
                 .filter(|(_, c)| mine(c) && c.holds_thread && (leaf || c.step == 0))
@@ -171,11 +173,11 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
                 "{what}: svc {i} r{r} cpu phase"
             );
             for (id, _) in &inst.cpu_queue {
-                let c = w.calls.get(*id).expect("cpu-queued call alive");
+                let c = w.core.calls.get(*id).expect("cpu-queued call alive");
                 assert!(c.holds_thread && !c.callee_done);
             }
             for id in &inst.thread_queue {
-                let c = w.calls.get(*id).expect("thread-queued call alive");
+                let c = w.core.calls.get(*id).expect("thread-queued call alive");
                 assert!(!c.holds_thread && !c.callee_done);
             }
         }

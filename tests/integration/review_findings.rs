@@ -190,6 +190,7 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                         match n {
                             Live::LoadBalancer(lb) => {
                                 let live = w
+                                    .core
                                     .calls
                                     .iter()
                                     .filter(|(_, c)| c.caller as usize == i && c.parent.is_some())
@@ -210,12 +211,14 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                                 assert_eq!(w.stats[i].cpus_busy.value(), cb);
                                 assert_eq!(w.stats[i].queue_len.value(), q);
                                 let holders = w
+                                    .core
                                     .calls
                                     .iter()
                                     .filter(|(_, c)| c.callee as usize == i && c.holds_thread)
                                     .count() as u64;
                                 assert_eq!(holders, tb, "svc {i} holders");
                                 let inside = w
+                                    .core
                                     .calls
                                     .iter()
                                     .filter(|(_, c)| {
@@ -249,7 +252,11 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                     }
                 }
                 let w = sim.world();
-                assert_eq!(w.calls.len(), 0, "{mode} {server} {policy}: calls leaked");
+                assert_eq!(
+                    w.core.calls.len(),
+                    0,
+                    "{mode} {server} {policy}: calls leaked"
+                );
                 for (i, n) in w.nodes.iter().enumerate() {
                     match n {
                         Live::LoadBalancer(lb) => assert!(
