@@ -159,15 +159,16 @@ impl Simulation {
         let world = &mut self.engine.model;
         {
             let mut wl: Vec<&mut NodeStats> = world
-                .stats
+                .nodes
                 .iter_mut()
+                .map(|n| &mut n.stats)
                 .zip(&self.is_workload)
                 .filter(|(_, w)| **w)
                 .map(|(s, _)| s)
                 .collect();
             report.end_to_end = EndToEnd::from_stats(&mut wl, &window, now);
         }
-        for (i, s) in world.stats.iter_mut().enumerate() {
+        for (i, s) in world.nodes.iter_mut().map(|n| &mut n.stats).enumerate() {
             let name = self.names[i].clone();
             if self.is_workload[i] {
                 report
@@ -238,7 +239,7 @@ impl Simulation {
 
     /// A live component, for inspection.
     pub fn live(&self, id: NodeId) -> Option<&Live> {
-        self.engine.model.nodes.get(id as usize)
+        self.engine.model.nodes.get(id as usize).map(|n| &n.live)
     }
 
     /// Pending events (for tests of the engine's bookkeeping).

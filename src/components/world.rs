@@ -88,12 +88,19 @@ impl Answer {
     }
 }
 
+/// A live component and its statistics, side by side: one look-up finds both.
+#[derive(Debug)]
+pub struct Node {
+    /// The component.
+    pub live: Live,
+    /// Its statistics.
+    pub stats: NodeStats,
+}
+
 /// Every live component and what they share.
 pub struct World {
-    /// Live components by node id.
-    pub nodes: Vec<Live>,
-    /// Statistics by node id.
-    pub stats: Vec<NodeStats>,
+    /// Live components and their statistics, by node id.
+    pub nodes: Vec<Node>,
     /// Pending events, live calls and shared settings.
     pub core: Core,
     max_in_flight: usize,
@@ -125,7 +132,6 @@ impl World {
             max_points: topo.max_points,
         };
         let mut nodes = Vec::with_capacity(topo.nodes.len());
-        let mut stats = Vec::with_capacity(topo.nodes.len());
         let draw_keys = topo.reads_keys();
         for (i, n) in topo.nodes.iter().enumerate() {
             let id = i as NodeId;
@@ -153,12 +159,11 @@ impl World {
                 Live::Service(s) => (s.thread_capacity(), s.cpu_capacity()),
                 _ => (Some(0), Some(0)),
             };
-            stats.push(NodeStats::new(&window, threads, cpus));
-            nodes.push(live);
+            let stats = NodeStats::new(&window, threads, cpus);
+            nodes.push(Node { live, stats });
         }
         Self {
             nodes,
-            stats,
             core: Core {
                 queue: EventQueue::new(),
                 calls: Slab::new(),
@@ -310,7 +315,7 @@ impl World {
     #[inline(never)]
     fn stop_arrivals(&mut self) {
         for n in &mut self.nodes {
-            if let Live::Client(c) = n {
+            if let Live::Client(c) = &mut n.live {
                 c.stopped = true;
             }
         }
@@ -335,7 +340,7 @@ impl World {
     fn on_tick(&mut self) {
         let now = self.core.queue.now().as_nanos();
         let mut doubled = false;
-        for s in &mut self.stats {
+        for s in self.nodes.iter_mut().map(|n| &mut n.stats) {
             doubled |= s.close_series_window(self.window_start_ns, now);
         }
         if doubled {
@@ -346,7 +351,7 @@ impl World {
             && self
                 .nodes
                 .iter()
-                .any(|n| matches!(n, Live::Client(c) if !c.stopped));
+                .any(|n| matches!(&n.live, Live::Client(c) if !c.stopped));
         if active || !self.core.calls.is_empty() {
             self.schedule_tick();
         } else {
@@ -413,7 +418,7 @@ impl World {
     /// Close the open time-series window at `now_ns` (end of run).
     pub fn close_series(&mut self, now_ns: u64) {
         if now_ns > self.window_start_ns {
-            for s in &mut self.stats {
+            for s in self.nodes.iter_mut().map(|n| &mut n.stats) {
                 s.close_series_window(self.window_start_ns, now_ns);
             }
             self.window_start_ns = now_ns;
@@ -426,14 +431,14 @@ impl World {
             if c.delivered
                 && c.counted
                 && !c.callee_done
-                && let Some(s) = self.stats.get_mut(c.callee as usize)
+                && let Some(s) = self.nodes.get_mut(c.callee as usize).map(|n| &mut n.stats)
             {
                 s.censored += 1;
             }
             if c.parent.is_none()
                 && c.attrs.counted
                 && !c.caller_done
-                && let Some(s) = self.stats.get_mut(c.caller as usize)
+                && let Some(s) = self.nodes.get_mut(c.caller as usize).map(|n| &mut n.stats)
             {
                 s.censored += 1;
             }
@@ -445,11 +450,12 @@ impl World {
     /// Component `i` and the context it handles an event in (disjoint borrows of `self`).
     #[inline]
     fn node_ctx(&mut self, i: usize) -> (&mut Live, Ctx<'_>) {
+        let node = &mut self.nodes[i];
         let ctx = Ctx {
             core: &mut self.core,
-            stats: &mut self.stats[i],
+            stats: &mut node.stats,
         };
-        (&mut self.nodes[i], ctx)
+        (&mut node.live, ctx)
     }
 
     #[inline]
@@ -501,7 +507,7 @@ impl World {
             Event::CountingWindow { open } => {
                 self.window_closed |= !open;
                 let now = self.core.queue.now().as_nanos();
-                for s in &mut self.stats {
+                for s in self.nodes.iter_mut().map(|n| &mut n.stats) {
                     s.counting_window_edge(now, open);
                 }
             }

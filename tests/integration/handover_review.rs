@@ -84,11 +84,11 @@ fn handover_invariants_every_event() {
                 }
                 let w = sim.world();
                 assert_eq!(w.core.calls.len(), 0);
-                for (i, n) in w.nodes.iter().enumerate() {
+                for (i, n) in w.nodes.iter().map(|n| &n.live).enumerate() {
                     if let Live::Service(_) = n {
-                        assert_eq!(w.stats[i].threads_busy.value(), 0);
-                        assert_eq!(w.stats[i].cpus_busy.value(), 0);
-                        assert_eq!(w.stats[i].queue_len.value(), 0);
+                        assert_eq!(w.nodes[i].stats.threads_busy.value(), 0);
+                        assert_eq!(w.nodes[i].stats.cpus_busy.value(), 0);
+                        assert_eq!(w.nodes[i].stats.queue_len.value(), 0);
                     }
                 }
             }
@@ -115,7 +115,7 @@ struct Seen {
 
 fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
     let w = sim.world();
-    for (i, n) in w.nodes.iter().enumerate() {
+    for (i, n) in w.nodes.iter().map(|n| &n.live).enumerate() {
         let Live::Service(s) = n else { continue };
         let (mut tb, mut cb, mut q) = (0u64, 0u64, 0u64);
         for (r, inst) in s.instances.iter().enumerate() {
@@ -181,8 +181,8 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
                 assert!(!c.holds_thread && !c.callee_done);
             }
         }
-        assert_eq!(w.stats[i].threads_busy.value(), tb, "{what}");
-        assert_eq!(w.stats[i].cpus_busy.value(), cb, "{what}");
-        assert_eq!(w.stats[i].queue_len.value(), q, "{what}");
+        assert_eq!(w.nodes[i].stats.threads_busy.value(), tb, "{what}");
+        assert_eq!(w.nodes[i].stats.cpus_busy.value(), cb, "{what}");
+        assert_eq!(w.nodes[i].stats.queue_len.value(), q, "{what}");
     }
 }

@@ -186,7 +186,7 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                 while sim.step(SimTime::from_secs_f64(t), u64::MAX) != StepOutcome::Idle {
                     t += 0.37;
                     let w = sim.world();
-                    for (i, n) in w.nodes.iter().enumerate() {
+                    for (i, n) in w.nodes.iter().map(|n| &n.live).enumerate() {
                         match n {
                             Live::LoadBalancer(lb) => {
                                 let live = w
@@ -207,9 +207,9 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                                     .iter()
                                     .map(|x| x.thread_queue.len() as u64)
                                     .sum();
-                                assert_eq!(w.stats[i].threads_busy.value(), tb);
-                                assert_eq!(w.stats[i].cpus_busy.value(), cb);
-                                assert_eq!(w.stats[i].queue_len.value(), q);
+                                assert_eq!(w.nodes[i].stats.threads_busy.value(), tb);
+                                assert_eq!(w.nodes[i].stats.cpus_busy.value(), cb);
+                                assert_eq!(w.nodes[i].stats.queue_len.value(), q);
                                 let holders = w
                                     .core
                                     .calls
@@ -225,7 +225,11 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                                         c.callee as usize == i && c.delivered && !c.callee_done
                                     })
                                     .count() as u64;
-                                assert_eq!(w.stats[i].in_flight(), inside, "svc {i} in flight");
+                                assert_eq!(
+                                    w.nodes[i].stats.in_flight(),
+                                    inside,
+                                    "svc {i} in flight"
+                                );
                             }
                             _ => {}
                         }
@@ -257,7 +261,7 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                     0,
                     "{mode} {server} {policy}: calls leaked"
                 );
-                for (i, n) in w.nodes.iter().enumerate() {
+                for (i, n) in w.nodes.iter().map(|n| &n.live).enumerate() {
                     match n {
                         Live::LoadBalancer(lb) => assert!(
                             lb.active.iter().all(|&a| a == 0),
@@ -277,18 +281,18 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                         _ => {}
                     }
                     assert_eq!(
-                        w.stats[i].in_flight(),
+                        w.nodes[i].stats.in_flight(),
                         0,
                         "{mode} {server} {policy}: node {i} in_flight level"
                     );
                     assert_eq!(
-                        w.stats[i].threads_busy.value(),
+                        w.nodes[i].stats.threads_busy.value(),
                         0,
                         "{mode} {server} {policy}: node {i} threads level"
                     );
-                    assert_eq!(w.stats[i].cpus_busy.value(), 0);
-                    assert_eq!(w.stats[i].queue_len.value(), 0);
-                    assert_eq!(w.stats[i].in_flight_counted.value(), 0);
+                    assert_eq!(w.nodes[i].stats.cpus_busy.value(), 0);
+                    assert_eq!(w.nodes[i].stats.queue_len.value(), 0);
+                    assert_eq!(w.nodes[i].stats.in_flight_counted.value(), 0);
                 }
                 let r = sim.finish();
                 let window = r.sim_duration_s - r.warmup_s;
