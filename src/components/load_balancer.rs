@@ -72,7 +72,7 @@ impl LoadBalancer {
         let max_hops = ctx.core.env.max_hops;
         let Some(call) = ctx.arrive(id) else { return };
         if call.hops > max_hops {
-            ctx.reply(id, Err(ErrorCause::HopLimit));
+            ctx.refuse(id, ErrorCause::HopLimit);
             return;
         }
         let overhead = self.model.overhead.sample(&mut self.rng);

@@ -287,6 +287,14 @@ impl Ctx<'_> {
         Some(call)
     }
 
+    /// The callee (this node) refuses `id` with `cause` on arrival (instance down, hop limit,
+    /// queue full): a rare path, kept out of line so the hot handlers stay small.
+    #[cold]
+    #[inline(never)]
+    pub fn refuse(&mut self, id: CallId, cause: ErrorCause) {
+        self.reply(id, Err(cause));
+    }
+
     /// The callee (this node) answers `id` with `outcome`.
     #[inline(always)]
     pub fn reply(&mut self, id: CallId, outcome: Result<(), ErrorCause>) {

@@ -152,14 +152,14 @@ impl Service {
         call.replica = replica;
         let (hops, class) = (call.hops, call.attrs.class);
         let Some(inst) = self.instances.get_mut(replica as usize) else {
-            ctx.reply(id, Err(ErrorCause::InstanceDown));
+            ctx.refuse(id, ErrorCause::InstanceDown);
             return;
         };
         call.incarnation = inst.incarnation;
         if inst.down {
-            ctx.reply(id, Err(ErrorCause::InstanceDown));
+            ctx.refuse(id, ErrorCause::InstanceDown);
         } else if hops > max_hops {
-            ctx.reply(id, Err(ErrorCause::HopLimit));
+            ctx.refuse(id, ErrorCause::HopLimit);
         } else if inst.threads_busy < self.model.threads {
             call.holds_thread = true;
             self.start(replica, id, class, ctx);
@@ -167,7 +167,7 @@ impl Service {
             inst.thread_queue.push_back(id);
             ctx.stats.queue_len.inc(ctx.now_ns());
         } else {
-            ctx.reply(id, Err(ErrorCause::QueueFull));
+            ctx.refuse(id, ErrorCause::QueueFull);
         }
     }
 
@@ -442,7 +442,7 @@ impl Service {
             if let Some(c) = ctx.core.calls.get_mut(id) {
                 c.holds_thread = false;
             }
-            ctx.reply(id, Err(ErrorCause::InstanceDown));
+            ctx.refuse(id, ErrorCause::InstanceDown);
         }
     }
 
