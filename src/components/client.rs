@@ -16,7 +16,7 @@ use rand_distr::{Distribution, Exp1};
 use super::{ANY_REPLICA, Call, Ctx, Event, RequestAttrs, Timer};
 use crate::dist::ZipfSampler;
 use crate::engine::{Rng, StreamKey};
-use crate::metrics::ErrorCause;
+use crate::metrics::{ErrorCause, NodeStats};
 use crate::topology::NodeId;
 use crate::topology::model::{KeyModel, RateProfile, Source, WorkloadModel};
 use crate::topology::spec::Arrivals;
@@ -254,8 +254,7 @@ impl Client {
         let attrs = self.draw_attrs(now, counted, if user == u32::MAX { 0 } else { user + 1 });
         ctx.stats.arrive(now, counted);
         if ctx.core.calls.len() >= max_in_flight {
-            ctx.stats
-                .finish(now, now, counted, Err(ErrorCause::Overload));
+            overloaded(ctx.stats, now, counted);
             return false;
         }
         let mut call = Call::new(attrs, None, self.node, self.model.to, ANY_REPLICA, 1);
@@ -410,6 +409,13 @@ fn shaped_arrival(
     }
     // Nearest nanosecond (`round` is a libm call; the value is positive and finite).
     Some(((next_ns + 0.5) as u64).max(t + 1))
+}
+
+/// The in-flight cap refused a request as it arrived (rare: kept out of the hot path).
+#[cold]
+#[inline(never)]
+fn overloaded(stats: &mut NodeStats, now_ns: u64, counted: bool) {
+    stats.finish(now_ns, now_ns, counted, Err(ErrorCause::Overload));
 }
 
 #[cfg(test)]
