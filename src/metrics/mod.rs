@@ -214,11 +214,16 @@ impl NodeStats {
                 self.completions += 1;
                 self.latency.record_in(bucket, latency_ns);
             }
-            Err(cause) => {
-                self.errors[cause.index()] += 1;
-                self.error_latency.record(latency_ns);
-            }
+            Err(cause) => self.count_error(cause, latency_ns),
         }
+    }
+
+    /// A counted call failed (out of line: `finish` is inlined at every answer).
+    #[cold]
+    #[inline(never)]
+    fn count_error(&mut self, cause: ErrorCause, latency_ns: u64) {
+        self.errors[cause.index()] += 1;
+        self.error_latency.record(latency_ns);
     }
 
     /// The counting window opens (at warm-up) or closes (at the end of arrivals) now.
