@@ -244,7 +244,7 @@ impl World {
     }
 
     /// The caller learns the outcome of `call` (a reply, or its own timeout).
-    #[inline]
+    #[inline(always)]
     fn notify_caller(&mut self, call: Answer, outcome: Result<(), ErrorCause>) {
         let (live, mut ctx) = self.node_ctx(call.caller as usize);
         match live {
@@ -267,7 +267,7 @@ impl World {
         }
     }
 
-    #[inline]
+    #[inline(never)]
     fn on_reply(&mut self, id: CallId) {
         // Read what the caller needs, then free the slot (no copy of the whole call).
         let Some(call) = self.core.calls.get(id) else {
