@@ -4,7 +4,7 @@
 //! figures; asserts nothing about time.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -96,6 +96,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         cases.extend([("mm1-engine-x10", None), ("web-engine-x10", None)]);
     }
     let mut results: Vec<Figures> = Vec::new();
+    // Every round's wall time by case, for the paired ratios.
+    let mut walls: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for round in 0..args.repeat.max(1) {
         for &(case, binary) in &cases {
             // The long memory cases once: they measure memory, not speed.
@@ -123,6 +125,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             if binary.is_some() {
                 f.case = format!("{case}-against");
             }
+            walls.entry(f.case.clone()).or_default().push(f.wall_s);
             match results.iter_mut().find(|r| r.case == f.case) {
                 Some(best) if f.wall_s < best.wall_s => *best = f,
                 Some(_) => {}
@@ -162,6 +165,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
                     e.wall_s / b.wall_s
                 );
             }
+            if let (Some(b), Some(e)) = (
+                walls.get(&format!("{model}-baseline")),
+                walls.get(&format!("{model}-{case}")),
+            ) && let Some(q) = paired_quartiles(b, e)
+            {
+                println!(
+                    "{model}:   median of the {} paired runs' ratios {:.2}× (quartiles {:.2}–{:.2})",
+                    b.len().min(e.len()),
+                    q[1],
+                    q[0],
+                    q[2]
+                );
+            }
         }
         if let (Some(e), Some(x)) = (
             get(&format!("{model}-engine")),
@@ -176,6 +192,28 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(super::exit::OK)
+}
+
+/// Quartiles of the ratios engine / baseline of runs made in the same round (back to back, so
+/// a slow phase of a shared host hits both halves of a pair); `None` under four rounds.
+fn paired_quartiles(baseline: &[f64], engine: &[f64]) -> Option<[f64; 3]> {
+    let mut r: Vec<f64> = baseline
+        .iter()
+        .zip(engine)
+        .filter(|(b, _)| **b > 0.0)
+        .map(|(b, e)| e / b)
+        .collect();
+    if r.len() < 4 {
+        return None;
+    }
+    r.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        // Linear interpolation between closest ranks.
+        let x = q * (r.len() - 1) as f64;
+        let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+        r[lo] + (r[hi] - r[lo]) * (x - lo as f64)
+    };
+    Some([at(0.25), at(0.5), at(0.75)])
 }
 
 fn peak_rss_kib() -> u64 {
@@ -342,4 +380,25 @@ fn baseline_web(n: u64) -> (u64, f64) {
         }
     }
     (events, sum as f64 / done.max(1) as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::paired_quartiles;
+
+    #[test]
+    fn paired_quartiles_interpolate_between_ranks() {
+        // Ratios 1, 2, 3, 4 in scrambled round order.
+        let q = paired_quartiles(&[1.0, 1.0, 2.0, 1.0], &[3.0, 1.0, 8.0, 2.0]).unwrap();
+        assert_eq!(q, [1.75, 2.5, 3.25]);
+        // One slow round does not move the median.
+        let q = paired_quartiles(&[1.0; 5], &[2.0, 2.0, 9.0, 2.0, 2.0]).unwrap();
+        assert_eq!(q, [2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn paired_quartiles_need_four_usable_rounds() {
+        assert_eq!(paired_quartiles(&[1.0; 3], &[2.0; 3]), None);
+        assert_eq!(paired_quartiles(&[1.0, 0.0, 1.0, 1.0], &[2.0; 4]), None);
+    }
 }
