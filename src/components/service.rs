@@ -40,6 +40,25 @@ pub struct Instance {
     cpu_rng: Rng,
 }
 
+/// What `proceed` reads of its call, taken by the handler's own look-up of it.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    attrs: RequestAttrs,
+    hops: u16,
+    step: u16,
+}
+
+impl Progress {
+    #[inline]
+    fn of(call: &Call) -> Self {
+        Self {
+            attrs: call.attrs,
+            hops: call.hops,
+            step: call.step,
+        }
+    }
+}
+
 /// A request class's CPU work on this service.
 #[derive(Debug, Clone)]
 enum CpuWork {
@@ -222,8 +241,8 @@ impl Service {
         if self.model.calls.is_empty() {
             // A leaf service answers as its burst ends.
             self.finish(replica, id, Ok(()), ctx);
-        } else {
-            self.proceed(replica, id, ctx);
+        } else if let Some(at) = ctx.core.calls.get(id).map(Progress::of) {
+            self.proceed(replica, id, at, ctx);
         }
         let now = ctx.now_ns();
         let inst = &mut self.instances[replica as usize];
@@ -242,19 +261,15 @@ impl Service {
         }
     }
 
-    /// Make the next downstream call(s), or answer when none is left.
-    fn proceed(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
+    /// Make the next downstream call(s) of `id` (whose progress the caller has just read), or
+    /// answer when none is left.
+    fn proceed(&mut self, replica: u32, id: CallId, at: Progress, ctx: &mut Ctx) {
+        let Progress { attrs, hops, step } = at;
         if self.model.calls.is_empty() {
             // A leaf service: answer at once.
             self.finish(replica, id, Ok(()), ctx);
             return;
         }
-        let Some(&Call {
-            attrs, hops, step, ..
-        }) = ctx.core.calls.get(id)
-        else {
-            return;
-        };
         let class_bit = 1u64 << attrs.class;
         let mut issued = 0u16;
         match self.model.call_mode {
@@ -272,7 +287,10 @@ impl Service {
                         }
                     }
                 }
-                if let Some(c) = ctx.core.calls.get_mut(id) {
+                // An answered call's progress is never read again.
+                if issued != 0
+                    && let Some(c) = ctx.core.calls.get_mut(id)
+                {
                     c.step = step as u16;
                     c.pending = issued;
                 }
@@ -288,7 +306,9 @@ impl Service {
                         }
                     }
                 }
-                if let Some(c) = ctx.core.calls.get_mut(id) {
+                if issued != 0
+                    && let Some(c) = ctx.core.calls.get_mut(id)
+                {
                     c.step = self.model.calls.len() as u16;
                     c.pending = issued;
                 }
@@ -340,16 +360,19 @@ impl Service {
         outcome: Result<(), ErrorCause>,
         ctx: &mut Ctx,
     ) {
-        let Some(&Call {
-            callee_done,
-            replica,
-            incarnation,
-            pending,
-            ..
-        }) = ctx.core.calls.get(parent)
+        let Some(
+            call @ &Call {
+                callee_done,
+                replica,
+                incarnation,
+                pending,
+                ..
+            },
+        ) = ctx.core.calls.get(parent)
         else {
             return;
         };
+        let at = Progress::of(call);
         if callee_done {
             return; // Already answered (a sibling failed first, or the instance died).
         }
@@ -364,7 +387,7 @@ impl Service {
             return;
         }
         match self.model.call_mode {
-            CallMode::Sequential => self.proceed(replica, parent, ctx),
+            CallMode::Sequential => self.proceed(replica, parent, at, ctx),
             CallMode::Parallel => {
                 let left = pending.saturating_sub(1);
                 if let Some(c) = ctx.core.calls.get_mut(parent) {
