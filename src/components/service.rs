@@ -46,6 +46,7 @@ struct Progress {
     attrs: RequestAttrs,
     hops: u16,
     step: u16,
+    holds_thread: bool,
 }
 
 impl Progress {
@@ -55,6 +56,7 @@ impl Progress {
             attrs: call.attrs,
             hops: call.hops,
             step: call.step,
+            holds_thread: call.holds_thread,
         }
     }
 }
@@ -239,8 +241,8 @@ impl Service {
         // call's burst waits for this CPU, which then passes straight to the next burst
         // (busy counts unchanged) instead of coming free and being taken again at once.
         if self.model.calls.is_empty() {
-            // A leaf service answers as its burst ends.
-            self.finish(replica, id, Ok(()), ctx);
+            // A leaf service answers as its burst ends (a burst runs on a thread).
+            self.finish(replica, id, Ok(()), true, ctx);
         } else if let Some(at) = ctx.core.calls.get(id).map(Progress::of) {
             self.proceed(replica, id, at, ctx);
         }
@@ -264,10 +266,15 @@ impl Service {
     /// Make the next downstream call(s) of `id` (whose progress the caller has just read), or
     /// answer when none is left.
     fn proceed(&mut self, replica: u32, id: CallId, at: Progress, ctx: &mut Ctx) {
-        let Progress { attrs, hops, step } = at;
+        let Progress {
+            attrs,
+            hops,
+            step,
+            holds_thread,
+        } = at;
         if self.model.calls.is_empty() {
             // A leaf service: answer at once.
-            self.finish(replica, id, Ok(()), ctx);
+            self.finish(replica, id, Ok(()), holds_thread, ctx);
             return;
         }
         let class_bit = 1u64 << attrs.class;
@@ -315,7 +322,7 @@ impl Service {
             }
         }
         if issued == 0 {
-            self.finish(replica, id, Ok(()), ctx);
+            self.finish(replica, id, Ok(()), holds_thread, ctx);
         } else if self.model.server == ServerModel::Async {
             self.release_thread(replica, id, ctx);
         }
@@ -383,7 +390,7 @@ impl Service {
             return;
         }
         if let Err(cause) = outcome {
-            self.finish(replica, parent, Err(cause), ctx);
+            self.finish(replica, parent, Err(cause), at.holds_thread, ctx);
             return;
         }
         match self.model.call_mode {
@@ -394,7 +401,7 @@ impl Service {
                     c.pending = left;
                 }
                 if left == 0 {
-                    self.finish(replica, parent, Ok(()), ctx);
+                    self.finish(replica, parent, Ok(()), at.holds_thread, ctx);
                 }
             }
         }
@@ -426,8 +433,20 @@ impl Service {
         ctx.stats.threads_busy.dec(now);
     }
 
-    fn finish(&mut self, replica: u32, id: CallId, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
-        self.release_thread(replica, id, ctx);
+    /// Answer `id`, first giving back its thread if it may hold one (`may_hold_thread` false:
+    /// the handler has just read that it does not, as an async server's call after its
+    /// downstream calls, and the look-up is skipped).
+    fn finish(
+        &mut self,
+        replica: u32,
+        id: CallId,
+        outcome: Result<(), ErrorCause>,
+        may_hold_thread: bool,
+        ctx: &mut Ctx,
+    ) {
+        if may_hold_thread {
+            self.release_thread(replica, id, ctx);
+        }
         ctx.reply(id, outcome);
     }
 
