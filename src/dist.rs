@@ -275,9 +275,9 @@ fn gamma(shape: f64, mean_ns: f64, what: &str) -> Result<Sampler, String> {
         .map_err(|e| format!("{what}: {e}"))
 }
 
-/// Round a draw to the nearest nanosecond. Draws are capped at 2⁶³ − 1 ns (292 years, far
-/// beyond any run); NaN gives 0. Converting through `i64` is a few instructions cheaper than
-/// through `u64` on x86-64, and this runs once per drawn service time.
+/// Round a draw to the nearest nanosecond. Draws are capped at 2⁶³ − 1024 ns (the largest
+/// `f64` below 2⁶³: 292 years, far beyond any run); NaN gives 0. Converting through `i64` is a
+/// few instructions cheaper than through `u64` on x86-64, and this runs once per drawn time.
 #[inline]
 fn to_ns(v: f64) -> u64 {
     const CAP: f64 = 9_223_372_036_854_774_784.0; // The largest f64 below 2⁶³.

@@ -168,14 +168,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             if let (Some(b), Some(e)) = (
                 walls.get(&format!("{model}-baseline")),
                 walls.get(&format!("{model}-{case}")),
-            ) && let Some(q) = paired_quartiles(b, e)
+            ) && let Some((pairs, q)) = paired_quartiles(b, e)
             {
                 println!(
-                    "{model}:   median of the {} paired runs' ratios {:.2}× (quartiles {:.2}–{:.2})",
-                    b.len().min(e.len()),
-                    q[1],
-                    q[0],
-                    q[2]
+                    "{model}:   median of the {pairs} same-round ratios {:.2}× (quartiles {:.2}–{:.2})",
+                    q[1], q[0], q[2]
                 );
             }
         }
@@ -194,9 +191,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     Ok(super::exit::OK)
 }
 
-/// Quartiles of the ratios engine / baseline of runs made in the same round (back to back, so
-/// a slow phase of a shared host hits both halves of a pair); `None` under four rounds.
-fn paired_quartiles(baseline: &[f64], engine: &[f64]) -> Option<[f64; 3]> {
+/// The number of pairs and the quartiles of the ratios engine / baseline of runs made in the
+/// same round (moments apart, the engine right after its baseline unless it is an `--against`
+/// binary's, so a slow phase of a shared host hits both halves of a pair); `None` under four
+/// usable rounds.
+fn paired_quartiles(baseline: &[f64], engine: &[f64]) -> Option<(usize, [f64; 3])> {
     let mut r: Vec<f64> = baseline
         .iter()
         .zip(engine)
@@ -213,7 +212,7 @@ fn paired_quartiles(baseline: &[f64], engine: &[f64]) -> Option<[f64; 3]> {
         let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
         r[lo] + (r[hi] - r[lo]) * (x - lo as f64)
     };
-    Some([at(0.25), at(0.5), at(0.75)])
+    Some((r.len(), [at(0.25), at(0.5), at(0.75)]))
 }
 
 fn peak_rss_kib() -> u64 {
@@ -389,11 +388,11 @@ mod tests {
     #[test]
     fn paired_quartiles_interpolate_between_ranks() {
         // Ratios 1, 2, 3, 4 in scrambled round order.
-        let q = paired_quartiles(&[1.0, 1.0, 2.0, 1.0], &[3.0, 1.0, 8.0, 2.0]).unwrap();
-        assert_eq!(q, [1.75, 2.5, 3.25]);
+        let q = paired_quartiles(&[1.0, 1.0, 2.0, 1.0], &[3.0, 1.0, 8.0, 2.0]);
+        assert_eq!(q, Some((4, [1.75, 2.5, 3.25])));
         // One slow round does not move the median.
-        let q = paired_quartiles(&[1.0; 5], &[2.0, 2.0, 9.0, 2.0, 2.0]).unwrap();
-        assert_eq!(q, [2.0, 2.0, 2.0]);
+        let q = paired_quartiles(&[1.0; 5], &[2.0, 2.0, 9.0, 2.0, 2.0]);
+        assert_eq!(q, Some((5, [2.0, 2.0, 2.0])));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use flashcrowd::components::Command;
 use flashcrowd::components::world::Live;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
+use flashcrowd::topology::spec::ServerModel;
 
 use crate::common::load;
 
@@ -181,8 +182,39 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
                 assert!(!c.holds_thread && !c.callee_done);
             }
         }
+        // What answering relies on (`Service::finish` skips the thread look-up when the call
+        // was just read to hold none): only a live, unanswered call of the current
+        // incarnation holds a thread; past its CPU burst, a thread-pool call still holds its
+        // thread and an async call holds none.
+        for (_, c) in w.core.calls.iter().filter(|(_, c)| c.callee as usize == i) {
+            let Some(inst) = s.instances.get(c.replica as usize) else {
+                continue;
+            };
+            let current = !inst.down && c.incarnation == inst.incarnation;
+            if c.holds_thread {
+                assert!(current && !c.callee_done, "{what}: stray thread holder");
+            }
+            if current && c.delivered && !c.callee_done && c.step > 0 {
+                assert_eq!(
+                    c.holds_thread,
+                    s.model.server == ServerModel::ThreadPool,
+                    "{what}: a call waiting on its downstream calls"
+                );
+            }
+        }
         assert_eq!(w.nodes[i].stats.threads_busy.value(), tb, "{what}");
         assert_eq!(w.nodes[i].stats.cpus_busy.value(), cb, "{what}");
         assert_eq!(w.nodes[i].stats.queue_len.value(), q, "{what}");
+        let unanswered = w
+            .core
+            .calls
+            .iter()
+            .filter(|(_, c)| c.callee as usize == i && c.delivered && !c.callee_done)
+            .count() as u64;
+        assert_eq!(
+            w.nodes[i].stats.in_flight(),
+            unanswered,
+            "{what}: in flight"
+        );
     }
 }
