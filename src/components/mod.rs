@@ -14,7 +14,7 @@ pub mod world;
 
 pub use world::{Command, World};
 
-use crate::engine::{EventQueue, Key, LaneId, Slab};
+use crate::engine::{EventQueue, Key, LaneId, Packed, Slab};
 use crate::metrics::{ErrorCause, NodeStats, Window};
 use crate::topology::NodeId;
 
@@ -28,7 +28,7 @@ pub const ANY_REPLICA: u32 = u32::MAX;
 pub const DETACHED: u32 = u32::MAX;
 
 /// What a request is, drawn once when it arrives and carried by all its calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RequestAttrs {
     /// Class id (index into the topology's classes).
     pub class: u8,
@@ -83,6 +83,13 @@ pub struct Call {
     pub callee_done: bool,
     /// The reply, once the callee is done.
     pub outcome: Result<(), ErrorCause>,
+}
+
+impl Default for Call {
+    /// A placeholder (the slab fills new slots with it before their first use).
+    fn default() -> Self {
+        Self::new(RequestAttrs::default(), None, 0, 0, ANY_REPLICA, 0)
+    }
 }
 
 impl Call {
@@ -173,6 +180,62 @@ pub enum Event {
     },
 }
 
+/// Packed layout: the variant in bits 0–7, a 32-bit field in bits 32–63, a call key (or a
+/// second 32-bit field) in bits 64–127.
+impl Packed for Event {
+    #[inline(always)]
+    fn pack(self) -> u128 {
+        let (tag, a, b): (u8, u32, u64) = match self {
+            Event::Arrival { node, epoch } => (0, node, u64::from(epoch)),
+            Event::UserWake { node, user } => (1, node, u64::from(user)),
+            Event::Deliver { call, node } => (2, node, call.to_bits()),
+            Event::CpuDone { call, incarnation } => (3, incarnation, call.to_bits()),
+            Event::Forward { call } => (4, 0, call.to_bits()),
+            Event::Reply { call } => (5, 0, call.to_bits()),
+            Event::Timeout { call } => (6, 0, call.to_bits()),
+            Event::Tick => (7, 0, 0),
+            Event::CountingWindow { open } => (8, u32::from(open), 0),
+        };
+        u128::from(tag) | (u128::from(a) << 32) | (u128::from(b) << 64)
+    }
+
+    #[inline(always)]
+    fn unpack(bits: u128) -> Self {
+        let a = (bits >> 32) as u32;
+        let b = (bits >> 64) as u64;
+        match bits as u8 {
+            0 => Event::Arrival {
+                node: a,
+                epoch: b as u32,
+            },
+            1 => Event::UserWake {
+                node: a,
+                user: b as u32,
+            },
+            2 => Event::Deliver {
+                call: Key::from_bits(b),
+                node: a,
+            },
+            3 => Event::CpuDone {
+                call: Key::from_bits(b),
+                incarnation: a,
+            },
+            4 => Event::Forward {
+                call: Key::from_bits(b),
+            },
+            5 => Event::Reply {
+                call: Key::from_bits(b),
+            },
+            6 => Event::Timeout {
+                call: Key::from_bits(b),
+            },
+            7 => Event::Tick,
+            // 8; `pack` makes no other tag.
+            _ => Event::CountingWindow { open: a != 0 },
+        }
+    }
+}
+
 /// A fixed delay (a timeout, a constant service time) and, once the world has started, its
 /// delay lane in the event queue (O(1) scheduling; see [`crate::engine::EventQueue`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +258,7 @@ impl Timer {
     }
 
     /// Schedule `event` this timer's delay from now.
-    #[inline]
+    #[inline(always)]
     pub fn schedule(self, queue: &mut EventQueue<Event>, event: Event) {
         match self.lane {
             Some(lane) => queue.schedule_lane(lane, event),
@@ -298,13 +361,21 @@ impl Ctx<'_> {
     /// The callee (this node) answers `id` with `outcome`.
     #[inline(always)]
     pub fn reply(&mut self, id: CallId, outcome: Result<(), ErrorCause>) {
+        self.answer(id, outcome);
+    }
+
+    /// Answer `id` with `outcome` and take back its thread in the same look-up: returns
+    /// whether the call held one (the caller then passes it on).
+    #[inline(always)]
+    pub fn answer(&mut self, id: CallId, outcome: Result<(), ErrorCause>) -> bool {
         let now = self.now_ns();
         let Some(call) = self.core.calls.get_mut(id) else {
-            return;
+            return false;
         };
         if call.callee_done {
-            return;
+            return false;
         }
+        let held = std::mem::replace(&mut call.holds_thread, false);
         call.callee_done = true;
         call.outcome = outcome;
         self.stats
@@ -316,12 +387,47 @@ impl Ctx<'_> {
             let delay = call.return_ns;
             self.hop(delay, Event::Reply { call: id });
         }
+        held
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_round_trip_through_their_packed_bits() {
+        let mut slab = Slab::new();
+        let call = slab.insert(7u8);
+        let _ = slab.remove(call);
+        let call = slab.insert(8u8); // generation 3, index 0
+        let far = Key::from_bits(u64::MAX - 1);
+        for call in [call, far] {
+            for e in [
+                Event::Arrival {
+                    node: u32::MAX,
+                    epoch: 3,
+                },
+                Event::UserWake {
+                    node: 2,
+                    user: u32::MAX,
+                },
+                Event::Deliver { call, node: 9 },
+                Event::CpuDone {
+                    call,
+                    incarnation: u32::MAX,
+                },
+                Event::Forward { call },
+                Event::Reply { call },
+                Event::Timeout { call },
+                Event::Tick,
+                Event::CountingWindow { open: true },
+                Event::CountingWindow { open: false },
+            ] {
+                assert_eq!(Event::unpack(e.pack()), e);
+            }
+        }
+    }
 
     #[test]
     fn hot_types_stay_small() {

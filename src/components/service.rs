@@ -36,6 +36,9 @@ pub struct Instance {
     pub thread_queue: VecDeque<CallId>,
     /// Calls (with their CPU work, ns) waiting for a CPU.
     pub cpu_queue: VecDeque<(CallId, Timer)>,
+    /// A CPU whose burst has just ended, free for a burst started while that completion is
+    /// handled: it passes over with the busy-CPU level unchanged.
+    cpu_passing: bool,
     /// Its CPU work draws (stream "cpu", this replica).
     cpu_rng: Rng,
 }
@@ -121,6 +124,7 @@ impl Service {
                     cpus_busy: 0,
                     thread_queue: VecDeque::new(),
                     cpu_queue: VecDeque::new(),
+                    cpu_passing: false,
                     cpu_rng: key(r, "cpu").rng(),
                 })
                 .collect(),
@@ -215,7 +219,11 @@ impl Service {
         };
         if inst.cpus_busy < self.model.cpus {
             inst.cpus_busy += 1;
-            ctx.stats.cpus_busy.inc(now);
+            if inst.cpu_passing {
+                inst.cpu_passing = false;
+            } else {
+                ctx.stats.cpus_busy.inc(now);
+            }
             let incarnation = inst.incarnation;
             burst.schedule(
                 &mut ctx.core.queue,
@@ -237,19 +245,34 @@ impl Service {
         if inst.incarnation != incarnation {
             return; // The instance died meanwhile; its work already failed.
         }
-        // The call moves on first: if that frees its thread for a queued call, the queued
-        // call's burst waits for this CPU, which then passes straight to the next burst
-        // (busy counts unchanged) instead of coming free and being taken again at once.
+        // With no burst waiting, the CPU comes free now, but a burst started while the call
+        // moves on (the next queued call, given this call's thread) takes it over with the
+        // busy count unchanged, instead of the CPU coming free and being taken again at once.
+        let inst = &mut self.instances[replica as usize];
+        let passing = inst.cpu_queue.is_empty();
+        if passing {
+            inst.cpus_busy -= 1;
+            inst.cpu_passing = true;
+        }
         if self.model.calls.is_empty() {
-            // A leaf service answers as its burst ends (a burst runs on a thread).
-            self.finish(replica, id, Ok(()), true, ctx);
+            // A leaf service answers as its burst ends (a burst runs on a thread), then
+            // passes the thread on.
+            if ctx.answer(id, Ok(())) {
+                self.pass_thread(replica, ctx);
+            }
         } else if let Some(at) = ctx.core.calls.get(id).map(Progress::of) {
             self.proceed(replica, id, at, ctx);
         }
         let now = ctx.now_ns();
         let inst = &mut self.instances[replica as usize];
-        if let Some((next, burst)) = inst.cpu_queue.pop_front() {
-            // The CPU passes straight to the next burst: busy count unchanged.
+        if passing {
+            if inst.cpu_passing {
+                // Nobody took it.
+                inst.cpu_passing = false;
+                ctx.stats.cpus_busy.dec(now);
+            }
+        } else if let Some((next, burst)) = inst.cpu_queue.pop_front() {
+            // The CPU passes straight to the next waiting burst: busy count unchanged.
             burst.schedule(
                 &mut ctx.core.queue,
                 Event::CpuDone {
@@ -257,9 +280,6 @@ impl Service {
                     incarnation,
                 },
             );
-        } else {
-            inst.cpus_busy -= 1;
-            ctx.stats.cpus_busy.dec(now);
         }
     }
 
@@ -415,10 +435,15 @@ impl Service {
             return;
         }
         call.holds_thread = false;
+        self.pass_thread(replica, ctx);
+    }
+
+    /// A thread of `replica` has been given back: it passes straight to the next queued call
+    /// (busy count unchanged), or comes free.
+    fn pass_thread(&mut self, replica: u32, ctx: &mut Ctx) {
         let now = ctx.now_ns();
         while let Some(next) = self.instances[replica as usize].thread_queue.pop_front() {
-            // The thread passes straight to the next queued call: busy count unchanged. (A
-            // queued call is never answered before it runs, short of a kill, which empties
+            // (A queued call is never answered before it runs, short of a kill, which empties
             // the queue; a gone one is skipped all the same.)
             ctx.stats.queue_len.dec(now);
             if let Some(c) = ctx.core.calls.get_mut(next) {

@@ -10,7 +10,7 @@ pub mod rng;
 pub mod slab;
 pub mod time;
 
-pub use queue::{EventQueue, LaneId};
+pub use queue::{EventQueue, LaneId, Packed};
 pub use rng::{Rng, StreamKey};
 pub use slab::{Key, Slab};
 pub use time::SimTime;
@@ -19,8 +19,9 @@ pub use time::SimTime;
 /// ones. (Owning the queue lets a model hand its components one pointer to everything they
 /// share, queue included.)
 pub trait Model {
-    /// The event type; small and `Copy` so the queue never allocates per event.
-    type Event: Copy;
+    /// The event type; small and `Copy`, stored packed (so the queue never allocates per
+    /// event and keeps events in registers).
+    type Event: Packed;
     /// The model's pending events.
     fn queue(&self) -> &EventQueue<Self::Event>;
     /// The model's pending events, to pop from.

@@ -29,6 +29,18 @@ impl Key {
     pub fn index(self) -> u32 {
         self.index
     }
+
+    /// The key as one integer (to pack it into an event).
+    #[inline]
+    pub fn to_bits(self) -> u64 {
+        (u64::from(self.generation.get()) << 32) | u64::from(self.index)
+    }
+
+    /// The key back from [`Key::to_bits`].
+    #[inline]
+    pub fn from_bits(bits: u64) -> Self {
+        key(bits as u32, (bits >> 32) as u32)
+    }
 }
 
 /// A slot: its value (stale while free) and its generation, odd while occupied.
@@ -50,13 +62,13 @@ pub struct Slab<T> {
     len: usize,
 }
 
-impl<T: Copy> Default for Slab<T> {
+impl<T: Copy + Default> Default for Slab<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: Copy> Slab<T> {
+impl<T: Copy + Default> Slab<T> {
     /// An empty slab.
     pub fn new() -> Self {
         Self {
@@ -86,20 +98,29 @@ impl<T: Copy> Slab<T> {
     /// Store a value and return its key.
     #[inline]
     pub fn insert(&mut self, value: T) -> Key {
+        // Find the slot first, then write the value once, straight into it: a value built
+        // before the branch would be staged on the stack and copied.
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => self.grow(),
+        };
         self.len += 1;
-        if let Some(index) = self.free.pop()
-            && let Some(slot) = self.slots.get_mut(index as usize)
-        {
-            slot.generation = slot.generation.wrapping_add(1);
-            slot.value = value;
-            return key(index, slot.generation);
-        }
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.value = value;
+        key(index, slot.generation)
+    }
+
+    /// A new free slot (up to the high-water mark), holding a placeholder.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) -> u32 {
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         self.slots.push(Slot {
-            generation: 1,
-            value,
+            generation: 0,
+            value: T::default(),
         });
-        key(index, 1)
+        index
     }
 
     /// The value behind `key`, if it is still alive.
