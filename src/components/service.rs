@@ -207,7 +207,7 @@ impl Service {
     }
 
     /// The call (holding a thread) starts its CPU burst, or waits for a CPU.
-    #[inline]
+    #[inline(always)]
     fn run_cpu(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx) {
         let now = ctx.now_ns();
         let class = class as usize;
@@ -440,6 +440,7 @@ impl Service {
 
     /// A thread of `replica` has been given back: it passes straight to the next queued call
     /// (busy count unchanged), or comes free.
+    #[inline(always)]
     fn pass_thread(&mut self, replica: u32, ctx: &mut Ctx) {
         let now = ctx.now_ns();
         while let Some(next) = self.instances[replica as usize].thread_queue.pop_front() {
