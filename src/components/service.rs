@@ -49,7 +49,6 @@ struct Progress {
     attrs: RequestAttrs,
     hops: u16,
     step: u16,
-    holds_thread: bool,
 }
 
 impl Progress {
@@ -59,7 +58,6 @@ impl Progress {
             attrs: call.attrs,
             hops: call.hops,
             step: call.step,
-            holds_thread: call.holds_thread,
         }
     }
 }
@@ -290,11 +288,10 @@ impl Service {
             attrs,
             hops,
             step,
-            holds_thread,
         } = at;
         if self.model.calls.is_empty() {
             // A leaf service: answer at once.
-            self.finish(replica, id, Ok(()), holds_thread, ctx);
+            self.finish(replica, id, Ok(()), ctx);
             return;
         }
         let class_bit = 1u64 << attrs.class;
@@ -342,7 +339,7 @@ impl Service {
             }
         }
         if issued == 0 {
-            self.finish(replica, id, Ok(()), holds_thread, ctx);
+            self.finish(replica, id, Ok(()), ctx);
         } else if self.model.server == ServerModel::Async {
             self.release_thread(replica, id, ctx);
         }
@@ -410,7 +407,7 @@ impl Service {
             return;
         }
         if let Err(cause) = outcome {
-            self.finish(replica, parent, Err(cause), at.holds_thread, ctx);
+            self.finish(replica, parent, Err(cause), ctx);
             return;
         }
         match self.model.call_mode {
@@ -421,7 +418,7 @@ impl Service {
                     c.pending = left;
                 }
                 if left == 0 {
-                    self.finish(replica, parent, Ok(()), at.holds_thread, ctx);
+                    self.finish(replica, parent, Ok(()), ctx);
                 }
             }
         }
@@ -459,21 +456,12 @@ impl Service {
         ctx.stats.threads_busy.dec(now);
     }
 
-    /// Answer `id`, first giving back its thread if it may hold one (`may_hold_thread` false:
-    /// the handler has just read that it does not, as an async server's call after its
-    /// downstream calls, and the look-up is skipped).
-    fn finish(
-        &mut self,
-        replica: u32,
-        id: CallId,
-        outcome: Result<(), ErrorCause>,
-        may_hold_thread: bool,
-        ctx: &mut Ctx,
-    ) {
-        if may_hold_thread {
-            self.release_thread(replica, id, ctx);
+    /// Answer `id`, then pass on the thread it held, if any (one look-up of the call does
+    /// both).
+    fn finish(&mut self, replica: u32, id: CallId, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
+        if ctx.answer(id, outcome) {
+            self.pass_thread(replica, ctx);
         }
-        ctx.reply(id, outcome);
     }
 
     /// Kill an instance: everything on it fails with `instance_down`; stale events are dropped.
