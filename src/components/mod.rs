@@ -361,12 +361,17 @@ impl Ctx<'_> {
     /// The callee (this node) answers `id` with `outcome`.
     #[inline(always)]
     pub fn reply(&mut self, id: CallId, outcome: Result<(), ErrorCause>) {
-        self.answer(id, outcome);
+        let held = self.answer(id, outcome);
+        debug_assert!(
+            !held,
+            "a call answered by `reply` held a thread: use `answer`"
+        );
     }
 
     /// Answer `id` with `outcome` and take back its thread in the same look-up: returns
     /// whether the call held one (the caller then passes it on).
     #[inline(always)]
+    #[must_use = "a thread taken back must be passed on"]
     pub fn answer(&mut self, id: CallId, outcome: Result<(), ErrorCause>) -> bool {
         let now = self.now_ns();
         let Some(call) = self.core.calls.get_mut(id) else {
@@ -395,37 +400,75 @@ impl Ctx<'_> {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    fn any_key() -> impl Strategy<Value = Key> {
+        // Keys as the slab makes them: any index, an odd (occupied) generation.
+        (any::<u32>(), any::<u32>())
+            .prop_map(|(index, g)| Key::from_bits((u64::from(g | 1) << 32) | u64::from(index)))
+    }
+
+    fn any_event() -> impl Strategy<Value = Event> {
+        prop_oneof![
+            (any::<u32>(), any::<u32>()).prop_map(|(node, epoch)| Event::Arrival { node, epoch }),
+            (any::<u32>(), any::<u32>()).prop_map(|(node, user)| Event::UserWake { node, user }),
+            (any_key(), any::<u32>()).prop_map(|(call, node)| Event::Deliver { call, node }),
+            (any_key(), any::<u32>())
+                .prop_map(|(call, incarnation)| Event::CpuDone { call, incarnation }),
+            any_key().prop_map(|call| Event::Forward { call }),
+            any_key().prop_map(|call| Event::Reply { call }),
+            any_key().prop_map(|call| Event::Timeout { call }),
+            Just(Event::Tick),
+            any::<bool>().prop_map(|open| Event::CountingWindow { open }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn every_event_round_trips_through_its_packed_bits(e in any_event()) {
+            prop_assert_eq!(Event::unpack(e.pack()), e);
+        }
+
+        #[test]
+        fn keys_round_trip_through_their_bits(k in any_key()) {
+            prop_assert_eq!(Key::from_bits(k.to_bits()), k);
+        }
+    }
+
     #[test]
-    fn events_round_trip_through_their_packed_bits() {
-        let mut slab = Slab::new();
-        let call = slab.insert(7u8);
-        let _ = slab.remove(call);
-        let call = slab.insert(8u8); // generation 3, index 0
-        let far = Key::from_bits(u64::MAX - 1);
-        for call in [call, far] {
-            for e in [
-                Event::Arrival {
-                    node: u32::MAX,
-                    epoch: 3,
-                },
-                Event::UserWake {
-                    node: 2,
-                    user: u32::MAX,
-                },
-                Event::Deliver { call, node: 9 },
-                Event::CpuDone {
+    fn extreme_events_round_trip() {
+        let keys = [
+            Key::from_bits(1u64 << 32),
+            Key::from_bits((1u64 << 32) | u64::from(u32::MAX)),
+            Key::from_bits(u64::MAX),
+            Key::from_bits(u64::from(u32::MAX) << 32),
+        ];
+        let mut events = vec![
+            Event::Tick,
+            Event::CountingWindow { open: true },
+            Event::CountingWindow { open: false },
+        ];
+        for v in [0, 1, u32::MAX - 1, u32::MAX] {
+            events.push(Event::Arrival { node: v, epoch: v });
+            events.push(Event::Arrival { node: 0, epoch: v });
+            events.push(Event::UserWake {
+                node: v,
+                user: u32::MAX - v,
+            });
+            for call in keys {
+                events.push(Event::Deliver { call, node: v });
+                events.push(Event::CpuDone {
                     call,
-                    incarnation: u32::MAX,
-                },
-                Event::Forward { call },
-                Event::Reply { call },
-                Event::Timeout { call },
-                Event::Tick,
-                Event::CountingWindow { open: true },
-                Event::CountingWindow { open: false },
-            ] {
-                assert_eq!(Event::unpack(e.pack()), e);
+                    incarnation: v,
+                });
+                events.push(Event::Forward { call });
+                events.push(Event::Reply { call });
+                events.push(Event::Timeout { call });
             }
+        }
+        for e in events {
+            assert_eq!(Event::unpack(e.pack()), e, "{e:?}");
         }
     }
 

@@ -218,6 +218,10 @@ impl Service {
         if inst.cpus_busy < self.model.cpus {
             inst.cpus_busy += 1;
             if inst.cpu_passing {
+                debug_assert!(
+                    inst.cpu_queue.is_empty(),
+                    "a passing CPU jumped the CPU queue"
+                );
                 inst.cpu_passing = false;
             } else {
                 ctx.stats.cpus_busy.inc(now);
@@ -247,6 +251,10 @@ impl Service {
         // moves on (the next queued call, given this call's thread) takes it over with the
         // busy count unchanged, instead of the CPU coming free and being taken again at once.
         let inst = &mut self.instances[replica as usize];
+        debug_assert!(
+            !inst.cpu_passing,
+            "a CPU still passing from an earlier burst"
+        );
         let passing = inst.cpu_queue.is_empty();
         if passing {
             inst.cpus_busy -= 1;
@@ -284,11 +292,7 @@ impl Service {
     /// Make the next downstream call(s) of `id` (whose progress the caller has just read), or
     /// answer when none is left.
     fn proceed(&mut self, replica: u32, id: CallId, at: Progress, ctx: &mut Ctx) {
-        let Progress {
-            attrs,
-            hops,
-            step,
-        } = at;
+        let Progress { attrs, hops, step } = at;
         if self.model.calls.is_empty() {
             // A leaf service: answer at once.
             self.finish(replica, id, Ok(()), ctx);

@@ -202,4 +202,24 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.insert("d").index(), c.index(), "its slot is reused");
     }
+
+    #[test]
+    fn grown_and_reused_slots_have_odd_generations() {
+        let mut s: Slab<u64> = Slab::new();
+        let a = s.insert(1);
+        assert_eq!(a.to_bits() >> 32, 1, "a new slot starts at generation 1");
+        let b = s.insert(2);
+        assert_eq!(s.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(s.free(a));
+        assert_eq!(s.iter().count(), 1, "the freed slot is not listed");
+        let c = s.insert(3);
+        assert_eq!(c.index(), a.index());
+        assert_eq!(c.to_bits() >> 32, 3);
+        assert_eq!(s.get(a), None);
+        assert_eq!(s.get(b), Some(&2));
+        assert_eq!(s.get(c), Some(&3));
+        assert_eq!(Key::from_bits(c.to_bits()), c);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.capacity(), 2);
+    }
 }

@@ -5,6 +5,7 @@ mod broken_models;
 mod cli;
 mod commands;
 mod common;
+mod cpu_handover;
 mod determinism;
 mod engine_review;
 mod handover_review;
