@@ -300,6 +300,10 @@ impl Service {
         }
         let class_bit = 1u64 << attrs.class;
         let mut issued = 0u16;
+        // An async server gives the thread back while its calls are out; the write-back of
+        // the call's progress takes it in the same look-up.
+        let releases = self.model.server == ServerModel::Async;
+        let mut released = false;
         match self.model.call_mode {
             CallMode::Sequential => {
                 let mut step = step as usize;
@@ -321,6 +325,7 @@ impl Service {
                 {
                     c.step = step as u16;
                     c.pending = issued;
+                    released = releases && std::mem::replace(&mut c.holds_thread, false);
                 }
             }
             CallMode::Parallel => {
@@ -339,13 +344,14 @@ impl Service {
                 {
                     c.step = self.model.calls.len() as u16;
                     c.pending = issued;
+                    released = releases && std::mem::replace(&mut c.holds_thread, false);
                 }
             }
         }
         if issued == 0 {
             self.finish(replica, id, Ok(()), ctx);
-        } else if self.model.server == ServerModel::Async {
-            self.release_thread(replica, id, ctx);
+        } else if released {
+            self.pass_thread(replica, ctx);
         }
     }
 
@@ -426,17 +432,6 @@ impl Service {
                 }
             }
         }
-    }
-
-    fn release_thread(&mut self, replica: u32, id: CallId, ctx: &mut Ctx) {
-        let Some(call) = ctx.core.calls.get_mut(id) else {
-            return;
-        };
-        if !call.holds_thread {
-            return;
-        }
-        call.holds_thread = false;
-        self.pass_thread(replica, ctx);
     }
 
     /// A thread of `replica` has been given back: it passes straight to the next queued call
