@@ -31,27 +31,23 @@ pub trait Packed: Copy {
     fn unpack(bits: u128) -> Self;
 }
 
-impl Packed for u32 {
-    #[inline]
-    fn pack(self) -> u128 {
-        u128::from(self)
-    }
-    #[inline]
-    fn unpack(bits: u128) -> Self {
-        bits as u32
-    }
+/// Plain integers as events (tests and simple models).
+macro_rules! packed_integers {
+    ($($t:ty),*) => {$(
+        impl Packed for $t {
+            #[inline]
+            fn pack(self) -> u128 {
+                u128::from(self)
+            }
+            #[inline]
+            fn unpack(bits: u128) -> Self {
+                bits as $t
+            }
+        }
+    )*};
 }
 
-impl Packed for u64 {
-    #[inline]
-    fn pack(self) -> u128 {
-        u128::from(self)
-    }
-    #[inline]
-    fn unpack(bits: u128) -> Self {
-        bits as u64
-    }
-}
+packed_integers!(u32, u64);
 
 #[derive(Clone, Copy)]
 struct Entry<E> {
