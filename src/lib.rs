@@ -30,6 +30,7 @@ pub mod cli;
 pub mod components;
 pub mod dist;
 pub mod engine;
+pub mod kinds;
 pub mod metrics;
 pub mod simulation;
 pub mod topology;

@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::components::{Command, World, world::CommandError, world::Live};
+use crate::components::{Command, CommandError, Live, World, error_cause_names};
 use crate::engine::{Engine, SimTime, StepOutcome};
 use crate::metrics::report::{ComponentReport, EndToEnd, SCHEMA_VERSION, SloTargets, SloVerdict};
 use crate::metrics::{NodeStats, Report, SeriesPoint};
-use crate::topology::model::NodeKind;
 use crate::topology::{NodeId, Topology};
 
 /// How to run.
@@ -56,19 +55,8 @@ impl Simulation {
             engine,
             names: topo.nodes.iter().map(|n| n.name.clone()).collect(),
             kinds: topo.nodes.iter().map(|n| n.kind.kind_name()).collect(),
-            replicas: topo
-                .nodes
-                .iter()
-                .map(|n| match &n.kind {
-                    NodeKind::Service(s) => s.replicas,
-                    _ => 1,
-                })
-                .collect(),
-            is_workload: topo
-                .nodes
-                .iter()
-                .map(|n| matches!(n.kind, NodeKind::Workload(_)))
-                .collect(),
+            replicas: topo.nodes.iter().map(|n| n.kind.instances()).collect(),
+            is_workload: topo.nodes.iter().map(|n| n.kind.is_workload()).collect(),
             model: topo.name.clone(),
             seed,
             slo,
@@ -157,6 +145,7 @@ impl Simulation {
             series: BTreeMap::new(),
         };
         let world = &mut self.engine.model;
+        let causes = error_cause_names();
         {
             let mut wl: Vec<&mut NodeStats> = world
                 .nodes
@@ -166,34 +155,39 @@ impl Simulation {
                 .filter(|(_, w)| **w)
                 .map(|(s, _)| s)
                 .collect();
-            report.end_to_end = EndToEnd::from_stats(&mut wl, &window, now);
+            report.end_to_end = EndToEnd::from_stats(&mut wl, &window, now, causes);
         }
         for (i, s) in world.nodes.iter_mut().map(|n| &mut n.stats).enumerate() {
             let name = self.names[i].clone();
             if self.is_workload[i] {
-                report
-                    .workloads
-                    .insert(name.clone(), EndToEnd::from_stats(&mut [s], &window, now));
+                report.workloads.insert(
+                    name.clone(),
+                    EndToEnd::from_stats(&mut [s], &window, now, causes),
+                );
             } else {
                 report.components.insert(
                     name.clone(),
-                    ComponentReport::from_stats(self.kinds[i], self.replicas[i], s, &window, now),
+                    ComponentReport::from_stats(
+                        self.kinds[i],
+                        self.replicas[i],
+                        s,
+                        &window,
+                        now,
+                        causes,
+                    ),
                 );
             }
-            if self.kinds[i] != "load_balancer"
-                && let Some(note) =
-                    growth_note(&name, &s.series.points, &window, self.is_workload[i])
-            {
+            if let Some(note) = growth_note(&name, &s.series.points, &window, self.is_workload[i]) {
                 report.unstable.push(note);
             }
             if self.options.series {
                 report.series.insert(name, s.series.points.clone());
             }
         }
-        if world.overload_rejections > 0 {
+        if world.overload_rejections() > 0 {
             report.unstable.insert(0, format!(
                 "unstable: {} requests were rejected because {} calls were in flight (limits.max_in_flight); arrivals exceed what the system can serve",
-                world.overload_rejections,
+                world.overload_rejections(),
                 world.max_in_flight()
             ));
         }

@@ -13,13 +13,23 @@
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 
-use super::{ANY_REPLICA, Call, Ctx, Event, RequestAttrs, Timer};
+use super::{
+    ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta,
+    NodeCommand, RequestAttrs, Timer,
+};
 use crate::dist::ZipfSampler;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::{ErrorCause, NodeStats};
 use crate::topology::NodeId;
 use crate::topology::model::{KeyModel, RateProfile, Source, WorkloadModel};
 use crate::topology::spec::Arrivals;
+
+/// Node-timer argument bit of a closed-loop user's wake-up (its user index below); without
+/// it, the argument is an open workload's arrival epoch.
+const USER_WAKE: u64 = 1 << 32;
+
+/// Tag of an open workload's request (closed loops tag theirs with the user).
+const OPEN_ARRIVAL: u32 = u32::MAX;
 
 /// Shortest wait of a closed-loop user after a request that failed at once (1 ms).
 pub const MIN_RETRY_NS: u64 = 1_000_000;
@@ -54,29 +64,36 @@ pub struct Client {
     timeout: Option<Timer>,
 }
 
-impl Client {
-    /// Build the live state; `draw_keys` when some component reads request keys.
-    pub fn new(
-        node: NodeId,
-        name: &str,
-        model: WorkloadModel,
-        seed: u64,
-        replication: u32,
-        draw_keys: bool,
-    ) -> Self {
+impl Component for Client {
+    type Model = WorkloadModel;
+
+    const META: KindMeta = KindMeta {
+        label: "Workload",
+        summary: "Where requests come from: open-loop arrivals at a rate, or closed-loop users who think between requests.",
+        commands: &[CommandInfo {
+            name: "set_traffic_scale",
+            summary: "Multiply the arrival rate (the traffic slider); takes effect at once.",
+        }],
+        error_causes: &[],
+        example: r#"Open(rate: "100/s", to: "backend")"#,
+    };
+
+    /// Build the live state; keys are drawn when some component reads them.
+    fn build(model: &WorkloadModel, b: &Build<'_>) -> Self {
         let key = |purpose| StreamKey {
-            seed,
-            replication,
-            owner: name,
+            seed: b.seed,
+            replication: b.replication,
+            owner: b.name,
             replica: 0,
             purpose,
         };
+        let model = model.clone();
         let zipf = match model.keys {
-            KeyModel::Zipf(n, s) if draw_keys => Some(ZipfSampler::new(n, s)),
+            KeyModel::Zipf(n, s) if b.draw_keys => Some(ZipfSampler::new(n, s)),
             KeyModel::Zipf(..) | KeyModel::Uniform(_) => None,
         };
         Self {
-            node,
+            node: b.node,
             timeout: model.timeout_ns.map(Timer::new),
             mean_gap_ns: mean_gap_ns(&model.source, 1.0),
             model,
@@ -88,34 +105,74 @@ impl Client {
             key_rng: key("keys").rng(),
             region_rng: key("regions").rng(),
             session_rng: key("sessions").rng(),
-            draw_keys,
+            draw_keys: b.draw_keys,
             think_rng: key("think").rng(),
             zipf,
         }
     }
 
     /// Schedule the first arrivals (open) or the users' first wake-ups (closed).
-    pub fn start(&mut self, ctx: &mut Ctx) {
+    fn start(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(t) = &mut self.timeout {
-            t.register(&mut ctx.core.queue);
+            ctx.register(t);
         }
         match &self.model.source {
             Source::Open { .. } => self.schedule_next_arrival(ctx),
             Source::Closed { users, think } => {
                 for user in 0..*users {
                     let t = think.sample(&mut self.think_rng);
-                    ctx.core.queue.schedule_in(
-                        t,
-                        Event::UserWake {
-                            node: self.node,
-                            user,
-                        },
-                    );
+                    ctx.node_timer_in(self.node, t, USER_WAKE | u64::from(user));
                 }
             }
         }
     }
 
+    /// Workloads take no calls (validation sends none to them).
+    fn on_call(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
+        debug_assert!(false, "a call was sent to a workload");
+        ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
+    }
+
+    /// The answer to a request (or its timeout) reached the client.
+    #[inline(always)]
+    fn on_answer(&mut self, answer: Answer, ctx: &mut Ctx<'_>) {
+        let now = ctx.now_ns();
+        let arrived_ns = answer.request_arrived_ns;
+        let outcome = answer.outcome.map(|_| ());
+        ctx.stats()
+            .finish(now, arrived_ns, answer.request_counted, outcome);
+        let user = answer.tag;
+        if user != OPEN_ARRIVAL {
+            let instant_failure = outcome.is_err() && now == arrived_ns;
+            self.think(user, instant_failure, ctx);
+        }
+    }
+
+    /// An open-loop arrival (its epoch) or a closed-loop user's wake-up.
+    #[inline(always)]
+    fn on_node_timer(&mut self, arg: u64, ctx: &mut Ctx<'_>) {
+        if arg & USER_WAKE == 0 {
+            self.on_arrival(arg as u32, ctx);
+        } else {
+            self.on_user_wake(arg as u32, ctx);
+        }
+    }
+
+    fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
+        match cmd {
+            NodeCommand::SetTrafficScale { scale } => {
+                self.set_scale(scale, ctx);
+                Ok(())
+            }
+            NodeCommand::Kill { .. } | NodeCommand::Revive { .. } => Err(CommandError::NotTaken {
+                kind: Self::META.label,
+                command: cmd,
+            }),
+        }
+    }
+}
+
+impl Client {
     /// The validated configuration.
     pub fn model(&self) -> &WorkloadModel {
         &self.model
@@ -127,10 +184,11 @@ impl Client {
     }
 
     /// Set the traffic multiplier; takes effect at once (Poisson arrivals are memoryless).
-    pub fn set_scale(&mut self, scale: f64, ctx: &mut Ctx) {
+    pub fn set_scale(&mut self, scale: f64, ctx: &mut Ctx<'_>) {
         self.scale = scale.max(0.0);
         self.mean_gap_ns = mean_gap_ns(&self.model.source, self.scale);
-        if matches!(self.model.source, Source::Open { .. }) && !self.stopped {
+        if matches!(self.model.source, Source::Open { .. }) && !self.stopped && !ctx.arrivals_over()
+        {
             self.epoch = self.epoch.wrapping_add(1);
             self.schedule_next_arrival(ctx);
         }
@@ -148,22 +206,18 @@ impl Client {
         }
     }
 
-    #[inline]
-    fn schedule_next_arrival(&mut self, ctx: &mut Ctx) {
+    /// Schedule the next open-loop arrival (inlined: an event scheduled out of line is staged
+    /// in memory, docs/ARCHITECTURE.md *Packed events*).
+    #[inline(always)]
+    fn schedule_next_arrival(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now_ns();
         if let Some(t) = self.next_arrival_after(now) {
-            let epoch = self.epoch;
-            ctx.core.queue.schedule(
-                crate::engine::SimTime::from_nanos(t),
-                Event::Arrival {
-                    node: self.node,
-                    epoch,
-                },
-            );
+            ctx.node_timer_at(self.node, t, u64::from(self.epoch));
         }
     }
 
     /// The next arrival time after `t`, or None when the rate stays at zero.
+    #[inline(never)]
     fn next_arrival_after(&mut self, t: u64) -> Option<u64> {
         let Source::Open {
             rate_per_s,
@@ -219,10 +273,12 @@ impl Client {
             0
         } else {
             let u: f64 = self.region_rng.random();
-            self.model
+            let i = self
+                .model
                 .regions
                 .partition_point(|r| r.1 <= u)
-                .min(self.model.regions.len() - 1) as u8
+                .min(self.model.regions.len() - 1);
+            self.model.regions[i].0
         };
         let session = if session != 0 {
             session
@@ -242,19 +298,20 @@ impl Client {
     }
 
     /// Send one request; returns false when it was rejected by the in-flight cap.
-    #[inline]
-    fn send_request(
-        &mut self,
-        user: u32,
-        counted: bool,
-        ctx: &mut Ctx,
-        max_in_flight: usize,
-    ) -> bool {
+    #[inline(always)]
+    fn send_request(&mut self, user: u32, counted: bool, ctx: &mut Ctx<'_>) -> bool {
         let now = ctx.now_ns();
-        let attrs = self.draw_attrs(now, counted, if user == u32::MAX { 0 } else { user + 1 });
-        ctx.stats.arrive(now, counted);
-        if ctx.core.calls.len() >= max_in_flight {
-            overloaded(ctx.stats, now, counted);
+        let attrs = self.draw_attrs(
+            now,
+            counted,
+            if user == OPEN_ARRIVAL { 0 } else { user + 1 },
+        );
+        ctx.stats().arrive(now, counted);
+        if counted {
+            ctx.count_request();
+        }
+        if !ctx.admits_request() {
+            overloaded(ctx.stats(), now, counted);
             return false;
         }
         let mut call = Call::new(attrs, None, self.node, self.model.to, ANY_REPLICA, 1);
@@ -263,75 +320,51 @@ impl Client {
         true
     }
 
-    /// An open-loop arrival. Returns whether a request was counted (for request budgets) and
-    /// whether it was rejected by the in-flight cap.
-    #[inline]
-    pub fn on_arrival(&mut self, epoch: u32, ctx: &mut Ctx, max_in_flight: usize) -> (bool, bool) {
-        if epoch != self.epoch || self.stopped {
-            return (false, false);
-        }
-        let now = ctx.now_ns();
-        if now >= ctx.core.env.window.duration_ns {
+    /// Whether arrivals are over at `now` (the duration passed or the request budget ended
+    /// them).
+    #[inline(always)]
+    fn arrivals_over(&mut self, now: u64, ctx: &Ctx<'_>) -> bool {
+        if self.stopped || ctx.arrivals_over() || now >= ctx.window().duration_ns {
             self.stopped = true;
-            return (false, false);
+            return true;
         }
-        let counted = ctx.core.env.window.counts(now);
-        let accepted = self.send_request(u32::MAX, counted, ctx, max_in_flight);
-        self.schedule_next_arrival(ctx);
-        (counted, !accepted)
+        false
     }
 
-    /// A closed-loop user is ready to send. Same returns as [`Client::on_arrival`].
-    pub fn on_user_wake(&mut self, user: u32, ctx: &mut Ctx, max_in_flight: usize) -> (bool, bool) {
+    /// An open-loop arrival of epoch `epoch` (older epochs were superseded by a rate change).
+    #[inline(always)]
+    fn on_arrival(&mut self, epoch: u32, ctx: &mut Ctx<'_>) {
         let now = ctx.now_ns();
-        if self.stopped || now >= ctx.core.env.window.duration_ns {
-            return (false, false);
+        if epoch != self.epoch || self.arrivals_over(now, ctx) {
+            return;
         }
-        let counted = ctx.core.env.window.counts(now);
-        let accepted = self.send_request(user, counted, ctx, max_in_flight);
-        if !accepted {
+        let counted = ctx.window().counts(now);
+        self.send_request(OPEN_ARRIVAL, counted, ctx);
+        self.schedule_next_arrival(ctx);
+    }
+
+    /// A closed-loop user is ready to send.
+    fn on_user_wake(&mut self, user: u32, ctx: &mut Ctx<'_>) {
+        let now = ctx.now_ns();
+        if self.arrivals_over(now, ctx) {
+            return;
+        }
+        let counted = ctx.window().counts(now);
+        if !self.send_request(user, counted, ctx) {
             self.think(user, true, ctx);
         }
-        (counted, !accepted)
     }
 
     /// Schedule the user's next request after a think time. After a request that failed
     /// without any time passing, the user waits at least [`MIN_RETRY_NS`], so a zero think
     /// time cannot make a user spin forever at one instant.
-    fn think(&mut self, user: u32, failed_instantly: bool, ctx: &mut Ctx) {
+    fn think(&mut self, user: u32, failed_instantly: bool, ctx: &mut Ctx<'_>) {
         if let Source::Closed { think, .. } = &self.model.source {
             let mut t = think.sample(&mut self.think_rng);
             if failed_instantly {
                 t = t.max(MIN_RETRY_NS);
             }
-            ctx.core.queue.schedule_in(
-                t,
-                Event::UserWake {
-                    node: self.node,
-                    user,
-                },
-            );
-        }
-    }
-
-    /// The answer to a request (or its timeout) reached the client.
-    ///
-    /// `user` is the call's tag (the closed-loop user, `u32::MAX` for open arrivals);
-    /// `arrived_ns` and `counted` are the request's.
-    #[inline]
-    pub fn on_reply(
-        &mut self,
-        user: u32,
-        arrived_ns: u64,
-        counted: bool,
-        outcome: Result<(), ErrorCause>,
-        ctx: &mut Ctx,
-    ) {
-        let now = ctx.now_ns();
-        ctx.stats.finish(now, arrived_ns, counted, outcome);
-        if user != u32::MAX {
-            let instant_failure = outcome.is_err() && now == arrived_ns;
-            self.think(user, instant_failure, ctx);
+            ctx.node_timer_in(self.node, t, USER_WAKE | u64::from(user));
         }
     }
 }
@@ -415,7 +448,7 @@ fn shaped_arrival(
 #[cold]
 #[inline(never)]
 fn overloaded(stats: &mut NodeStats, now_ns: u64, counted: bool) {
-    stats.finish(now_ns, now_ns, counted, Err(ErrorCause::Overload));
+    stats.finish(now_ns, now_ns, counted, Err(ErrorCause::OVERLOAD));
 }
 
 #[cfg(test)]
@@ -433,10 +466,19 @@ mod tests {
             mix_cumulative: vec![0.3, 1.0],
             keys,
             sessions: 50,
-            regions: vec![("eu".into(), 0.5), ("us".into(), 1.0)],
+            regions: vec![(1, 0.5), (2, 1.0)],
             timeout_ns: None,
         };
-        Client::new(0, "users", model, 7, 0, draw_keys)
+        Client::build(
+            &model,
+            &Build {
+                node: 0,
+                name: "users",
+                seed: 7,
+                replication: 0,
+                draw_keys,
+            },
+        )
     }
 
     #[test]

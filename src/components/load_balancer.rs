@@ -8,13 +8,14 @@
 
 use rand::RngExt;
 
-use super::{Call, CallId, Ctx, Event, RequestAttrs};
+use super::{
+    ANY_REPLICA, Answer, Build, Call, CallId, Component, Ctx, KindMeta, RequestAttrs, Side, Timer,
+};
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
-use crate::topology::model::{Backend, LoadBalancerModel};
-use crate::topology::spec::Policy;
+use crate::topology::kinds::load_balancer::{Backend, LoadBalancerModel, Policy};
 
 /// A running load balancer.
 #[derive(Debug)]
@@ -33,15 +34,20 @@ pub struct LoadBalancer {
     rng: Rng,
 }
 
-impl LoadBalancer {
+impl Component for LoadBalancer {
+    type Model = LoadBalancerModel;
+
+    const META: KindMeta = KindMeta {
+        label: "Load balancer",
+        summary: "Spreads requests over backends: round robin, least_conn, ip_hash, random, power of two (nginx upstream).",
+        commands: &[],
+        error_causes: &[],
+        example: r#"LoadBalancer(policy: LeastConn, backends: ["backend"])"#,
+    };
+
     /// Build the live state.
-    pub fn new(
-        node: NodeId,
-        name: &str,
-        model: LoadBalancerModel,
-        seed: u64,
-        replication: u32,
-    ) -> Self {
+    fn build(model: &LoadBalancerModel, b: &Build<'_>) -> Self {
+        let model = model.clone();
         let n = model.backends.len();
         let total_weight = model.backends.iter().map(|b| i64::from(b.weight)).sum();
         let equal_weights = model
@@ -49,16 +55,16 @@ impl LoadBalancer {
             .windows(2)
             .all(|w| w[0].weight == w[1].weight);
         Self {
-            node,
+            node: b.node,
             active: vec![0; n],
             current: vec![0; n],
             total_weight,
             equal_weights,
             next_rr: 0,
             rng: StreamKey {
-                seed,
-                replication,
-                owner: name,
+                seed: b.seed,
+                replication: b.replication,
+                owner: b.name,
                 replica: 0,
                 purpose: "route",
             }
@@ -68,29 +74,47 @@ impl LoadBalancer {
     }
 
     /// A call arrives: do the per-request work, then forward.
-    pub fn on_deliver(&mut self, id: CallId, ctx: &mut Ctx) {
-        let max_hops = ctx.core.env.max_hops;
+    #[inline(always)]
+    fn on_call(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
+        let max_hops = ctx.max_hops();
         let Some(call) = ctx.arrive(id) else { return };
         if call.hops > max_hops {
-            ctx.refuse(id, ErrorCause::HopLimit);
+            ctx.refuse(id, ErrorCause::HOP_LIMIT);
             return;
         }
         let overhead = self.model.overhead.sample(&mut self.rng);
         if overhead == 0 {
-            self.on_forward(id, ctx);
+            self.forward(id, ctx);
         } else {
-            ctx.core
-                .queue
-                .schedule_in(overhead, Event::Forward { call: id });
+            ctx.call_timer(Timer::new(overhead), id, 0, Side::Callee);
         }
     }
 
+    /// The backend answered: pass the answer back.
+    #[inline(always)]
+    fn on_answer(&mut self, answer: Answer, ctx: &mut Ctx<'_>) {
+        if let Some(a) = self.active.get_mut(answer.tag as usize) {
+            *a = a.saturating_sub(1);
+        }
+        if let Some(parent) = answer.parent {
+            ctx.reply(parent, answer.outcome);
+        }
+    }
+
+    /// The per-request overhead is over: forward.
+    #[inline(always)]
+    fn on_call_timer(&mut self, id: CallId, _replica: u32, _arg: u32, ctx: &mut Ctx<'_>) {
+        self.forward(id, ctx);
+    }
+}
+
+impl LoadBalancer {
     /// Pick a backend and send the call on.
-    pub fn on_forward(&mut self, id: CallId, ctx: &mut Ctx) {
-        let Some(call) = ctx.core.calls.get(id) else {
+    fn forward(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
+        let Some(call) = ctx.call(id) else {
             return;
         };
-        if call.callee_done {
+        if call.outcome.is_some() {
             return;
         }
         let (attrs, hops) = (call.attrs, call.hops);
@@ -102,25 +126,11 @@ impl LoadBalancer {
             Some(id),
             self.node,
             backend.node,
-            backend.replica.unwrap_or(super::ANY_REPLICA),
+            backend.replica.unwrap_or(ANY_REPLICA),
             hops.saturating_add(1),
         );
         child.tag = b as u32;
         ctx.send(child, 0, 0, None);
-    }
-
-    /// The backend answered: pass the answer back.
-    pub fn on_child_done(
-        &mut self,
-        parent: CallId,
-        backend: u32,
-        outcome: Result<(), ErrorCause>,
-        ctx: &mut Ctx,
-    ) {
-        if let Some(a) = self.active.get_mut(backend as usize) {
-            *a = a.saturating_sub(1);
-        }
-        ctx.reply(parent, outcome);
     }
 
     fn pick(&mut self, attrs: &RequestAttrs) -> usize {
@@ -251,7 +261,7 @@ fn smooth_wrr(
 mod tests {
     use super::*;
     use crate::dist::Sampler;
-    use crate::topology::model::Backend;
+    use crate::topology::kinds::load_balancer::Backend;
 
     fn lb(weights: &[u32], policy: Policy) -> LoadBalancer {
         let backends = weights
@@ -263,16 +273,19 @@ mod tests {
                 weight: w,
             })
             .collect();
-        LoadBalancer::new(
-            9,
-            "lb",
-            LoadBalancerModel {
+        LoadBalancer::build(
+            &LoadBalancerModel {
                 backends,
                 policy,
                 overhead: Sampler::Const(0),
             },
-            1,
-            0,
+            &Build {
+                node: 9,
+                name: "lb",
+                seed: 1,
+                replication: 0,
+                draw_keys: false,
+            },
         )
     }
 

@@ -1,22 +1,34 @@
-//! The components that requests flow through, one file per kind, and the [`World`] that
-//! routes events to them.
+//! The components that requests flow through, one file per kind, behind one contract
+//! ([`Component`]), and the [`World`] that routes events to them.
 //!
 //! Components never hold references to each other: they schedule events addressed to node
 //! ids and share only the slab of calls, through a [`Ctx`]. A *call* (span) is one request's
 //! visit to one component; several calls of one request can be alive at once (fan-out, a
 //! timed-out attempt still running). A call is freed when both sides are done with it: the
 //! callee has replied and the caller has taken (or abandoned) the reply.
+//!
+//! The event vocabulary is frozen ([`Event`]): a kind's own timers are the two generic timer
+//! events (one addressed to a node with a 64-bit argument, one addressed to a call with a
+//! 32-bit argument and a side), which the kind decodes itself; a new kind never edits
+//! `Event`, `pack` or `unpack`. The live enum [`Live`] and its forwarding are generated from
+//! the one list of kinds (`crate::for_each_kind!`).
 
 pub mod client;
+mod ctx;
 pub mod load_balancer;
+pub mod router;
 pub mod service;
 pub mod world;
 
-pub use world::{Command, World};
+use std::sync::OnceLock;
 
-use crate::engine::{EventQueue, Key, LaneId, Packed, Slab};
-use crate::metrics::{ErrorCause, NodeStats, Window};
+pub use ctx::{Core, Ctx, Env};
+pub use world::{Command, CommandError, World};
+
+use crate::engine::{EventQueue, Key, LaneId, Packed};
+use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
+use crate::topology::kinds::NodeKind;
 
 /// Address of a live call.
 pub type CallId = Key;
@@ -24,15 +36,16 @@ pub type CallId = Key;
 /// Replica not chosen yet (the callee picks one).
 pub const ANY_REPLICA: u32 = u32::MAX;
 
-/// `Call::tag` of a fire-and-forget call: nobody waits for its answer.
-pub const DETACHED: u32 = u32::MAX;
+/// What a call's callee answered: success with a kind-defined value byte (hit or miss, stale
+/// or fresh: [`crate::topology::spec::AnswerValue`]), or the cause of its failure.
+pub type Outcome = Result<u8, ErrorCause>;
 
 /// What a request is, drawn once when it arrives and carried by all its calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RequestAttrs {
     /// Class id (index into the topology's classes).
     pub class: u8,
-    /// Region id (index into the workload's regions), 0 when none.
+    /// Region id (1-based index into the topology's regions), 0 when none.
     pub region: u8,
     /// Whether the request arrived in the counting window.
     pub counted: bool,
@@ -59,7 +72,8 @@ pub struct Call {
     pub replica: u32,
     /// Incarnation of the callee instance when the call arrived.
     pub incarnation: u32,
-    /// Set by the caller: backend index (balancer), user (closed workload).
+    /// Set by the caller, handed back with the answer: a backend index (balancer), a user
+    /// (closed workload), a call index (service).
     pub tag: u32,
     /// When the callee got the call, ns.
     pub arrived_ns: u64,
@@ -67,22 +81,20 @@ pub struct Call {
     pub return_ns: u64,
     /// Call depth (root = 1).
     pub hops: u16,
-    /// Callee progress: next downstream call to consider.
-    pub step: u16,
-    /// Callee progress: downstream calls outstanding (parallel mode).
-    pub pending: u16,
+    /// The callee kind's own progress of this call, which only that kind reads (a service
+    /// keeps its next downstream call, its outstanding calls and the last answer's value).
+    pub local: u32,
     /// Counted at the callee (arrived in the window).
     pub counted: bool,
     /// The call has reached its callee.
     pub delivered: bool,
-    /// The call holds one of its instance's threads.
-    pub holds_thread: bool,
+    /// The call holds one unit of its callee instance's capacity (a thread, a connection),
+    /// which the answer takes back ([`Ctx::answer`]).
+    pub holds_capacity: bool,
     /// The caller has taken the reply or given up.
     pub caller_done: bool,
-    /// The callee has replied.
-    pub callee_done: bool,
-    /// The reply, once the callee is done.
-    pub outcome: Result<(), ErrorCause>,
+    /// The callee's answer, once it has answered.
+    pub outcome: Option<Outcome>,
 }
 
 impl Default for Call {
@@ -113,53 +125,34 @@ impl Call {
             arrived_ns: 0,
             return_ns: 0,
             hops,
-            step: 0,
-            pending: 0,
+            local: 0,
             counted: false,
             delivered: false,
-            holds_thread: false,
+            holds_capacity: false,
             caller_done: false,
-            callee_done: false,
-            outcome: Ok(()),
+            outcome: None,
         }
     }
 }
 
-/// Events. Small and `Copy`: no allocation per event.
+/// Which end of a call a call timer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The component that made the call.
+    Caller,
+    /// The component handling it.
+    Callee,
+}
+
+/// Events: the frozen vocabulary. Small and `Copy`: no allocation per event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// An open workload's next arrival; `epoch` drops arrivals superseded by a rate change.
-    Arrival {
-        /// The workload.
-        node: NodeId,
-        /// Its arrival epoch when scheduled.
-        epoch: u32,
-    },
-    /// A closed-loop user finished thinking.
-    UserWake {
-        /// The workload.
-        node: NodeId,
-        /// The user.
-        user: u32,
-    },
     /// A call reaches its callee.
     Deliver {
         /// The call.
         call: CallId,
         /// The callee (so dispatch needs no look-up).
         node: NodeId,
-    },
-    /// A CPU burst finished (the call names the service and instance).
-    CpuDone {
-        /// The call.
-        call: CallId,
-        /// The instance's incarnation when the burst started (stale after a kill).
-        incarnation: u32,
-    },
-    /// A balancer finished its per-request work and forwards the call.
-    Forward {
-        /// The balancer's call.
-        call: CallId,
     },
     /// A reply reaches the caller.
     Reply {
@@ -171,6 +164,24 @@ pub enum Event {
         /// The call.
         call: CallId,
     },
+    /// A component's own timer, with an argument it decodes itself (a workload's next
+    /// arrival, an autoscaler's sync).
+    NodeTimer {
+        /// The component.
+        node: NodeId,
+        /// Kind-defined.
+        arg: u64,
+    },
+    /// A timer of one call, for the component at one end of it (a CPU burst ending, a
+    /// balancer forwarding after its overhead); dropped when the call is gone.
+    CallTimer {
+        /// The call.
+        call: CallId,
+        /// Kind-defined.
+        arg: u32,
+        /// Which end's component handles it.
+        side: Side,
+    },
     /// Close a time-series window.
     Tick,
     /// The counting window opens (at warm-up) or closes (when arrivals end).
@@ -178,60 +189,61 @@ pub enum Event {
         /// Opens (true) or closes.
         open: bool,
     },
+    /// A scheduled command comes due (index into the world's scheduled commands).
+    Command {
+        /// Which.
+        index: u32,
+    },
 }
 
-/// Packed layout: the variant in bits 0–7, a 32-bit field in bits 32–63, a call key (or a
-/// second 32-bit field) in bits 64–127.
+/// Packed layout: the variant in bits 0–2, the side of a call timer in bit 8, a 32-bit field
+/// in bits 32–63, a call key (or a 64-bit argument) in bits 64–127. Eight variants fill the
+/// three tag bits, so every tag decodes to a variant.
 impl Packed for Event {
     #[inline(always)]
     fn pack(self) -> u128 {
-        let (tag, a, b): (u8, u32, u64) = match self {
-            Event::Arrival { node, epoch } => (0, node, u64::from(epoch)),
-            Event::UserWake { node, user } => (1, node, u64::from(user)),
-            Event::Deliver { call, node } => (2, node, call.to_bits()),
-            Event::CpuDone { call, incarnation } => (3, incarnation, call.to_bits()),
-            Event::Forward { call } => (4, 0, call.to_bits()),
-            Event::Reply { call } => (5, 0, call.to_bits()),
-            Event::Timeout { call } => (6, 0, call.to_bits()),
-            Event::Tick => (7, 0, 0),
-            Event::CountingWindow { open } => (8, u32::from(open), 0),
+        // (tag, flag in bit 8, 32-bit field, 64-bit field)
+        let (tag, flag, a, b): (u8, bool, u32, u64) = match self {
+            Event::Deliver { call, node } => (0, false, node, call.to_bits()),
+            Event::Reply { call } => (1, false, 0, call.to_bits()),
+            Event::Timeout { call } => (2, false, 0, call.to_bits()),
+            Event::NodeTimer { node, arg } => (3, false, node, arg),
+            Event::CallTimer { call, arg, side } => (4, side == Side::Callee, arg, call.to_bits()),
+            Event::Tick => (5, false, 0, 0),
+            Event::CountingWindow { open } => (6, false, u32::from(open), 0),
+            Event::Command { index } => (7, false, index, 0),
         };
-        u128::from(tag) | (u128::from(a) << 32) | (u128::from(b) << 64)
+        u128::from(tag) | (u128::from(flag) << 8) | (u128::from(a) << 32) | (u128::from(b) << 64)
     }
 
     #[inline(always)]
     fn unpack(bits: u128) -> Self {
         let a = (bits >> 32) as u32;
         let b = (bits >> 64) as u64;
-        match bits as u8 {
-            0 => Event::Arrival {
-                node: a,
-                epoch: b as u32,
-            },
-            1 => Event::UserWake {
-                node: a,
-                user: b as u32,
-            },
-            2 => Event::Deliver {
+        match bits as u8 & 7 {
+            0 => Event::Deliver {
                 call: Key::from_bits(b),
                 node: a,
             },
-            3 => Event::CpuDone {
-                call: Key::from_bits(b),
-                incarnation: a,
-            },
-            4 => Event::Forward {
+            1 => Event::Reply {
                 call: Key::from_bits(b),
             },
-            5 => Event::Reply {
+            2 => Event::Timeout {
                 call: Key::from_bits(b),
             },
-            6 => Event::Timeout {
+            3 => Event::NodeTimer { node: a, arg: b },
+            4 => Event::CallTimer {
                 call: Key::from_bits(b),
+                arg: a,
+                side: if (bits >> 8) & 1 == 1 {
+                    Side::Callee
+                } else {
+                    Side::Caller
+                },
             },
-            7 => Event::Tick,
-            // 8; `pack` makes no other tag.
-            _ => Event::CountingWindow { open: a != 0 },
+            5 => Event::Tick,
+            6 => Event::CountingWindow { open: a != 0 },
+            _ => Event::Command { index: a },
         }
     }
 }
@@ -267,133 +279,286 @@ impl Timer {
     }
 }
 
-/// Settings every component reads.
+/// What a caller learns when a call it made is answered (or times out).
 #[derive(Debug, Clone, Copy)]
-pub struct Env {
-    /// Counting window and series settings.
-    pub window: Window,
-    /// Deepest allowed call.
-    pub max_hops: u16,
+pub struct Answer {
+    /// The caller's own call that made it (None for a workload's request).
+    pub parent: Option<CallId>,
+    /// The tag the caller set on the call.
+    pub tag: u32,
+    /// When the request arrived, ns.
+    pub request_arrived_ns: u64,
+    /// Whether the request is counted.
+    pub request_counted: bool,
+    /// The answer.
+    pub outcome: Outcome,
 }
 
-/// What every component shares: pending events, live calls, settings and the next hop. One
-/// struct, so a component's context is two pointers (this and its statistics) that travel
-/// in registers.
-pub struct Core {
-    /// Pending events.
-    pub queue: EventQueue<Event>,
-    /// Live calls.
-    pub calls: Slab<Call>,
-    /// Shared settings.
-    pub env: Env,
-    /// The next zero-delay hop, handled as soon as the current event is done.
-    pub next_hop: Option<Event>,
-}
-
-/// What a component may touch while handling an event.
-pub struct Ctx<'a> {
-    /// What every component shares.
-    pub core: &'a mut Core,
-    /// This node's statistics.
-    pub stats: &'a mut NodeStats,
-}
-
-impl Ctx<'_> {
-    /// Current time, ns.
+impl Answer {
+    /// What the caller of `call` learns, with `outcome`.
     #[inline]
-    pub fn now_ns(&self) -> u64 {
-        self.core.queue.now().as_nanos()
-    }
-
-    /// Start a call: store it and deliver it after `latency_ns` (back after `return_ns`);
-    /// arm the caller's timeout if any.
-    #[inline(always)]
-    pub fn send(
-        &mut self,
-        mut call: Call,
-        latency_ns: u64,
-        return_ns: u64,
-        timeout: Option<Timer>,
-    ) -> CallId {
-        call.return_ns = return_ns;
-        let node = call.callee;
-        let id = self.core.calls.insert(call);
-        self.hop(latency_ns, Event::Deliver { call: id, node });
-        if let Some(t) = timeout {
-            t.schedule(&mut self.core.queue, Event::Timeout { call: id });
-        }
-        id
-    }
-
-    /// Schedule a hop (a delivery or a reply) `delay_ns` from now. The first zero-delay hop
-    /// an event makes skips the queue: the world handles it as soon as the event is done,
-    /// before anything else at this instant (docs/ARCHITECTURE.md, *Same-instant hops*).
-    #[inline]
-    pub fn hop(&mut self, delay_ns: u64, event: Event) {
-        if delay_ns == 0 && self.core.next_hop.is_none() {
-            self.core.next_hop = Some(event);
-        } else {
-            self.core.queue.schedule_in(delay_ns, event);
+    pub fn of(call: &Call, outcome: Outcome) -> Self {
+        Self {
+            parent: call.parent,
+            tag: call.tag,
+            request_arrived_ns: call.attrs.arrived_ns,
+            request_counted: call.attrs.counted,
+            outcome,
         }
     }
+}
 
-    /// Mark a call as arrived at its callee (this node) and count it.
-    #[inline(always)]
-    pub fn arrive(&mut self, id: CallId) -> Option<&mut Call> {
-        let now = self.now_ns();
-        let counted = self.core.env.window.counts(now);
-        let call = self.core.calls.get_mut(id)?;
-        call.arrived_ns = now;
-        call.counted = counted;
-        call.delivered = true;
-        self.stats.arrive(now, counted);
-        Some(call)
+/// A change addressed to one node (resolved from a [`Command`] by the world).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NodeCommand {
+    /// Kill one instance: its work fails with `instance_down`.
+    Kill {
+        /// The instance.
+        replica: u32,
+    },
+    /// Bring a killed instance back, empty.
+    Revive {
+        /// The instance.
+        replica: u32,
+    },
+    /// Multiply a workload's arrival rate (1.0 = as in the model).
+    SetTrafficScale {
+        /// The multiplier (≥ 0).
+        scale: f64,
+    },
+}
+
+/// A command a kind takes, for the GUI and the docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandInfo {
+    /// Its name (`kill`, `revive`, `set_traffic_scale`...).
+    pub name: &'static str,
+    /// What it does, in a line.
+    pub summary: &'static str,
+}
+
+/// What a kind says of itself: for the GUI's palette, the docs and the error-cause registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindMeta {
+    /// A short label ("Load balancer").
+    pub label: &'static str,
+    /// One line on what it is.
+    pub summary: &'static str,
+    /// The commands it takes.
+    pub commands: &'static [CommandInfo],
+    /// Error causes of its own, beside the core ones (`no_route`...).
+    pub error_causes: &'static [&'static str],
+    /// A minimal component of this kind in RON (`"name": Kind(...)` without the name),
+    /// calling a component named `backend` where it calls one: the GUI's new node and the
+    /// test that walks every kind.
+    pub example: &'static str,
+}
+
+/// A kind: its name (as in files and reports) and what it says of itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindInfo {
+    /// The name in files and reports.
+    pub name: &'static str,
+    /// The rest.
+    pub meta: KindMeta,
+}
+
+/// What building a live component needs besides its model.
+pub struct Build<'a> {
+    /// Its node id.
+    pub node: NodeId,
+    /// Its name (streams are named after it).
+    pub name: &'a str,
+    /// The run's seed.
+    pub seed: u64,
+    /// The replication index.
+    pub replication: u32,
+    /// Some component reads request keys (workloads draw them).
+    pub draw_keys: bool,
+}
+
+impl Build<'_> {
+    /// The error cause `name`, which the kind declared in [`KindMeta::error_causes`].
+    pub fn cause(&self, name: &str) -> ErrorCause {
+        cause_named(name).unwrap_or_else(|| {
+            debug_assert!(false, "error cause `{name}` is not declared by any kind");
+            ErrorCause::INSTANCE_DOWN
+        })
+    }
+}
+
+/// The one contract every kind implements, workloads included. Handlers run inside the
+/// world's event loop: they must be cheap and must not allocate on the hot path.
+pub trait Component: Sized {
+    /// The validated model it is built from.
+    type Model;
+
+    /// What the kind says of itself.
+    const META: KindMeta;
+
+    /// The live component.
+    fn build(model: &Self::Model, b: &Build<'_>) -> Self;
+
+    /// Threads and CPUs over all instances, each `None` when unlimited (the common
+    /// statistics' capacities).
+    fn capacity(&self) -> (Option<u64>, Option<u64>) {
+        (Some(0), Some(0))
     }
 
-    /// The callee (this node) refuses `id` with `cause` on arrival (instance down, hop limit,
-    /// queue full): a rare path, kept out of line so the hot handlers stay small.
-    #[cold]
-    #[inline(never)]
-    pub fn refuse(&mut self, id: CallId, cause: ErrorCause) {
-        self.reply(id, Err(cause));
+    /// The run starts: register timer lanes, schedule first events.
+    fn start(&mut self, ctx: &mut Ctx<'_>) {
+        let _ = ctx;
     }
 
-    /// The callee (this node) answers `id` with `outcome`.
-    #[inline(always)]
-    pub fn reply(&mut self, id: CallId, outcome: Result<(), ErrorCause>) {
-        let held = self.answer(id, outcome);
-        debug_assert!(
-            !held,
-            "a call answered by `reply` held a thread: use `answer`"
-        );
+    /// A call is delivered to it (a stale one finds nothing in `ctx.arrive`).
+    fn on_call(&mut self, id: CallId, ctx: &mut Ctx<'_>);
+
+    /// A call it made was answered, or timed out.
+    fn on_answer(&mut self, answer: Answer, ctx: &mut Ctx<'_>);
+
+    /// Its own timer fired ([`Ctx::node_timer_in`]).
+    fn on_node_timer(&mut self, arg: u64, ctx: &mut Ctx<'_>) {
+        let _ = (arg, ctx);
+        debug_assert!(false, "{} schedules no node timer", Self::META.label);
     }
 
-    /// Answer `id` with `outcome` and take back its thread in the same look-up: returns
-    /// whether the call held one (the caller then passes it on).
-    #[inline(always)]
-    #[must_use = "a thread taken back must be passed on"]
-    pub fn answer(&mut self, id: CallId, outcome: Result<(), ErrorCause>) -> bool {
-        let now = self.now_ns();
-        let Some(call) = self.core.calls.get_mut(id) else {
-            return false;
-        };
-        if call.callee_done {
-            return false;
+    /// A timer of call `id` fired at this end ([`Ctx::call_timer`]); `replica` is the
+    /// call's callee instance.
+    fn on_call_timer(&mut self, id: CallId, replica: u32, arg: u32, ctx: &mut Ctx<'_>) {
+        let _ = (id, replica, arg, ctx);
+        debug_assert!(false, "{} schedules no call timer", Self::META.label);
+    }
+
+    /// A command addressed to it.
+    fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
+        let _ = ctx;
+        Err(CommandError::NotTaken {
+            kind: Self::META.label,
+            command: cmd,
+        })
+    }
+}
+
+macro_rules! live_enum {
+    ($( $(#[$doc:meta])* $variant:ident {
+        name: $name:literal, spec: $spec:ty, model: $model:ty, live: $live:ty $(,)?
+    } ),* $(,)?) => {
+        /// A live node: a workload or a component of some kind.
+        #[derive(Debug)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum Live {
+            /// A workload.
+            Client(client::Client),
+            $( $(#[$doc])* $variant($live), )*
         }
-        let held = std::mem::replace(&mut call.holds_thread, false);
-        call.callee_done = true;
-        call.outcome = outcome;
-        self.stats
-            .finish(now, call.arrived_ns, call.counted, outcome);
-        if call.caller_done {
-            // The caller gave up long ago: the late reply goes nowhere.
-            self.core.calls.remove(id);
-        } else {
-            let delay = call.return_ns;
-            self.hop(delay, Event::Reply { call: id });
+
+        impl Live {
+            /// Build the live node for `kind`.
+            pub fn build(kind: &NodeKind, b: &Build<'_>) -> Self {
+                match kind {
+                    NodeKind::Workload(m) => Live::Client(client::Client::build(m, b)),
+                    $( NodeKind::$variant(m) => Live::$variant(<$live>::build(m, b)), )*
+                }
+            }
+
+            /// See [`Component::capacity`].
+            pub fn capacity(&self) -> (Option<u64>, Option<u64>) {
+                match self {
+                    Live::Client(c) => c.capacity(),
+                    $( Live::$variant(k) => k.capacity(), )*
+                }
+            }
+
+            /// See [`Component::start`].
+            pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+                match self {
+                    Live::Client(c) => c.start(ctx),
+                    $( Live::$variant(k) => k.start(ctx), )*
+                }
+            }
+
+            /// See [`Component::on_call`].
+            #[inline(always)]
+            pub fn on_call(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
+                match self {
+                    Live::Client(c) => c.on_call(id, ctx),
+                    $( Live::$variant(k) => k.on_call(id, ctx), )*
+                }
+            }
+
+            /// See [`Component::on_answer`].
+            #[inline(always)]
+            pub fn on_answer(&mut self, answer: Answer, ctx: &mut Ctx<'_>) {
+                match self {
+                    Live::Client(c) => c.on_answer(answer, ctx),
+                    $( Live::$variant(k) => k.on_answer(answer, ctx), )*
+                }
+            }
+
+            /// See [`Component::on_node_timer`].
+            #[inline(always)]
+            pub fn on_node_timer(&mut self, arg: u64, ctx: &mut Ctx<'_>) {
+                match self {
+                    Live::Client(c) => c.on_node_timer(arg, ctx),
+                    $( Live::$variant(k) => k.on_node_timer(arg, ctx), )*
+                }
+            }
+
+            /// See [`Component::on_call_timer`].
+            #[inline(always)]
+            pub fn on_call_timer(&mut self, id: CallId, replica: u32, arg: u32, ctx: &mut Ctx<'_>) {
+                match self {
+                    Live::Client(c) => c.on_call_timer(id, replica, arg, ctx),
+                    $( Live::$variant(k) => k.on_call_timer(id, replica, arg, ctx), )*
+                }
+            }
+
+            /// See [`Component::on_command`].
+            pub fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
+                match self {
+                    Live::Client(c) => c.on_command(cmd, ctx),
+                    $( Live::$variant(k) => k.on_command(cmd, ctx), )*
+                }
+            }
         }
-        held
-    }
+
+        /// Every component kind, in registry order.
+        pub const KINDS: &[KindInfo] = &[
+            $( KindInfo { name: $name, meta: <$live as Component>::META }, )*
+        ];
+    };
+}
+
+crate::for_each_kind!(live_enum);
+
+/// The workloads' own description (they are nodes but not a component kind).
+pub const WORKLOAD_META: KindMeta = <client::Client as Component>::META;
+
+/// Every error cause's name: the core ones ([`ErrorCause::CORE`]), then each kind's own in
+/// registry order (a name two kinds declare is one cause). An error cause's id indexes this.
+pub fn error_cause_names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names: Vec<&'static str> = ErrorCause::CORE.to_vec();
+        for name in KINDS
+            .iter()
+            .flat_map(|k| k.meta.error_causes)
+            .chain(WORKLOAD_META.error_causes)
+        {
+            if !names.contains(name) {
+                names.push(name);
+            }
+        }
+        names
+    })
+}
+
+/// The error cause called `name`, if some kind declares it.
+pub fn cause_named(name: &str) -> Option<ErrorCause> {
+    error_cause_names()
+        .iter()
+        .position(|n| *n == name)
+        .and_then(ErrorCause::from_index)
 }
 
 #[cfg(test)]
@@ -408,18 +573,39 @@ mod tests {
             .prop_map(|(index, g)| Key::from_bits((u64::from(g | 1) << 32) | u64::from(index)))
     }
 
+    fn any_side() -> impl Strategy<Value = Side> {
+        any::<bool>().prop_map(|callee| if callee { Side::Callee } else { Side::Caller })
+    }
+
+    /// The variant's tag; an exhaustive match, so a new variant fails to compile here until
+    /// the generator below makes it too.
+    fn tag(e: Event) -> u8 {
+        match e {
+            Event::Deliver { .. } => 0,
+            Event::Reply { .. } => 1,
+            Event::Timeout { .. } => 2,
+            Event::NodeTimer { .. } => 3,
+            Event::CallTimer { .. } => 4,
+            Event::Tick => 5,
+            Event::CountingWindow { .. } => 6,
+            Event::Command { .. } => 7,
+        }
+    }
+
     fn any_event() -> impl Strategy<Value = Event> {
         prop_oneof![
-            (any::<u32>(), any::<u32>()).prop_map(|(node, epoch)| Event::Arrival { node, epoch }),
-            (any::<u32>(), any::<u32>()).prop_map(|(node, user)| Event::UserWake { node, user }),
             (any_key(), any::<u32>()).prop_map(|(call, node)| Event::Deliver { call, node }),
-            (any_key(), any::<u32>())
-                .prop_map(|(call, incarnation)| Event::CpuDone { call, incarnation }),
-            any_key().prop_map(|call| Event::Forward { call }),
             any_key().prop_map(|call| Event::Reply { call }),
             any_key().prop_map(|call| Event::Timeout { call }),
+            (any::<u32>(), any::<u64>()).prop_map(|(node, arg)| Event::NodeTimer { node, arg }),
+            (any_key(), any::<u32>(), any_side()).prop_map(|(call, arg, side)| Event::CallTimer {
+                call,
+                arg,
+                side
+            }),
             Just(Event::Tick),
             any::<bool>().prop_map(|open| Event::CountingWindow { open }),
+            any::<u32>().prop_map(|index| Event::Command { index }),
         ]
     }
 
@@ -427,6 +613,16 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
         #[test]
         fn every_event_round_trips_through_its_packed_bits(e in any_event()) {
+            let bits = e.pack();
+            prop_assert_eq!(bits as u8 & 7, tag(e));
+            prop_assert_eq!(Event::unpack(bits), e);
+        }
+
+        #[test]
+        fn every_tag_decodes_to_the_variant_it_names(bits in any::<u128>()) {
+            // Three tag bits, eight variants: no bit pattern decodes to a wrong variant.
+            let e = Event::unpack(bits);
+            prop_assert_eq!(tag(e), bits as u8 & 7);
             prop_assert_eq!(Event::unpack(e.pack()), e);
         }
 
@@ -450,19 +646,15 @@ mod tests {
             Event::CountingWindow { open: false },
         ];
         for v in [0, 1, u32::MAX - 1, u32::MAX] {
-            events.push(Event::Arrival { node: v, epoch: v });
-            events.push(Event::Arrival { node: 0, epoch: v });
-            events.push(Event::UserWake {
-                node: v,
-                user: u32::MAX - v,
-            });
+            events.push(Event::Command { index: v });
+            for arg in [0, 1, u64::from(v), u64::MAX, 1 << 32] {
+                events.push(Event::NodeTimer { node: v, arg });
+            }
             for call in keys {
                 events.push(Event::Deliver { call, node: v });
-                events.push(Event::CpuDone {
-                    call,
-                    incarnation: v,
-                });
-                events.push(Event::Forward { call });
+                for side in [Side::Caller, Side::Callee] {
+                    events.push(Event::CallTimer { call, arg: v, side });
+                }
                 events.push(Event::Reply { call });
                 events.push(Event::Timeout { call });
             }
@@ -485,5 +677,22 @@ mod tests {
             "Call is {} bytes",
             std::mem::size_of::<Call>()
         );
+    }
+
+    #[test]
+    fn error_causes_are_registered_once_within_the_cap() {
+        let names = error_cause_names();
+        assert_eq!(&names[..ErrorCause::CORE.len()], &ErrorCause::CORE);
+        let mut sorted = names.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "a cause named twice: {names:?}");
+        assert!(names.len() <= ErrorCause::MAX, "{} causes", names.len());
+        for kind in KINDS {
+            for cause in kind.meta.error_causes {
+                let id = cause_named(cause).expect("declared causes are registered");
+                assert_eq!(names[id.index()], *cause);
+            }
+        }
     }
 }

@@ -13,13 +13,18 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use super::{ANY_REPLICA, Call, CallId, Ctx, DETACHED, Event, RequestAttrs, Timer};
+use super::{
+    ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta,
+    NodeCommand, Outcome, RequestAttrs, Side, Timer,
+};
 use crate::dist::Sampler;
-use crate::engine::{EventQueue, Rng, StreamKey};
+use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
-use crate::topology::model::ServiceModel;
-use crate::topology::spec::{CallMode, ServerModel};
+use crate::topology::kinds::service::{CallMode, ServerModel, ServiceModel};
+
+/// `Call::tag` of a fire-and-forget call: nobody waits for its answer.
+const DETACHED: u32 = u32::MAX;
 
 /// One instance of a service.
 #[derive(Debug, Clone)]
@@ -43,12 +48,43 @@ pub struct Instance {
     cpu_rng: Rng,
 }
 
+/// A call's progress through its service, kept in the call's kind-owned word
+/// ([`Call::local`]): the next downstream call to consider, the downstream calls
+/// outstanding (parallel mode), and the value the last waited-for answer carried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Local {
+    step: u8,
+    pending: u8,
+    value: u8,
+}
+
+impl Local {
+    #[inline(always)]
+    fn load(word: u32) -> Self {
+        Self {
+            step: word as u8,
+            pending: (word >> 8) as u8,
+            value: (word >> 16) as u8,
+        }
+    }
+
+    #[inline(always)]
+    fn store(self) -> u32 {
+        u32::from(self.step) | (u32::from(self.pending) << 8) | (u32::from(self.value) << 16)
+    }
+}
+
+/// How far `call` has got through its service's downstream calls (0: none made yet).
+pub fn downstream_step(call: &Call) -> usize {
+    usize::from(Local::load(call.local).step)
+}
+
 /// What `proceed` reads of its call, taken by the handler's own look-up of it.
 #[derive(Debug, Clone, Copy)]
 struct Progress {
     attrs: RequestAttrs,
     hops: u16,
-    step: u16,
+    local: Local,
 }
 
 impl Progress {
@@ -57,7 +93,7 @@ impl Progress {
         Self {
             attrs: call.attrs,
             hops: call.hops,
-            step: call.step,
+            local: Local::load(call.local),
         }
     }
 }
@@ -88,19 +124,42 @@ pub struct Service {
     cpu_work: Vec<CpuWork>,
 }
 
-impl Service {
+/// The call-timer argument of a CPU burst's end: the instance's incarnation when it started
+/// (bit 31 is kept clear for other call timers of this kind).
+const INCARNATION_MASK: u32 = u32::MAX >> 1;
+
+impl Component for Service {
+    type Model = ServiceModel;
+
+    const META: KindMeta = KindMeta {
+        label: "Service",
+        summary: "Replicas with threads, CPUs and a queue; CPU work per request class, then downstream calls.",
+        commands: &[
+            CommandInfo {
+                name: "kill",
+                summary: "Kill one instance: its queued and running work fails with instance_down.",
+            },
+            CommandInfo {
+                name: "revive",
+                summary: "Bring a killed instance back, empty.",
+            },
+        ],
+        error_causes: &[],
+        example: r#"Service(replicas: 2, threads: 4, cpus: 2, cpu: Exp(mean: "2ms"), calls: [Call(to: "backend")])"#,
+    };
+
     /// Build the live state; streams are named after the service.
-    pub fn new(node: NodeId, name: &str, model: ServiceModel, seed: u64, replication: u32) -> Self {
+    fn build(model: &ServiceModel, b: &Build<'_>) -> Self {
         let key = |replica, purpose| StreamKey {
-            seed,
-            replication,
-            owner: name,
+            seed: b.seed,
+            replication: b.replication,
+            owner: b.name,
             replica,
             purpose,
         };
-        let replicas = model.replicas;
+        let model = model.clone();
         Self {
-            node,
+            node: b.node,
             timeouts: model
                 .calls
                 .iter()
@@ -114,7 +173,7 @@ impl Service {
                     drawn => CpuWork::Drawn(drawn.clone()),
                 })
                 .collect(),
-            instances: (0..replicas)
+            instances: (0..model.replicas)
                 .map(|r| Instance {
                     incarnation: 0,
                     down: false,
@@ -131,8 +190,15 @@ impl Service {
         }
     }
 
+    /// Threads and CPUs over all replicas (`None` when unlimited).
+    fn capacity(&self) -> (Option<u64>, Option<u64>) {
+        let total =
+            |per: u32| (per != u32::MAX).then(|| u64::from(per) * self.instances.len() as u64);
+        (total(self.model.threads), total(self.model.cpus))
+    }
+
     /// Register the delay lanes of fixed timeouts and constant CPU times.
-    pub fn register_lanes(&mut self, queue: &mut EventQueue<Event>) {
+    fn start(&mut self, ctx: &mut Ctx<'_>) {
         for t in self
             .timeouts
             .iter_mut()
@@ -142,26 +208,15 @@ impl Service {
                 CpuWork::Drawn(_) => None,
             }))
         {
-            t.register(queue);
+            ctx.register(t);
         }
     }
 
-    /// Threads over all replicas, or `None` when unlimited.
-    pub fn thread_capacity(&self) -> Option<u64> {
-        (self.model.threads != u32::MAX)
-            .then(|| u64::from(self.model.threads) * self.instances.len() as u64)
-    }
-
-    /// CPUs over all replicas, or `None` when unlimited.
-    pub fn cpu_capacity(&self) -> Option<u64> {
-        (self.model.cpus != u32::MAX)
-            .then(|| u64::from(self.model.cpus) * self.instances.len() as u64)
-    }
-
     /// A call arrives.
-    pub fn on_deliver(&mut self, id: CallId, ctx: &mut Ctx) {
+    #[inline(always)]
+    fn on_call(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
         let n = self.instances.len() as u32;
-        let max_hops = ctx.core.env.max_hops;
+        let max_hops = ctx.max_hops();
         let Some(call) = ctx.arrive(id) else { return };
         let replica = if call.replica == ANY_REPLICA {
             if n == 1 {
@@ -175,38 +230,83 @@ impl Service {
         call.replica = replica;
         let (hops, class) = (call.hops, call.attrs.class);
         let Some(inst) = self.instances.get_mut(replica as usize) else {
-            ctx.refuse(id, ErrorCause::InstanceDown);
+            ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
             return;
         };
         call.incarnation = inst.incarnation;
         if inst.down {
-            ctx.refuse(id, ErrorCause::InstanceDown);
+            ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
         } else if hops > max_hops {
-            ctx.refuse(id, ErrorCause::HopLimit);
+            ctx.refuse(id, ErrorCause::HOP_LIMIT);
         } else if inst.threads_busy < self.model.threads {
-            call.holds_thread = true;
-            self.start(replica, id, class, ctx);
+            call.holds_capacity = true;
+            self.start_work(replica, id, class, ctx);
         } else if (inst.thread_queue.len() as u64) < u64::from(self.model.queue_limit) {
             inst.thread_queue.push_back(id);
-            ctx.stats.queue_len.inc(ctx.now_ns());
+            let now = ctx.now_ns();
+            ctx.stats().queue_len.inc(now);
         } else {
-            ctx.refuse(id, ErrorCause::QueueFull);
+            ctx.refuse(id, ErrorCause::QUEUE_FULL);
         }
     }
 
+    /// A downstream call came back (or timed out).
+    #[inline(always)]
+    fn on_answer(&mut self, answer: Answer, ctx: &mut Ctx<'_>) {
+        // Nobody waits for a fire-and-forget call's answer.
+        if let Some(parent) = answer.parent
+            && answer.tag != DETACHED
+        {
+            self.on_child_done(parent, answer.outcome, ctx);
+        }
+    }
+
+    /// A CPU burst ended (its argument is the instance's incarnation when it started).
+    #[inline(always)]
+    fn on_call_timer(&mut self, id: CallId, replica: u32, arg: u32, ctx: &mut Ctx<'_>) {
+        self.on_cpu_done(replica, arg & INCARNATION_MASK, id, ctx);
+    }
+
+    fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
+        match cmd {
+            NodeCommand::Kill { replica } | NodeCommand::Revive { replica }
+                if replica as usize >= self.instances.len() =>
+            {
+                Err(CommandError::NoSuchReplica {
+                    node: self.node,
+                    replica,
+                })
+            }
+            NodeCommand::Kill { replica } => {
+                self.kill(replica, ctx);
+                Ok(())
+            }
+            NodeCommand::Revive { replica } => {
+                self.revive(replica);
+                Ok(())
+            }
+            NodeCommand::SetTrafficScale { .. } => Err(CommandError::NotTaken {
+                kind: Self::META.label,
+                command: cmd,
+            }),
+        }
+    }
+}
+
+impl Service {
     /// Give the call (already marked as holding it) a thread and start its CPU work.
     #[inline]
-    fn start(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx) {
+    fn start_work(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx<'_>) {
         let now = ctx.now_ns();
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy += 1;
-        ctx.stats.threads_busy.inc(now);
+        ctx.stats().threads_busy.inc(now);
         self.run_cpu(replica, id, class, ctx);
     }
 
     /// The call (holding a thread) starts its CPU burst, or waits for a CPU.
     #[inline(always)]
-    fn run_cpu(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx) {
+    fn run_cpu(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx<'_>) {
         let now = ctx.now_ns();
         let class = class as usize;
         let inst = &mut self.instances[replica as usize];
@@ -224,23 +324,18 @@ impl Service {
                 );
                 inst.cpu_passing = false;
             } else {
-                ctx.stats.cpus_busy.inc(now);
+                ctx.stats().cpus_busy.inc(now);
             }
             let incarnation = inst.incarnation;
-            burst.schedule(
-                &mut ctx.core.queue,
-                Event::CpuDone {
-                    call: id,
-                    incarnation,
-                },
-            );
+            ctx.call_timer(burst, id, incarnation, Side::Callee);
         } else {
             inst.cpu_queue.push_back((id, burst));
         }
     }
 
     /// A CPU burst finished.
-    pub fn on_cpu_done(&mut self, replica: u32, incarnation: u32, id: CallId, ctx: &mut Ctx) {
+    #[inline(always)]
+    fn on_cpu_done(&mut self, replica: u32, incarnation: u32, id: CallId, ctx: &mut Ctx<'_>) {
         let Some(inst) = self.instances.get(replica as usize) else {
             return;
         };
@@ -263,10 +358,10 @@ impl Service {
         if self.model.calls.is_empty() {
             // A leaf service answers as its burst ends (a burst runs on a thread), then
             // passes the thread on.
-            if ctx.answer(id, Ok(())) {
+            if ctx.answer(id, Ok(0)) {
                 self.pass_thread(replica, ctx);
             }
-        } else if let Some(at) = ctx.core.calls.get(id).map(Progress::of) {
+        } else if let Some(at) = ctx.call(id).map(Progress::of) {
             self.proceed(replica, id, at, ctx);
         }
         let now = ctx.now_ns();
@@ -275,57 +370,46 @@ impl Service {
             if inst.cpu_passing {
                 // Nobody took it.
                 inst.cpu_passing = false;
-                ctx.stats.cpus_busy.dec(now);
+                ctx.stats().cpus_busy.dec(now);
             }
         } else if let Some((next, burst)) = inst.cpu_queue.pop_front() {
             // The CPU passes straight to the next waiting burst: busy count unchanged.
-            burst.schedule(
-                &mut ctx.core.queue,
-                Event::CpuDone {
-                    call: next,
-                    incarnation,
-                },
-            );
+            ctx.call_timer(burst, next, incarnation, Side::Callee);
         }
     }
 
     /// Make the next downstream call(s) of `id` (whose progress the caller has just read), or
     /// answer when none is left.
-    fn proceed(&mut self, replica: u32, id: CallId, at: Progress, ctx: &mut Ctx) {
-        let Progress { attrs, hops, step } = at;
+    fn proceed(&mut self, replica: u32, id: CallId, at: Progress, ctx: &mut Ctx<'_>) {
+        let Progress { attrs, hops, local } = at;
         if self.model.calls.is_empty() {
             // A leaf service: answer at once.
-            self.finish(replica, id, Ok(()), ctx);
+            self.finish(replica, id, Ok(0), ctx);
             return;
         }
         let class_bit = 1u64 << attrs.class;
-        let mut issued = 0u16;
+        let mut issued = 0u8;
+        let mut step = usize::from(local.step);
         // An async server gives the thread back while its calls are out; the write-back of
         // the call's progress takes it in the same look-up.
         let releases = self.model.server == ServerModel::Async;
-        let mut released = false;
         match self.model.call_mode {
             CallMode::Sequential => {
-                let mut step = step as usize;
                 while step < self.model.calls.len() {
                     let spec = &self.model.calls[step];
-                    let (mask, p, wait) = (spec.class_mask, spec.probability, spec.wait);
+                    let (mask, p, wait, when) =
+                        (spec.class_mask, spec.probability, spec.wait, spec.when);
                     step += 1;
-                    if mask & class_bit != 0 && self.take(p) {
+                    if mask & class_bit != 0
+                        && when.is_none_or(|v| v == local.value)
+                        && self.take(p)
+                    {
                         self.issue(id, attrs, hops, step - 1, ctx);
                         if wait {
                             issued = 1;
                             break;
                         }
                     }
-                }
-                // An answered call's progress is never read again.
-                if issued != 0
-                    && let Some(c) = ctx.core.calls.get_mut(id)
-                {
-                    c.step = step as u16;
-                    c.pending = issued;
-                    released = releases && std::mem::replace(&mut c.holds_thread, false);
                 }
             }
             CallMode::Parallel => {
@@ -335,22 +419,29 @@ impl Service {
                         let (mask, p, wait) = (spec.class_mask, spec.probability, spec.wait);
                         if mask & class_bit != 0 && self.take(p) {
                             self.issue(id, attrs, hops, i, ctx);
-                            issued += u16::from(wait);
+                            issued += u8::from(wait);
                         }
                     }
                 }
-                if issued != 0
-                    && let Some(c) = ctx.core.calls.get_mut(id)
-                {
-                    c.step = self.model.calls.len() as u16;
-                    c.pending = issued;
-                    released = releases && std::mem::replace(&mut c.holds_thread, false);
-                }
+                step = self.model.calls.len();
             }
         }
         if issued == 0 {
-            self.finish(replica, id, Ok(()), ctx);
-        } else if released {
+            self.finish(replica, id, Ok(0), ctx);
+            return;
+        }
+        // An answered call's progress is never read again: written only while calls are out.
+        let mut released = false;
+        if let Some(c) = ctx.call_mut(id) {
+            c.local = Local {
+                step: step as u8,
+                pending: issued,
+                value: local.value,
+            }
+            .store();
+            released = releases && std::mem::replace(&mut c.holds_capacity, false);
+        }
+        if released {
             self.pass_thread(replica, ctx);
         }
     }
@@ -366,7 +457,7 @@ impl Service {
         attrs: RequestAttrs,
         hops: u16,
         index: usize,
-        ctx: &mut Ctx,
+        ctx: &mut Ctx<'_>,
     ) {
         let spec = &self.model.calls[index];
         let (there, back) = match &spec.latency {
@@ -381,33 +472,25 @@ impl Service {
             ANY_REPLICA,
             hops.saturating_add(1),
         );
-        if !spec.wait {
-            child.tag = DETACHED;
-        }
+        child.tag = if spec.wait { index as u32 } else { DETACHED };
         ctx.send(child, there, back, self.timeouts[index]);
     }
 
     /// A downstream call came back (or timed out).
-    pub fn on_child_done(
-        &mut self,
-        parent: CallId,
-        outcome: Result<(), ErrorCause>,
-        ctx: &mut Ctx,
-    ) {
+    fn on_child_done(&mut self, parent: CallId, outcome: Outcome, ctx: &mut Ctx<'_>) {
         let Some(
             call @ &Call {
-                callee_done,
                 replica,
                 incarnation,
-                pending,
+                outcome: answered,
                 ..
             },
-        ) = ctx.core.calls.get(parent)
+        ) = ctx.call(parent)
         else {
             return;
         };
-        let at = Progress::of(call);
-        if callee_done {
+        let mut at = Progress::of(call);
+        if answered.is_some() {
             return; // Already answered (a sibling failed first, or the instance died).
         }
         let Some(inst) = self.instances.get(replica as usize) else {
@@ -416,19 +499,28 @@ impl Service {
         if inst.incarnation != incarnation {
             return;
         }
-        if let Err(cause) = outcome {
-            self.finish(replica, parent, Err(cause), ctx);
-            return;
-        }
+        let value = match outcome {
+            Ok(value) => value,
+            Err(cause) => {
+                self.finish(replica, parent, Err(cause), ctx);
+                return;
+            }
+        };
         match self.model.call_mode {
-            CallMode::Sequential => self.proceed(replica, parent, at, ctx),
+            CallMode::Sequential => {
+                at.local.value = value;
+                self.proceed(replica, parent, at, ctx);
+            }
             CallMode::Parallel => {
-                let left = pending.saturating_sub(1);
-                if let Some(c) = ctx.core.calls.get_mut(parent) {
-                    c.pending = left;
-                }
+                let left = at.local.pending.saturating_sub(1);
                 if left == 0 {
-                    self.finish(replica, parent, Ok(()), ctx);
+                    self.finish(replica, parent, Ok(0), ctx);
+                } else if let Some(c) = ctx.call_mut(parent) {
+                    c.local = Local {
+                        pending: left,
+                        ..at.local
+                    }
+                    .store();
                 }
             }
         }
@@ -437,14 +529,14 @@ impl Service {
     /// A thread of `replica` has been given back: it passes straight to the next queued call
     /// (busy count unchanged), or comes free.
     #[inline(always)]
-    fn pass_thread(&mut self, replica: u32, ctx: &mut Ctx) {
+    fn pass_thread(&mut self, replica: u32, ctx: &mut Ctx<'_>) {
         let now = ctx.now_ns();
         while let Some(next) = self.instances[replica as usize].thread_queue.pop_front() {
             // (A queued call is never answered before it runs, short of a kill, which empties
             // the queue; a gone one is skipped all the same.)
-            ctx.stats.queue_len.dec(now);
-            if let Some(c) = ctx.core.calls.get_mut(next) {
-                c.holds_thread = true;
+            ctx.stats().queue_len.dec(now);
+            if let Some(c) = ctx.call_mut(next) {
+                c.holds_capacity = true;
                 let class = c.attrs.class;
                 self.run_cpu(replica, next, class, ctx);
                 return;
@@ -452,19 +544,20 @@ impl Service {
         }
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy -= 1;
-        ctx.stats.threads_busy.dec(now);
+        ctx.stats().threads_busy.dec(now);
     }
 
     /// Answer `id`, then pass on the thread it held, if any (one look-up of the call does
     /// both).
-    fn finish(&mut self, replica: u32, id: CallId, outcome: Result<(), ErrorCause>, ctx: &mut Ctx) {
+    #[inline(always)]
+    fn finish(&mut self, replica: u32, id: CallId, outcome: Outcome, ctx: &mut Ctx<'_>) {
         if ctx.answer(id, outcome) {
             self.pass_thread(replica, ctx);
         }
     }
 
     /// Kill an instance: everything on it fails with `instance_down`; stale events are dropped.
-    pub fn kill(&mut self, replica: u32, ctx: &mut Ctx) {
+    pub fn kill(&mut self, replica: u32, ctx: &mut Ctx<'_>) {
         let now = ctx.now_ns();
         let Some(inst) = self.instances.get_mut(replica as usize) else {
             return;
@@ -473,31 +566,20 @@ impl Service {
             return;
         }
         inst.down = true;
-        inst.incarnation = inst.incarnation.wrapping_add(1);
-        ctx.stats
-            .threads_busy
-            .sub(now, u64::from(inst.threads_busy));
-        ctx.stats.cpus_busy.sub(now, u64::from(inst.cpus_busy));
-        ctx.stats.queue_len.sub(now, inst.thread_queue.len() as u64);
+        inst.incarnation = inst.incarnation.wrapping_add(1) & INCARNATION_MASK;
+        let stats = ctx.stats();
+        stats.threads_busy.sub(now, u64::from(inst.threads_busy));
+        stats.cpus_busy.sub(now, u64::from(inst.cpus_busy));
+        stats.queue_len.sub(now, inst.thread_queue.len() as u64);
         inst.threads_busy = 0;
         inst.cpus_busy = 0;
         inst.thread_queue.clear();
         inst.cpu_queue.clear();
-        // Every unanswered call on this instance, in slot order (deterministic).
-        let victims: Vec<CallId> = ctx
-            .core
-            .calls
-            .iter()
-            .filter(|(_, c)| {
-                c.callee == self.node && c.replica == replica && c.delivered && !c.callee_done
-            })
-            .map(|(k, _)| k)
-            .collect();
-        for id in victims {
-            if let Some(c) = ctx.core.calls.get_mut(id) {
-                c.holds_thread = false;
+        for id in ctx.unanswered_at(self.node, replica) {
+            if let Some(c) = ctx.call_mut(id) {
+                c.holds_capacity = false;
             }
-            ctx.refuse(id, ErrorCause::InstanceDown);
+            ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
         }
     }
 
@@ -507,7 +589,7 @@ impl Service {
             && inst.down
         {
             inst.down = false;
-            inst.incarnation = inst.incarnation.wrapping_add(1);
+            inst.incarnation = inst.incarnation.wrapping_add(1) & INCARNATION_MASK;
         }
     }
 }

@@ -13,52 +13,50 @@ pub mod log_histogram;
 pub mod report;
 pub mod series;
 
-use serde::Serialize;
-
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use level::Level;
 pub use report::Report;
 pub use series::{Series, SeriesPoint};
 
-/// Why a call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCause {
-    /// The instance's queue was full (`queue_limit`).
-    QueueFull,
-    /// A caller gave up waiting (client or call `timeout`).
-    Timeout,
-    /// The instance was down, or died while working on the call.
-    InstanceDown,
-    /// The model-wide cap on calls in flight was reached (`limits.max_in_flight`).
-    Overload,
-    /// The call went deeper than `limits.max_hops` (a call cycle).
-    HopLimit,
-}
+/// Why a call failed: an open set. The core causes are constants here; a component kind
+/// declares causes of its own (`no_route`, `lost_write`, ...) and the registry numbers them
+/// after the core ones (`components::error_cause_names`), so reports name every cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ErrorCause(u8);
 
 impl ErrorCause {
-    /// Every cause, in report order.
-    pub const ALL: [ErrorCause; 5] = [
-        ErrorCause::QueueFull,
-        ErrorCause::Timeout,
-        ErrorCause::InstanceDown,
-        ErrorCause::Overload,
-        ErrorCause::HopLimit,
+    /// The instance's queue was full (`queue_limit`).
+    pub const QUEUE_FULL: ErrorCause = ErrorCause(0);
+    /// A caller gave up waiting (client or call `timeout`).
+    pub const TIMEOUT: ErrorCause = ErrorCause(1);
+    /// The instance was down, or died while working on the call.
+    pub const INSTANCE_DOWN: ErrorCause = ErrorCause(2);
+    /// The model-wide cap on calls in flight was reached (`limits.max_in_flight`).
+    pub const OVERLOAD: ErrorCause = ErrorCause(3);
+    /// The call went deeper than `limits.max_hops` (a call cycle).
+    pub const HOP_LIMIT: ErrorCause = ErrorCause(4);
+
+    /// The core causes' names, by id.
+    pub const CORE: [&'static str; 5] = [
+        "queue_full",
+        "timeout",
+        "instance_down",
+        "overload",
+        "hop_limit",
     ];
 
-    /// The cause's name in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCause::QueueFull => "queue_full",
-            ErrorCause::Timeout => "timeout",
-            ErrorCause::InstanceDown => "instance_down",
-            ErrorCause::Overload => "overload",
-            ErrorCause::HopLimit => "hop_limit",
-        }
+    /// Most causes there can be, core and kinds' together (statistics keep a counter each).
+    pub const MAX: usize = 32;
+
+    /// The cause with id `index`, if below [`ErrorCause::MAX`].
+    pub fn from_index(index: usize) -> Option<Self> {
+        (index < Self::MAX).then_some(ErrorCause(index as u8))
     }
 
-    fn index(self) -> usize {
-        self as usize
+    /// Its id (index into the registry's names).
+    #[inline]
+    pub fn index(self) -> usize {
+        usize::from(self.0)
     }
 }
 
@@ -80,7 +78,7 @@ pub struct NodeStats {
     successes_at_close: Option<u64>,
     successes_at_tick: u64,
     /// Counted failures by cause.
-    pub errors: [u64; ErrorCause::ALL.len()],
+    pub errors: [u64; ErrorCause::MAX],
     /// Counted calls unfinished when the drain ended.
     pub censored: u64,
     /// Latency of counted successes.
@@ -145,7 +143,7 @@ impl NodeStats {
             successes_at_open: None,
             successes_at_close: None,
             successes_at_tick: 0,
-            errors: [0; ErrorCause::ALL.len()],
+            errors: [0; ErrorCause::MAX],
             censored: 0,
             latency: LatencyHistogram::new(),
             error_latency: LatencyHistogram::new(),

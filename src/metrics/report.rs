@@ -200,12 +200,18 @@ impl SloVerdict {
     }
 }
 
-fn causes(errors: &[u64; ErrorCause::ALL.len()]) -> BTreeMap<String, u64> {
-    ErrorCause::ALL
+/// Counts by cause name (`names[i]` is cause i's), leaving out causes that never happened.
+fn causes(errors: &[u64; ErrorCause::MAX], names: &[&str]) -> BTreeMap<String, u64> {
+    errors
         .iter()
-        .zip(errors)
+        .enumerate()
         .filter(|(_, n)| **n > 0)
-        .map(|(c, n)| (c.name().to_string(), *n))
+        .map(|(i, n)| {
+            let name = names
+                .get(i)
+                .map_or_else(|| format!("cause_{i}"), |s| s.to_string());
+            (name, *n)
+        })
         .collect()
 }
 
@@ -215,11 +221,17 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 impl EndToEnd {
     /// Combine workload statistics (one or more) into end-to-end figures.
-    pub fn from_stats(stats: &mut [&mut NodeStats], w: &Window, end_ns: u64) -> Self {
+    /// `cause_names` names error causes by id.
+    pub fn from_stats(
+        stats: &mut [&mut NodeStats],
+        w: &Window,
+        end_ns: u64,
+        cause_names: &[&str],
+    ) -> Self {
         let mut latency = super::LatencyHistogram::new();
         let mut error_latency = super::LatencyHistogram::new();
         let mut out = EndToEnd::default();
-        let mut errors = [0u64; ErrorCause::ALL.len()];
+        let mut errors = [0u64; ErrorCause::MAX];
         let mut area = 0u128;
         let mut sojourn = 0u128;
         let mut departures = 0u64;
@@ -237,7 +249,7 @@ impl EndToEnd {
             sojourn += s.sojourn_sum_ns();
         }
         out.errors = errors.iter().sum();
-        out.errors_by_cause = causes(&errors);
+        out.errors_by_cause = causes(&errors, cause_names);
         out.throughput_per_s = departures as f64 / w.length_s();
         out.error_rate = ratio(out.errors, out.completed + out.errors);
         out.latency_s = latency.summary();
@@ -254,13 +266,14 @@ impl EndToEnd {
 }
 
 impl ComponentReport {
-    /// A component's figures.
+    /// A component's figures; `cause_names` names error causes by id.
     pub fn from_stats(
         kind: &str,
         replicas: u32,
         s: &mut NodeStats,
         w: &Window,
         end_ns: u64,
+        cause_names: &[&str],
     ) -> Self {
         let errors = s.error_count();
         let len_ns = (w.duration_ns - w.warmup_ns).max(1) as f64;
@@ -274,7 +287,7 @@ impl ComponentReport {
             arrivals: s.arrivals,
             completions: s.completions,
             errors,
-            errors_by_cause: causes(&s.errors),
+            errors_by_cause: causes(&s.errors, cause_names),
             censored: s.censored,
             throughput_per_s: s.departures_in_window() as f64 / w.length_s(),
             error_rate: ratio(errors, finished),

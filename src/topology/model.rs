@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 
 use super::diagnostic::Diagnostic;
-use super::spec::{Arrivals, CallMode, Limits, Policy, ServerModel, Slo, TopologySpec};
+pub use super::kinds::NodeKind;
+pub use super::kinds::load_balancer::{Backend, LoadBalancerModel};
+pub use super::kinds::router::RouterModel;
+pub use super::kinds::service::{CallModel, ServiceModel};
+use super::spec::{Arrivals, Limits, Slo, TopologySpec};
 use crate::dist::Sampler;
 
 /// Index of a node (workload or component) in [`Topology::nodes`].
@@ -29,6 +33,8 @@ pub struct Topology {
     pub seed: u64,
     /// Request class names; a class id is an index here.
     pub classes: Vec<String>,
+    /// Region names; region id `i + 1` is `regions[i]` (0 = no region).
+    pub regions: Vec<String>,
     /// Workloads first (sorted by name), then components (sorted by name).
     pub nodes: Vec<Node>,
     /// SLO targets.
@@ -44,15 +50,11 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Whether any component reads request keys (today: an `ip_hash` balancer, which hashes
-    /// the key when a request has no session). Workloads draw keys only then: a key nobody
-    /// reads is not worth a random draw per request. Components that read keys must be
-    /// listed here.
+    /// Whether any component reads request keys (each kind says so through
+    /// [`super::kinds::KindModel::reads_keys`]). Workloads draw keys only then: a key nobody
+    /// reads is not worth a random draw per request.
     pub fn reads_keys(&self) -> bool {
-        self.nodes.iter().any(|n| match &n.kind {
-            NodeKind::LoadBalancer(lb) => lb.policy == Policy::IpHash,
-            NodeKind::Workload(_) | NodeKind::Service(_) => false,
-        })
+        self.nodes.iter().any(|n| n.kind.reads_keys())
     }
 
     /// The id of the node with this name.
@@ -73,32 +75,6 @@ pub struct Node {
     pub kind: NodeKind,
 }
 
-/// The kinds of node.
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)]
-pub enum NodeKind {
-    /// A source of requests.
-    Workload(WorkloadModel),
-    /// A service.
-    Service(ServiceModel),
-    /// A load balancer.
-    LoadBalancer(LoadBalancerModel),
-}
-
-impl NodeKind {
-    /// The kind's name as reports show it.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            NodeKind::Workload(w) => match w.source {
-                Source::Open { .. } => "open_workload",
-                Source::Closed { .. } => "closed_workload",
-            },
-            NodeKind::Service(_) => "service",
-            NodeKind::LoadBalancer(_) => "load_balancer",
-        }
-    }
-}
-
 /// A validated workload.
 #[derive(Debug, Clone)]
 pub struct WorkloadModel {
@@ -112,8 +88,8 @@ pub struct WorkloadModel {
     pub keys: KeyModel,
     /// Number of sessions (0 = none).
     pub sessions: u32,
-    /// Region names and cumulative shares.
-    pub regions: Vec<(String, f64)>,
+    /// Region ids (1-based, see [`Topology::regions`]) and cumulative shares.
+    pub regions: Vec<(u8, f64)>,
     /// Client timeout, ns.
     pub timeout_ns: Option<u64>,
 }
@@ -290,64 +266,4 @@ impl RateProfile {
             RateProfile::Piecewise(points) => points.iter().map(|p| p.1).fold(base, f64::max),
         }
     }
-}
-
-/// A validated service.
-#[derive(Debug, Clone)]
-pub struct ServiceModel {
-    /// Instances.
-    pub replicas: u32,
-    /// Threads per instance (`u32::MAX` = unlimited).
-    pub threads: u32,
-    /// CPUs per instance (`u32::MAX` = unlimited).
-    pub cpus: u32,
-    /// Thread pool or async.
-    pub server: ServerModel,
-    /// CPU work by class id.
-    pub cpu: Vec<Sampler>,
-    /// Queue limit per instance (`u32::MAX` = unlimited).
-    pub queue_limit: u32,
-    /// Downstream calls.
-    pub calls: Vec<CallModel>,
-    /// Sequential or parallel.
-    pub call_mode: CallMode,
-}
-
-/// A validated downstream call.
-#[derive(Debug, Clone)]
-pub struct CallModel {
-    /// Callee.
-    pub to: NodeId,
-    /// Chance of making it.
-    pub probability: f64,
-    /// Bit i set = class i makes this call; all bits set when unrestricted.
-    pub class_mask: u64,
-    /// Caller-side timeout, ns.
-    pub timeout_ns: Option<u64>,
-    /// One-way latency.
-    pub latency: Option<Sampler>,
-    /// Whether the caller waits for the answer (false: fire and forget).
-    pub wait: bool,
-}
-
-/// A validated load balancer.
-#[derive(Debug, Clone)]
-pub struct LoadBalancerModel {
-    /// Backends in order.
-    pub backends: Vec<Backend>,
-    /// Policy.
-    pub policy: Policy,
-    /// Per-request overhead.
-    pub overhead: Sampler,
-}
-
-/// One backend of a load balancer.
-#[derive(Debug, Clone, Copy)]
-pub struct Backend {
-    /// The component.
-    pub node: NodeId,
-    /// A particular replica of a service, or `None` for the component as a whole.
-    pub replica: Option<u32>,
-    /// nginx weight.
-    pub weight: u32,
 }

@@ -10,7 +10,11 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::units::{Capacity, Duration, QueueLimit, Rate};
+pub use super::kinds::Component;
+pub use super::kinds::load_balancer::{Layer, LoadBalancer, Policy};
+pub use super::kinds::router::{Route, Router};
+pub use super::kinds::service::{AnswerValue, Call, CallMode, ServerModel, Service};
+use super::units::{Duration, Rate};
 use crate::dist::Dist;
 
 /// The file format version this build writes and reads.
@@ -27,18 +31,6 @@ fn default_seed() -> u64 {
 }
 fn default_rate() -> Rate {
     Rate::per_s(100.0).unwrap_or_else(|_| unreachable!())
-}
-fn one() -> Capacity {
-    Capacity::Limited(1)
-}
-fn unlimited_queue() -> QueueLimit {
-    QueueLimit(Capacity::Unlimited)
-}
-fn one_u32() -> u32 {
-    1
-}
-fn probability_one() -> f64 {
-    1.0
 }
 fn default_users() -> u32 {
     10
@@ -284,156 +276,6 @@ impl Default for Keys {
     fn default() -> Self {
         Keys::Uniform { n: 1000 }
     }
-}
-
-/// A component of the architecture.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub enum Component {
-    /// A service (web server, API, database-like backend): replicas with threads and CPUs,
-    /// an optional queue limit, and downstream calls made before answering.
-    Service(Service),
-    /// A load balancer spreading requests over backends (nginx upstream semantics).
-    LoadBalancer(LoadBalancer),
-}
-
-/// How a service instance holds threads while it waits on downstream calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub enum ServerModel {
-    /// Thread-per-request (Tomcat, Puma, Gunicorn sync): the thread stays taken until the
-    /// answer is sent, including while waiting on downstream calls.
-    #[default]
-    ThreadPool,
-    /// Event loop (Node.js, nginx, async Rust): the thread is released while waiting on
-    /// downstream calls.
-    Async,
-}
-
-/// How a service issues its downstream calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub enum CallMode {
-    /// One after the other, in the order listed; the first failure fails the request.
-    #[default]
-    Sequential,
-    /// All at once (fan-out); answer when all return, or at the first failure.
-    Parallel,
-}
-
-/// A service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Service {
-    /// Number of instances, each with its own queue, threads and CPUs. Without a load balancer
-    /// in front, callers spread requests over them at random (like kube-proxy). At most
-    /// 100 000.
-    #[serde(default = "one_u32")]
-    pub replicas: u32,
-    /// Worker threads per instance: requests in service at once (Tomcat `maxThreads`).
-    #[serde(default = "one")]
-    pub threads: Capacity,
-    /// CPU cores per instance; the CPU work of requests holding a thread is served on them,
-    /// first come first served.
-    #[serde(default = "one")]
-    pub cpus: Capacity,
-    /// Whether a request keeps its thread while waiting on downstream calls.
-    #[serde(default)]
-    pub server: ServerModel,
-    /// CPU work per request (default for every class).
-    #[serde(default)]
-    pub cpu: Dist,
-    /// CPU work for particular request classes, overriding `cpu`.
-    #[serde(default)]
-    pub cpu_by_class: BTreeMap<String, Dist>,
-    /// Requests waiting for a thread, per instance, beyond which new ones are rejected with
-    /// `queue_full` (Tomcat `acceptCount`); 0 rejects as soon as every thread is busy.
-    /// Default: unlimited.
-    #[serde(default = "unlimited_queue")]
-    pub queue_limit: QueueLimit,
-    /// Downstream calls made after the CPU work, before answering.
-    #[serde(default)]
-    pub calls: Vec<Call>,
-    /// Whether `calls` run one after another or all at once.
-    #[serde(default)]
-    pub call_mode: CallMode,
-}
-
-/// A downstream call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Call {
-    /// The component called.
-    pub to: String,
-    /// Chance that a request makes this call (0 to 1).
-    #[serde(default = "probability_one")]
-    pub probability: f64,
-    /// Only requests of these classes make this call; empty = all classes.
-    #[serde(default)]
-    pub classes: Vec<String>,
-    /// The caller gives up after this long (the callee keeps working). Default: never.
-    #[serde(default)]
-    pub timeout: Option<Duration>,
-    /// One-way network latency of the call, added on the way there and on the way back.
-    /// Default: none.
-    #[serde(default)]
-    pub latency: Option<Dist>,
-    /// Wait for the answer before going on (true), or fire and forget (false): the call runs
-    /// on after the service has answered — an audit log, a cache fill, a write-behind flush —
-    /// and its failures do not fail the request.
-    #[serde(default = "yes")]
-    pub wait: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Load-balancing policy (nginx names where nginx has one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub enum Policy {
-    /// Each backend in turn; with `weights`, nginx's smooth weighted round robin.
-    #[default]
-    RoundRobin,
-    /// Fewest active connections divided by weight; ties by weighted round robin (nginx
-    /// `least_conn`).
-    LeastConn,
-    /// Sticky: the request's session id (or its key when the workload has no sessions) picks
-    /// the backend (nginx `ip_hash`).
-    IpHash,
-    /// A backend chosen at random, in proportion to weight.
-    Random,
-    /// Two backends drawn at random; the one with fewer active connections wins (nginx
-    /// `random two least_conn`).
-    PowerOfTwo,
-}
-
-/// Protocol layer of a load balancer, which sets its default per-hop overhead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub enum Layer {
-    /// TCP-level forwarding: 20 µs per hop by default.
-    L4,
-    /// HTTP proxying (parses requests, can route by path): 150 µs per hop by default.
-    #[default]
-    L7,
-}
-
-/// A load balancer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoadBalancer {
-    /// Backends: components by name. A service's replicas each become one backend.
-    pub backends: Vec<String>,
-    /// How the backend is picked.
-    #[serde(default)]
-    pub policy: Policy,
-    /// Weights by backend name (all replicas of a service share it); default 1.
-    #[serde(default)]
-    pub weights: BTreeMap<String, u32>,
-    /// L4 or L7; sets the default `overhead`.
-    #[serde(default)]
-    pub layer: Layer,
-    /// Processing time the balancer adds to each request (on the way in). Default: by `layer`.
-    #[serde(default)]
-    pub overhead: Option<Dist>,
 }
 
 /// Service-level objectives; each given target must hold for the run to pass.

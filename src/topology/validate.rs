@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::{Diagnostic, did_you_mean};
+use super::kinds::Finishes;
 use super::model::*;
 use super::parse::{locate_field, locate_top_field};
-use super::spec::{Component, FORMAT_VERSION, Keys, Layer, Profile, TopologySpec, Workload};
+use super::spec::{FORMAT_VERSION, Keys, Profile, TopologySpec, Workload};
 use crate::dist::{Dist, Sampler};
 use crate::topology::units::Duration;
 
@@ -17,6 +18,9 @@ pub const MAX_REPLICAS: u32 = 100_000;
 
 /// Deepest call chain a model may allow (`limits.max_hops`).
 pub const MAX_HOPS: u32 = 10_000;
+
+/// Most regions a model may have (a region id is a byte; 0 means none).
+pub const MAX_REGIONS: usize = 63;
 
 /// Most points per time series (`metrics.max_points`).
 pub const MAX_POINTS: u32 = 100_000;
@@ -31,7 +35,8 @@ pub struct Origin<'a> {
     pub base_dir: &'a Path,
 }
 
-struct Checker<'a> {
+/// Collects the problems of one validation.
+pub struct Checker<'a> {
     origin: &'a Origin<'a>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
@@ -124,6 +129,135 @@ fn cumulative(values: impl IntoIterator<Item = f64>) -> Vec<f64> {
         *last = 1.0;
     }
     out
+}
+
+/// What a component kind's validation may use: the problems collector, located at the
+/// component, and the model's names (components, classes, regions).
+pub struct KindCx<'a, 'o> {
+    checker: &'a mut Checker<'o>,
+    prefix: &'static str,
+    entry: &'a str,
+    spec: &'a TopologySpec,
+    classes: &'a [String],
+    regions: &'a [String],
+    n_workloads: usize,
+}
+
+impl KindCx<'_, '_> {
+    /// The component's name.
+    pub fn name(&self) -> &str {
+        self.entry
+    }
+
+    /// A problem with `field` of this component, at `path` below it (`calls.0.to`).
+    pub fn error(&mut self, field: &str, path: &str, msg: String, hint: Option<String>) {
+        let path = format!("{}.{}.{path}", self.prefix, self.entry);
+        self.checker
+            .error(Some(self.entry), Some(field), path, msg, hint);
+    }
+
+    /// A warning about this component.
+    pub fn warn(&mut self, msg: String, hint: Option<String>) {
+        self.checker.warn(self.entry, msg, hint);
+    }
+
+    /// A sampler for `dist` (its problems reported at `field`, `path`).
+    pub fn sampler(&mut self, dist: &Dist, field: &str, path: &str) -> Sampler {
+        let path = format!("{}.{}.{path}", self.prefix, self.entry);
+        self.checker.sampler(dist, self.entry, field, path)
+    }
+
+    /// "did you mean" among `candidates`.
+    pub fn suggest<'b>(
+        &self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'b str>,
+    ) -> Option<String> {
+        did_you_mean(name, candidates)
+    }
+
+    /// The id of the component `target`, or a located error.
+    pub fn resolve(&mut self, target: &str, field: &str, path: &str) -> Option<NodeId> {
+        if let Some(i) = self.spec.components.keys().position(|n| n == target) {
+            return Some((self.n_workloads + i) as NodeId);
+        }
+        let what = if self.spec.workloads.contains_key(target) {
+            format!("`{target}` is a workload; requests can only be sent to components")
+        } else {
+            format!("no component named `{target}`")
+        };
+        // A component is rarely meant to call itself: suggest others.
+        let entry = self.entry;
+        let hint = did_you_mean(
+            target,
+            self.spec
+                .components
+                .keys()
+                .map(String::as_str)
+                .filter(|n| *n != entry),
+        );
+        self.error(field, path, what, hint);
+        None
+    }
+
+    /// Instances of the component `name` (1 when unknown).
+    pub fn instances_of(&self, name: &str) -> u32 {
+        self.spec.components.get(name).map_or(1, |c| c.instances())
+    }
+
+    /// Request class names; a class id is an index here.
+    pub fn classes(&self) -> &[String] {
+        self.classes
+    }
+
+    /// The id of class `name`, or a located error naming the classes there are.
+    pub fn class_id(&mut self, name: &str, field: &str, path: &str) -> Option<usize> {
+        if let Some(i) = self.classes.iter().position(|c| c == name) {
+            return Some(i);
+        }
+        let hint = did_you_mean(name, self.classes.iter().map(String::as_str)).or_else(|| {
+            Some(format!(
+                "the classes are the keys of the workloads' `mix`: {}",
+                self.classes.join(", ")
+            ))
+        });
+        self.error(
+            field,
+            path,
+            format!(
+                "no workload sends requests of class `{name}` (classes: {})",
+                self.classes.join(", ")
+            ),
+            hint,
+        );
+        None
+    }
+
+    /// Region names; region id `i + 1` is `regions()[i]` (0 is "no region").
+    pub fn regions(&self) -> &[String] {
+        self.regions
+    }
+
+    /// The id (1-based) of region `name`, or a located error naming the regions there are.
+    pub fn region_id(&mut self, name: &str, field: &str, path: &str) -> Option<usize> {
+        if let Some(i) = self.regions.iter().position(|r| r == name) {
+            return Some(i + 1);
+        }
+        let hint = did_you_mean(name, self.regions.iter().map(String::as_str))
+            .or_else(|| Some("regions are the keys of the workloads' `regions` shares".into()));
+        let known = if self.regions.is_empty() {
+            "no workload has regions".to_string()
+        } else {
+            format!("regions: {}", self.regions.join(", "))
+        };
+        self.error(
+            field,
+            path,
+            format!("no workload sends requests from region `{name}` ({known})"),
+            hint,
+        );
+        None
+    }
 }
 
 /// Validate a spec into a runnable topology.
@@ -265,13 +399,6 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         names.push(name.clone());
     }
     let n_workloads = spec.workloads.len();
-    let component_names: Vec<&str> = spec.components.keys().map(String::as_str).collect();
-    let component_id = |name: &str| -> Option<NodeId> {
-        spec.components
-            .keys()
-            .position(|n| n == name)
-            .map(|i| (n_workloads + i) as NodeId)
-    };
 
     // Classes: the union of every workload's mix.
     let mut classes: Vec<String> = Vec::new();
@@ -299,44 +426,50 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             None,
         );
     }
-    let class_id = |name: &str| classes.iter().position(|c| c == name);
-
-    let resolve =
-        |c: &mut Checker, target: &str, entry: &str, field: &str, path: String| -> Option<NodeId> {
-            match component_id(target) {
-                Some(id) => Some(id),
-                None => {
-                    let what = if spec.workloads.contains_key(target) {
-                        format!("`{target}` is a workload; requests can only be sent to components")
-                    } else {
-                        format!("no component named `{target}`")
-                    };
-                    c.error(
-                        Some(entry),
-                        Some(field),
-                        path,
-                        what,
-                        // A component is rarely meant to call itself: suggest others.
-                        did_you_mean(
-                            target,
-                            component_names.iter().copied().filter(|n| *n != entry),
-                        ),
-                    );
-                    None
-                }
-            }
+    // Regions: the union of every workload's regions; region id i + 1 is regions[i].
+    let mut regions: Vec<String> = Vec::new();
+    for w in spec.workloads.values() {
+        let r = match w {
+            Workload::Open(o) => &o.regions,
+            Workload::Closed(cl) => &cl.regions,
         };
+        regions.extend(r.keys().cloned());
+    }
+    regions.sort();
+    regions.dedup();
+    if regions.len() > MAX_REGIONS {
+        c.error(
+            None,
+            Some("regions"),
+            "workloads".into(),
+            format!(
+                "{} regions; at most {MAX_REGIONS} are supported",
+                regions.len()
+            ),
+            None,
+        );
+    }
 
     let mut nodes: Vec<Node> = Vec::with_capacity(names.len());
     for (name, w) in &spec.workloads {
         let p = format!("workloads.{name}");
-        let (to, mix, keys, regions, timeout) = match w {
+        let (to, mix, keys, shares_regions, timeout) = match w {
             Workload::Open(o) => (&o.to, &o.mix, &o.keys, &o.regions, o.timeout),
             Workload::Closed(cl) => (&cl.to, &cl.mix, &cl.keys, &cl.regions, cl.timeout),
         };
-        let to_id = resolve(&mut c, to, name, "to", format!("{p}.to")).unwrap_or(0);
+        let to_id = KindCx {
+            checker: &mut c,
+            prefix: "workloads",
+            entry: name,
+            spec: &spec,
+            classes: &classes,
+            regions: &regions,
+            n_workloads,
+        }
+        .resolve(to, "to", "to")
+        .unwrap_or(0);
         c.shares(mix, name, "mix", format!("{p}.mix"));
-        c.shares(regions, name, "regions", format!("{p}.regions"));
+        c.shares(shares_regions, name, "regions", format!("{p}.regions"));
         let mix_cumulative = if mix.is_empty() {
             cumulative(
                 classes
@@ -380,10 +513,15 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 None,
             );
         }
-        let regions_cum: Vec<(String, f64)> = regions
+        let regions_cum: Vec<(u8, f64)> = shares_regions
             .keys()
-            .cloned()
-            .zip(cumulative(regions.values().copied()))
+            .map(|r| {
+                regions
+                    .iter()
+                    .position(|g| g == r)
+                    .map_or(0, |i| (i + 1) as u8)
+            })
+            .zip(cumulative(shares_regions.values().copied()))
             .collect();
         let source = match w {
             Workload::Open(o) => Source::Open {
@@ -426,183 +564,16 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
     }
 
     for (name, comp) in &spec.components {
-        let p = format!("components.{name}");
-        let kind = match comp {
-            Component::Service(s) => {
-                if s.replicas == 0 {
-                    c.error(
-                        Some(name),
-                        Some("replicas"),
-                        format!("{p}.replicas"),
-                        "a service needs at least 1 replica".into(),
-                        None,
-                    );
-                }
-                if s.replicas > MAX_REPLICAS {
-                    c.error(
-                        Some(name),
-                        Some("replicas"),
-                        format!("{p}.replicas"),
-                        format!(
-                            "{} replicas is more than the {MAX_REPLICAS} this simulator can hold (each replica is simulated on its own)",
-                            s.replicas
-                        ),
-                        Some("use fewer replicas with more threads and cpus each".into()),
-                    );
-                }
-                let base_cpu = c.sampler(&s.cpu, name, "cpu", format!("{p}.cpu"));
-                let mut cpu = vec![base_cpu; classes.len()];
-                for (class, dist) in &s.cpu_by_class {
-                    let sampler = c.sampler(
-                        dist,
-                        name,
-                        "cpu_by_class",
-                        format!("{p}.cpu_by_class.{class}"),
-                    );
-                    match class_id(class) {
-                        Some(i) => cpu[i] = sampler,
-                        None => c.error(
-                            Some(name),
-                            Some("cpu_by_class"),
-                            format!("{p}.cpu_by_class.{class}"),
-                            format!(
-                                "no workload sends requests of class `{class}` (classes: {})",
-                                classes.join(", ")
-                            ),
-                            did_you_mean(class, classes.iter().map(String::as_str)),
-                        ),
-                    }
-                }
-                let mut calls = Vec::new();
-                for (i, call) in s.calls.iter().enumerate() {
-                    let cp = format!("{p}.calls.{i}");
-                    let to = resolve(&mut c, &call.to, name, "to", format!("{cp}.to"));
-                    if !(0.0..=1.0).contains(&call.probability) {
-                        c.error(
-                            Some(name),
-                            Some("probability"),
-                            format!("{cp}.probability"),
-                            format!("a probability is between 0 and 1, got {}", call.probability),
-                            None,
-                        );
-                    }
-                    let mut class_mask = if call.classes.is_empty() { u64::MAX } else { 0 };
-                    for cl in &call.classes {
-                        match class_id(cl) {
-                            Some(i) => class_mask |= 1 << i,
-                            None => c.error(
-                                Some(name),
-                                Some("classes"),
-                                format!("{cp}.classes"),
-                                format!(
-                                    "no workload sends requests of class `{cl}` (classes: {})",
-                                    classes.join(", ")
-                                ),
-                                did_you_mean(cl, classes.iter().map(String::as_str)),
-                            ),
-                        }
-                    }
-                    if call.timeout == Some(Duration::ZERO) {
-                        c.error(
-                            Some(name),
-                            Some("timeout"),
-                            format!("{cp}.timeout"),
-                            "a timeout must be positive (or left out)".into(),
-                            None,
-                        );
-                    }
-                    let latency = call
-                        .latency
-                        .as_ref()
-                        .map(|d| c.sampler(d, name, "latency", format!("{cp}.latency")));
-                    if let Some(to) = to {
-                        calls.push(CallModel {
-                            to,
-                            probability: call.probability,
-                            class_mask,
-                            timeout_ns: call.timeout.map(Duration::as_nanos),
-                            latency,
-                            wait: call.wait,
-                        });
-                    }
-                }
-                NodeKind::Service(ServiceModel {
-                    replicas: s.replicas.max(1),
-                    threads: s.threads.get(),
-                    cpus: s.cpus.get(),
-                    server: s.server,
-                    cpu,
-                    queue_limit: s.queue_limit.get(),
-                    calls,
-                    call_mode: s.call_mode,
-                })
-            }
-            Component::LoadBalancer(lb) => {
-                if lb.backends.is_empty() {
-                    c.error(
-                        Some(name),
-                        Some("backends"),
-                        format!("{p}.backends"),
-                        "a load balancer needs at least one backend".into(),
-                        Some("e.g. backends: [\"web\"]".into()),
-                    );
-                }
-                for w in lb.weights.keys() {
-                    if !lb.backends.contains(w) {
-                        c.error(
-                            Some(name),
-                            Some("weights"),
-                            format!("{p}.weights.{w}"),
-                            format!("`{w}` is not one of the backends"),
-                            did_you_mean(w, lb.backends.iter().map(String::as_str)),
-                        );
-                    }
-                }
-                let mut backends = Vec::new();
-                for (i, b) in lb.backends.iter().enumerate() {
-                    let weight = lb.weights.get(b).copied().unwrap_or(1);
-                    if weight == 0 {
-                        c.error(Some(name), Some("weights"), format!("{p}.weights.{b}"), "a weight must be at least 1 (remove the backend to stop sending to it)".into(), None);
-                    }
-                    let Some(id) =
-                        resolve(&mut c, b, name, "backends", format!("{p}.backends.{i}"))
-                    else {
-                        continue;
-                    };
-                    match spec.components.get(b) {
-                        Some(Component::Service(s)) => {
-                            for r in 0..s.replicas.clamp(1, MAX_REPLICAS) {
-                                backends.push(Backend {
-                                    node: id,
-                                    replica: Some(r),
-                                    weight: weight.max(1),
-                                });
-                            }
-                        }
-                        _ => backends.push(Backend {
-                            node: id,
-                            replica: None,
-                            weight: weight.max(1),
-                        }),
-                    }
-                }
-                let default_overhead = match lb.layer {
-                    Layer::L4 => Dist::Const(Duration::from_nanos(20_000)),
-                    Layer::L7 => Dist::Const(Duration::from_nanos(150_000)),
-                };
-                let overhead = c.sampler(
-                    lb.overhead.as_ref().unwrap_or(&default_overhead),
-                    name,
-                    "overhead",
-                    format!("{p}.overhead"),
-                );
-                NodeKind::LoadBalancer(LoadBalancerModel {
-                    backends,
-                    policy: lb.policy,
-                    overhead,
-                })
-            }
+        let mut cx = KindCx {
+            checker: &mut c,
+            prefix: "components",
+            entry: name,
+            spec: &spec,
+            classes: &classes,
+            regions: &regions,
+            n_workloads,
         };
+        let kind = comp.validate(&mut cx);
         nodes.push(Node {
             name: name.clone(),
             kind,
@@ -632,6 +603,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         requests: spec.requests,
         seed: spec.seed,
         classes,
+        regions,
         nodes,
         slo: spec.slo.clone(),
         limits: spec.limits.clone(),
@@ -806,33 +778,14 @@ fn load_trace(path: &Path) -> Result<Vec<(u64, f64)>, String> {
     Ok(pts)
 }
 
-/// Outgoing edges of a node, with whether each is always taken.
-fn edges(node: &Node) -> Vec<(NodeId, bool)> {
-    match &node.kind {
-        NodeKind::Workload(w) => vec![(w.to, true)],
-        NodeKind::Service(s) => s
-            .calls
-            .iter()
-            .map(|c| {
-                (
-                    c.to,
-                    c.probability >= 1.0 && c.class_mask == u64::MAX && c.wait,
-                )
-            })
-            .collect(),
-        NodeKind::LoadBalancer(lb) => {
-            let mut v: Vec<(NodeId, bool)> = lb.backends.iter().map(|b| (b.node, false)).collect();
-            v.dedup();
-            v
-        }
-    }
-}
-
 /// Loops with no exit are errors, loops that can exit are warnings, unreached components
 /// are warnings.
 fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
     let n = nodes.len();
-    let out: Vec<Vec<(NodeId, bool)>> = nodes.iter().map(edges).collect();
+    let out: Vec<Vec<(NodeId, bool)>> = nodes
+        .iter()
+        .map(|n| n.kind.edges().iter().map(|e| (e.to, e.always)).collect())
+        .collect();
     // can_finish: a service can answer if all its mandatory calls can; a balancer if any
     // backend can. Least fixpoint from "nothing can finish".
     let mut can_finish = vec![false; n];
@@ -842,13 +795,12 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
             if can_finish[i] {
                 continue;
             }
-            let ok = match &nodes[i].kind {
-                NodeKind::Service(_) => out[i]
+            let ok = match nodes[i].kind.finishes() {
+                Finishes::WhenAllRequiredFinish => out[i]
                     .iter()
                     .filter(|e| e.1)
                     .all(|e| can_finish[e.0 as usize]),
-                NodeKind::LoadBalancer(_) => out[i].iter().any(|e| can_finish[e.0 as usize]),
-                NodeKind::Workload(_) => true,
+                Finishes::WhenAnyFinishes => out[i].iter().any(|e| can_finish[e.0 as usize]),
             };
             if ok {
                 can_finish[i] = true;

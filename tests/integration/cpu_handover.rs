@@ -5,7 +5,8 @@
 //! servers, and every thread/CPU shape.
 use std::collections::HashSet;
 
-use flashcrowd::components::world::Live;
+use flashcrowd::components::Live;
+use flashcrowd::components::service::downstream_step;
 use flashcrowd::components::{CallId, Command};
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
@@ -50,10 +51,10 @@ fn cpu_state(sim: &Simulation, node: usize) -> Vec<(HashSet<CallId>, Vec<CallId>
                         c.callee as usize == node
                             && c.replica == r as u32
                             && c.delivered
-                            && !c.callee_done
+                            && c.outcome.is_none()
                             && c.incarnation == inst.incarnation
-                            && c.holds_thread
-                            && (leaf || c.step == 0)
+                            && c.holds_capacity
+                            && (leaf || downstream_step(c) == 0)
                     })
                     .map(|(k, _)| k)
                     .filter(|k| !queued.contains(k))

@@ -3,7 +3,8 @@
 //! thread-pool and async servers and several thread/CPU shapes, every instance's counters must
 //! match the calls that hold its threads and CPUs, and the statistics levels must match both.
 use flashcrowd::components::Command;
-use flashcrowd::components::world::Live;
+use flashcrowd::components::Live;
+use flashcrowd::components::service::downstream_step;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
 use flashcrowd::topology::spec::ServerModel;
@@ -151,14 +152,14 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
                 c.callee as usize == i
                     && c.replica == r
                     && c.delivered
-                    && !c.callee_done
+                    && c.outcome.is_none()
                     && c.incarnation == inst.incarnation
             };
             let holders = w
                 .core
                 .calls
                 .iter()
-                .filter(|(_, c)| mine(c) && c.holds_thread)
+                .filter(|(_, c)| mine(c) && c.holds_capacity)
                 .count() as u32;
             assert_eq!(holders, inst.threads_busy, "{what}: svc {i} r{r} holders");
             let leaf = s.model.calls.is_empty();
@@ -166,7 +167,7 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
                 .core
                 .calls
                 .iter()
-                .filter(|(_, c)| mine(c) && c.holds_thread && (leaf || c.step == 0))
+                .filter(|(_, c)| mine(c) && c.holds_capacity && (leaf || downstream_step(c) == 0))
                 .count() as u64;
             assert_eq!(
                 cpu_phase,
@@ -175,11 +176,11 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
             );
             for (id, _) in &inst.cpu_queue {
                 let c = w.core.calls.get(*id).expect("cpu-queued call alive");
-                assert!(c.holds_thread && !c.callee_done);
+                assert!(c.holds_capacity && c.outcome.is_none());
             }
             for id in &inst.thread_queue {
                 let c = w.core.calls.get(*id).expect("thread-queued call alive");
-                assert!(!c.holds_thread && !c.callee_done);
+                assert!(!c.holds_capacity && c.outcome.is_none());
             }
         }
         // What answering relies on (`Service::finish` skips the thread look-up when the call
@@ -191,12 +192,15 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
                 continue;
             };
             let current = !inst.down && c.incarnation == inst.incarnation;
-            if c.holds_thread {
-                assert!(current && !c.callee_done, "{what}: stray thread holder");
+            if c.holds_capacity {
+                assert!(
+                    current && c.outcome.is_none(),
+                    "{what}: stray thread holder"
+                );
             }
-            if current && c.delivered && !c.callee_done && c.step > 0 {
+            if current && c.delivered && c.outcome.is_none() && downstream_step(c) > 0 {
                 assert_eq!(
-                    c.holds_thread,
+                    c.holds_capacity,
                     s.model.server == ServerModel::ThreadPool,
                     "{what}: a call waiting on its downstream calls"
                 );
@@ -209,7 +213,7 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
             .core
             .calls
             .iter()
-            .filter(|(_, c)| c.callee as usize == i && c.delivered && !c.callee_done)
+            .filter(|(_, c)| c.callee as usize == i && c.delivered && c.outcome.is_none())
             .count() as u64;
         assert_eq!(
             w.nodes[i].stats.in_flight(),

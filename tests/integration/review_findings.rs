@@ -4,7 +4,7 @@
 //! bookkeeping under kill/revive, fan-out, timeouts and every balancer policy.
 
 use flashcrowd::components::Command;
-use flashcrowd::components::world::Live;
+use flashcrowd::components::Live;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
 
@@ -214,7 +214,7 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                                     .core
                                     .calls
                                     .iter()
-                                    .filter(|(_, c)| c.callee as usize == i && c.holds_thread)
+                                    .filter(|(_, c)| c.callee as usize == i && c.holds_capacity)
                                     .count() as u64;
                                 assert_eq!(holders, tb, "svc {i} holders");
                                 let inside = w
@@ -222,7 +222,7 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                                     .calls
                                     .iter()
                                     .filter(|(_, c)| {
-                                        c.callee as usize == i && c.delivered && !c.callee_done
+                                        c.callee as usize == i && c.delivered && c.outcome.is_none()
                                     })
                                     .count() as u64;
                                 assert_eq!(

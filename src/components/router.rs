@@ -1,0 +1,125 @@
+//! An L7 router (an API gateway, a Kubernetes ingress): each request goes to the component of
+//! the first route that matches its class and region, else to the default route; with no
+//! default, it fails with `no_route` (the ingress's 404).
+//!
+//! The router is a proxy like the load balancer: it adds its per-request overhead on the way
+//! in, then answers its caller with whatever the route's component answered, value included.
+//! Routes are looked up in a table by (class, region) built at validation, so a request costs
+//! one index, however many rules there are.
+//!
+//! This file and `topology/kinds/router.rs` are the worked example of docs/ARCHITECTURE.md,
+//! *Adding a component kind*.
+
+use super::{Answer, Build, Call, CallId, Component, Ctx, KindMeta, Side, Timer};
+use crate::engine::{Rng, StreamKey};
+use crate::metrics::ErrorCause;
+use crate::topology::NodeId;
+use crate::topology::kinds::router::RouterModel;
+
+/// A running router.
+#[derive(Debug)]
+pub struct Router {
+    /// Its node id.
+    pub node: NodeId,
+    model: RouterModel,
+    /// Overhead draws (stream "route").
+    rng: Rng,
+    /// Its own error cause, for requests no route takes.
+    no_route: ErrorCause,
+    /// Counted requests sent down each route (rule order, then the default).
+    pub routed: Vec<u64>,
+    /// Counted requests no route took.
+    pub unrouted: u64,
+}
+
+impl Component for Router {
+    type Model = RouterModel;
+
+    const META: KindMeta = KindMeta {
+        label: "Router",
+        summary: "L7 routing as an API gateway or ingress does it: by request class or region, with a default route.",
+        commands: &[],
+        error_causes: &["no_route"],
+        example: r#"Router(routes: [Route(classes: ["default"], to: "backend")])"#,
+    };
+
+    fn build(model: &RouterModel, b: &Build<'_>) -> Self {
+        Self {
+            node: b.node,
+            routed: vec![0; model.targets.len()],
+            unrouted: 0,
+            model: model.clone(),
+            rng: StreamKey {
+                seed: b.seed,
+                replication: b.replication,
+                owner: b.name,
+                replica: 0,
+                purpose: "route",
+            }
+            .rng(),
+            no_route: b.cause("no_route"),
+        }
+    }
+
+    /// A request arrives: do the per-request work, then route it.
+    fn on_call(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
+        let max_hops = ctx.max_hops();
+        let Some(call) = ctx.arrive(id) else { return };
+        if call.hops > max_hops {
+            ctx.refuse(id, ErrorCause::HOP_LIMIT);
+            return;
+        }
+        let overhead = self.model.overhead.sample(&mut self.rng);
+        if overhead == 0 {
+            self.route(id, ctx);
+        } else {
+            ctx.call_timer(Timer::new(overhead), id, 0, Side::Callee);
+        }
+    }
+
+    /// The route's component answered: pass its answer back.
+    fn on_answer(&mut self, answer: Answer, ctx: &mut Ctx<'_>) {
+        if let Some(parent) = answer.parent {
+            ctx.reply(parent, answer.outcome);
+        }
+    }
+
+    /// The overhead is over: route.
+    fn on_call_timer(&mut self, id: CallId, _replica: u32, _arg: u32, ctx: &mut Ctx<'_>) {
+        self.route(id, ctx);
+    }
+}
+
+impl Router {
+    /// The model it runs.
+    pub fn model(&self) -> &RouterModel {
+        &self.model
+    }
+
+    /// Send the call down its route, or refuse it.
+    fn route(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
+        let Some(call) = ctx.call(id) else {
+            return;
+        };
+        if call.outcome.is_some() {
+            return;
+        }
+        let (attrs, hops, counted) = (call.attrs, call.hops, call.counted);
+        let Some(route) = self.model.route(attrs.class, attrs.region) else {
+            self.unrouted += u64::from(counted);
+            ctx.refuse(id, self.no_route);
+            return;
+        };
+        self.routed[route] += u64::from(counted);
+        let mut child = Call::new(
+            attrs,
+            Some(id),
+            self.node,
+            self.model.targets[route],
+            super::ANY_REPLICA,
+            hops.saturating_add(1),
+        );
+        child.tag = route as u32;
+        ctx.send(child, 0, 0, None);
+    }
+}

@@ -1,0 +1,180 @@
+//! The load-balancer kind as files write it (`LoadBalancer(...)`) and as validation leaves it
+//! ([`LoadBalancerModel`]: one backend per instance of each named component). How it runs:
+//! `components/load_balancer.rs`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Edge, Finishes, KindModel, KindSpec};
+use crate::dist::{Dist, Sampler};
+use crate::topology::model::NodeId;
+use crate::topology::units::Duration;
+use crate::topology::validate::KindCx;
+
+/// Load-balancing policy (nginx names where nginx has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Policy {
+    /// Each backend in turn; with `weights`, nginx's smooth weighted round robin.
+    #[default]
+    RoundRobin,
+    /// Fewest active connections divided by weight; ties by weighted round robin (nginx
+    /// `least_conn`).
+    LeastConn,
+    /// Sticky: the request's session id (or its key when the workload has no sessions) picks
+    /// the backend (nginx `ip_hash`).
+    IpHash,
+    /// A backend chosen at random, in proportion to weight.
+    Random,
+    /// Two backends drawn at random; the one with fewer active connections wins (nginx
+    /// `random two least_conn`).
+    PowerOfTwo,
+}
+
+/// Protocol layer of a load balancer, which sets its default per-hop overhead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Layer {
+    /// TCP-level forwarding: 20 µs per hop by default.
+    L4,
+    /// HTTP proxying (parses requests, can route by path): 150 µs per hop by default.
+    #[default]
+    L7,
+}
+
+impl Layer {
+    /// The per-request overhead when none is given.
+    pub fn default_overhead(self) -> Dist {
+        match self {
+            Layer::L4 => Dist::Const(Duration::from_nanos(20_000)),
+            Layer::L7 => Dist::Const(Duration::from_nanos(150_000)),
+        }
+    }
+}
+
+/// A load balancer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Backends: components by name. A service's replicas each become one backend.
+    pub backends: Vec<String>,
+    /// How the backend is picked.
+    #[serde(default)]
+    pub policy: Policy,
+    /// Weights by backend name (all replicas of a service share it); default 1.
+    #[serde(default)]
+    pub weights: BTreeMap<String, u32>,
+    /// L4 or L7; sets the default `overhead`.
+    #[serde(default)]
+    pub layer: Layer,
+    /// Processing time the balancer adds to each request (on the way in). Default: by `layer`.
+    #[serde(default)]
+    pub overhead: Option<Dist>,
+}
+
+/// A validated load balancer.
+#[derive(Debug, Clone)]
+pub struct LoadBalancerModel {
+    /// Backends in order.
+    pub backends: Vec<Backend>,
+    /// Policy.
+    pub policy: Policy,
+    /// Per-request overhead.
+    pub overhead: Sampler,
+}
+
+/// One backend of a load balancer.
+#[derive(Debug, Clone, Copy)]
+pub struct Backend {
+    /// The component.
+    pub node: NodeId,
+    /// A particular instance of the component, or `None` for the component as a whole.
+    pub replica: Option<u32>,
+    /// nginx weight.
+    pub weight: u32,
+}
+
+impl KindSpec for LoadBalancer {
+    type Model = LoadBalancerModel;
+
+    fn validate(&self, cx: &mut KindCx<'_, '_>) -> LoadBalancerModel {
+        if self.backends.is_empty() {
+            cx.error(
+                "backends",
+                "backends",
+                "a load balancer needs at least one backend".into(),
+                Some("e.g. backends: [\"web\"]".into()),
+            );
+        }
+        for w in self.weights.keys() {
+            if !self.backends.contains(w) {
+                let hint = cx.suggest(w, self.backends.iter().map(String::as_str));
+                cx.error(
+                    "weights",
+                    &format!("weights.{w}"),
+                    format!("`{w}` is not one of the backends"),
+                    hint,
+                );
+            }
+        }
+        let mut backends = Vec::new();
+        for (i, b) in self.backends.iter().enumerate() {
+            let weight = self.weights.get(b).copied().unwrap_or(1);
+            if weight == 0 {
+                cx.error(
+                    "weights",
+                    &format!("weights.{b}"),
+                    "a weight must be at least 1".into(),
+                    Some("remove the backend to stop sending to it".into()),
+                );
+            }
+            let Some(id) = cx.resolve(b, "backends", &format!("backends.{i}")) else {
+                continue;
+            };
+            // One backend per instance, so the balancer picks the instance.
+            for r in 0..cx.instances_of(b) {
+                backends.push(Backend {
+                    node: id,
+                    replica: Some(r),
+                    weight: weight.max(1),
+                });
+            }
+        }
+        let overhead = cx.sampler(
+            self.overhead
+                .as_ref()
+                .unwrap_or(&self.layer.default_overhead()),
+            "overhead",
+            "overhead",
+        );
+        LoadBalancerModel {
+            backends,
+            policy: self.policy,
+            overhead,
+        }
+    }
+}
+
+impl KindModel for LoadBalancerModel {
+    fn edges(&self) -> Vec<Edge> {
+        let mut v: Vec<Edge> = self
+            .backends
+            .iter()
+            .map(|b| Edge {
+                to: b.node,
+                always: false,
+            })
+            .collect();
+        v.dedup();
+        v
+    }
+
+    fn finishes(&self) -> Finishes {
+        Finishes::WhenAnyFinishes
+    }
+
+    fn reads_keys(&self) -> bool {
+        // ip_hash hashes the key when a request has no session.
+        self.policy == Policy::IpHash
+    }
+}

@@ -1,0 +1,176 @@
+//! Component kinds, as files write them and as validation leaves them: one file per kind,
+//! each with its schema (serde types whose doc comments are the model reference), its
+//! validated model, and the [`KindSpec`] / [`KindModel`] impls that turn one into the other
+//! and tell routing checks where requests can go.
+//!
+//! The [`Component`] and [`NodeKind`] enums are generated from the one list of kinds
+//! (`crate::for_each_kind!`); nothing here knows how a kind runs.
+
+pub mod load_balancer;
+pub mod router;
+pub mod service;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::model::{NodeId, Source, WorkloadModel};
+use super::validate::KindCx;
+
+/// One outgoing edge of a component: a call it may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    /// The component called.
+    pub to: NodeId,
+    /// Every request that reaches the caller makes this call and waits for it (so a cycle of
+    /// such edges never ends).
+    pub always: bool,
+}
+
+/// When a component can answer, in terms of its edges (for the routing-loop check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finishes {
+    /// When every `always` edge's target can answer (a service making its calls in turn).
+    WhenAllRequiredFinish,
+    /// When any edge's target can answer (a balancer or router sends each request one way).
+    WhenAnyFinishes,
+}
+
+/// A kind's schema: what validation makes of it.
+pub trait KindSpec {
+    /// The validated model.
+    type Model: KindModel;
+
+    /// Instances this component will have (a service's replicas; 1 for most kinds). Read by
+    /// other kinds while validating (a balancer gets one backend per instance).
+    fn instances(&self) -> u32 {
+        1
+    }
+
+    /// Check the spec and resolve names; report problems through `cx` (validation goes on
+    /// with a best-effort model, so every problem is found in one pass).
+    fn validate(&self, cx: &mut KindCx<'_, '_>) -> Self::Model;
+}
+
+/// What the rest of the crate asks of a validated kind.
+pub trait KindModel {
+    /// Where requests can go from here.
+    fn edges(&self) -> Vec<Edge>;
+
+    /// When this component can answer (see [`Finishes`]).
+    fn finishes(&self) -> Finishes {
+        Finishes::WhenAllRequiredFinish
+    }
+
+    /// Whether it reads request keys (workloads draw keys only when some component does).
+    fn reads_keys(&self) -> bool {
+        false
+    }
+
+    /// Instances (replicas).
+    fn instances(&self) -> u32 {
+        1
+    }
+}
+
+macro_rules! kind_enums {
+    ($( $(#[$doc:meta])* $variant:ident {
+        name: $name:literal, spec: $spec:ty, model: $model:ty, live: $live:ty $(,)?
+    } ),* $(,)?) => {
+        /// A component of the architecture.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub enum Component {
+            $( $(#[$doc])* $variant($spec), )*
+        }
+
+        impl Component {
+            /// The kind's name in files and reports (`service`, `load_balancer`, ...).
+            pub fn kind_name(&self) -> &'static str {
+                match self {
+                    $( Component::$variant(_) => $name, )*
+                }
+            }
+
+            /// Instances this component will have.
+            pub fn instances(&self) -> u32 {
+                match self {
+                    $( Component::$variant(s) => KindSpec::instances(s), )*
+                }
+            }
+
+            /// Validate into the runnable kind.
+            pub(crate) fn validate(&self, cx: &mut KindCx<'_, '_>) -> NodeKind {
+                match self {
+                    $( Component::$variant(s) => NodeKind::$variant(KindSpec::validate(s, cx)), )*
+                }
+            }
+        }
+
+        /// A validated node: a workload or a component of some kind.
+        #[derive(Debug, Clone)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum NodeKind {
+            /// A source of requests.
+            Workload(WorkloadModel),
+            $( $(#[$doc])* $variant($model), )*
+        }
+
+        impl NodeKind {
+            /// The kind's name as reports show it.
+            pub fn kind_name(&self) -> &'static str {
+                match self {
+                    NodeKind::Workload(w) => match w.source {
+                        Source::Open { .. } => "open_workload",
+                        Source::Closed { .. } => "closed_workload",
+                    },
+                    $( NodeKind::$variant(_) => $name, )*
+                }
+            }
+
+            /// Where requests can go from here.
+            pub fn edges(&self) -> Vec<Edge> {
+                match self {
+                    NodeKind::Workload(w) => vec![Edge { to: w.to, always: true }],
+                    $( NodeKind::$variant(m) => KindModel::edges(m), )*
+                }
+            }
+
+            /// When it can answer.
+            pub fn finishes(&self) -> Finishes {
+                match self {
+                    NodeKind::Workload(_) => Finishes::WhenAllRequiredFinish,
+                    $( NodeKind::$variant(m) => KindModel::finishes(m), )*
+                }
+            }
+
+            /// Whether it reads request keys.
+            pub fn reads_keys(&self) -> bool {
+                match self {
+                    NodeKind::Workload(_) => false,
+                    $( NodeKind::$variant(m) => KindModel::reads_keys(m), )*
+                }
+            }
+
+            /// Instances (replicas); 1 for a workload.
+            pub fn instances(&self) -> u32 {
+                match self {
+                    NodeKind::Workload(_) => 1,
+                    $( NodeKind::$variant(m) => KindModel::instances(m), )*
+                }
+            }
+
+            /// True for a workload.
+            pub fn is_workload(&self) -> bool {
+                match self {
+                    NodeKind::Workload(_) => true,
+                    $( NodeKind::$variant(_) => false, )*
+                }
+            }
+        }
+
+        /// Every component kind's name, in registry order.
+        pub const KIND_NAMES: &[&str] = &[$( $name, )*];
+    };
+}
+
+crate::for_each_kind!(kind_enums);
