@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::components::{Command, CommandError, Live, World, error_cause_names};
+use crate::components::{CommandError, Live, World, error_cause_names};
 use crate::engine::{Engine, SimTime, StepOutcome};
 use crate::metrics::report::{ComponentReport, EndToEnd, SCHEMA_VERSION, SloTargets, SloVerdict};
 use crate::metrics::{NodeStats, Report, SeriesPoint};
+use crate::topology::events::{AppliedEvent, Command, Refusal};
 use crate::topology::{NodeId, Topology};
 
 /// How to run.
@@ -22,9 +23,25 @@ pub struct RunOptions {
     pub series: bool,
 }
 
+/// Why a command was not taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandRefused {
+    /// It does not fit the model (no such component, instance or field; a bad value).
+    #[error("{}{}", .0.message, .0.hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default())]
+    Invalid(Refusal),
+    /// The run is over.
+    #[error("the run is over")]
+    Finished,
+}
+
 /// A simulation in progress.
 pub struct Simulation {
     engine: Engine<World>,
+    /// The model's nodes, to resolve commands by name.
+    nodes: Vec<crate::topology::model::Node>,
+    /// Every command scheduled, by the index the world gave it.
+    commands: Vec<Command>,
     names: Vec<String>,
     kinds: Vec<&'static str>,
     replicas: Vec<u32>,
@@ -43,7 +60,9 @@ impl Simulation {
     pub fn new(topo: &Topology, options: RunOptions) -> Self {
         let seed = options.seed.unwrap_or(topo.seed);
         let mut engine = Engine::new(World::new(topo, seed, options.replication));
-        engine.model.start();
+        let actions: Vec<_> = topo.events.iter().map(|(at, a)| (*at, *a)).collect();
+        engine.model.start(&actions);
+        let commands = topo.spec.events.iter().map(|(_, c)| c.clone()).collect();
         let slo = topo.slo.as_ref().map(|s| SloTargets {
             p50_s: s.p50.map(|d| d.as_secs_f64()),
             p95_s: s.p95.map(|d| d.as_secs_f64()),
@@ -53,6 +72,8 @@ impl Simulation {
         });
         Self {
             engine,
+            nodes: topo.nodes.clone(),
+            commands,
             names: topo.nodes.iter().map(|n| n.name.clone()).collect(),
             kinds: topo.nodes.iter().map(|n| n.kind.kind_name()).collect(),
             replicas: topo.nodes.iter().map(|n| n.kind.instances()).collect(),
@@ -90,9 +111,43 @@ impl Simulation {
             .map(|i| i as NodeId)
     }
 
-    /// Apply a command now.
-    pub fn command(&mut self, cmd: Command) -> Result<(), CommandError> {
-        self.engine.model.apply(cmd)
+    /// Apply a command at the first instant none of whose events has run yet: now, between
+    /// steps, unless an event of this instant has already been handled, then 1 ns later.
+    /// So a live session applies it exactly where a model's `events` entry with the recorded
+    /// time (see [`Simulation::applied_events`]) applies it on replay.
+    pub fn command(&mut self, cmd: &Command) -> Result<(), CommandRefused> {
+        if self.finished {
+            return Err(CommandRefused::Finished);
+        }
+        let action = cmd.resolve(&self.nodes).map_err(CommandRefused::Invalid)?;
+        let now = self.engine.now();
+        let at = if self.engine.instant_begun() {
+            now.plus_nanos(1)
+        } else {
+            now
+        };
+        let index = self.engine.model.schedule_live_command(at, action) as usize;
+        debug_assert_eq!(index, self.commands.len());
+        self.commands.push(cmd.clone());
+        Ok(())
+    }
+
+    /// The commands applied so far, in order, with their exact time.
+    pub fn applied_events(&self) -> Vec<AppliedEvent> {
+        self.engine
+            .model
+            .applied()
+            .iter()
+            .filter_map(|(at_ns, index, outcome)| {
+                let command = self.commands.get(*index as usize)?.clone();
+                Some(AppliedEvent {
+                    at_s: *at_ns as f64 / 1e9,
+                    at_ns: *at_ns,
+                    command,
+                    refused: outcome.as_ref().err().map(CommandError::to_string),
+                })
+            })
+            .collect()
     }
 
     /// Handle up to `max_events` events, not beyond simulated time `until` (nor the end of
@@ -142,6 +197,7 @@ impl Simulation {
             unstable: Vec::new(),
             slo: None,
             warnings: self.warnings.clone(),
+            events_applied: self.applied_events(),
             series: BTreeMap::new(),
         };
         let world = &mut self.engine.model;

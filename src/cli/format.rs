@@ -196,6 +196,24 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
         let _ = writeln!(o, "{}", line.trim_end());
     }
     let _ = writeln!(o);
+    if !r.events_applied.is_empty() {
+        let _ = writeln!(o, "Events");
+        for e in &r.events_applied {
+            let one_line = ron::ser::PrettyConfig::new()
+                .compact_structs(true)
+                .compact_maps(true);
+            let command = crate::topology::parse::ron_options()
+                .to_string_pretty(&e.command, one_line)
+                .unwrap_or_else(|_| format!("{:?}", e.command));
+            let refused = e
+                .refused
+                .as_ref()
+                .map(|why| format!("  (refused: {why})"))
+                .unwrap_or_default();
+            let _ = writeln!(o, "  {:>10.3} s  {command}{refused}", e.at_s);
+        }
+        let _ = writeln!(o);
+    }
     for note in &r.unstable {
         let _ = writeln!(o, "{note}");
     }

@@ -164,7 +164,9 @@ impl Component for Client {
                 self.set_scale(scale, ctx);
                 Ok(())
             }
-            NodeCommand::Kill { .. } | NodeCommand::Revive { .. } => Err(CommandError::NotTaken {
+            NodeCommand::Kill { .. }
+            | NodeCommand::Revive { .. }
+            | NodeCommand::SetInstances { .. } => Err(CommandError::NotTaken {
                 kind: Self::META.label,
                 command: cmd,
             }),

@@ -2,7 +2,7 @@
 //! so components reach calls, timers and the clock only through its methods, and the world's
 //! bookkeeping (the next zero-delay hop, delay lanes, the request budget) stays behind them.
 
-use super::{Call, CallId, Event, Outcome, Side, Timer};
+use super::{Call, CallId, Event, Faults, Outcome, Side, Timer};
 use crate::engine::{EventQueue, SimTime, Slab};
 use crate::metrics::{ErrorCause, NodeStats, Window};
 use crate::topology::NodeId;
@@ -45,11 +45,15 @@ pub struct Core {
     /// What the engine's horizon is: the end of the drain while ticking, else none. Kept up
     /// to date where `ticking` or the window's end change (it is asked before every event).
     pub horizon: Option<SimTime>,
+    /// Faults injected by commands, by node.
+    pub faults: Vec<Faults>,
+    /// Some command has injected a fault (answers then go through `faults`).
+    pub faults_active: bool,
 }
 
 impl Core {
     /// An empty core with these settings.
-    pub fn new(env: Env, request_budget: Option<u64>, drain_ns: u64) -> Self {
+    pub fn new(env: Env, request_budget: Option<u64>, drain_ns: u64, faults: Vec<Faults>) -> Self {
         Self {
             queue: EventQueue::new(),
             calls: Slab::new(),
@@ -62,6 +66,8 @@ impl Core {
             drain_ns,
             ticking: false,
             horizon: None,
+            faults,
+            faults_active: false,
         }
     }
 
@@ -94,6 +100,16 @@ impl Core {
             SimTime::from_nanos(end),
             Event::CountingWindow { open: false },
         );
+    }
+}
+
+/// An answer of `node` under injected faults (rare: out of line).
+#[cold]
+#[inline(never)]
+fn faulted(faults: &mut [Faults], node: usize, now_ns: u64, outcome: Outcome) -> (Outcome, u64) {
+    match faults.get_mut(node) {
+        Some(f) => f.apply(now_ns, outcome),
+        None => (outcome, 0),
     }
 }
 
@@ -161,6 +177,16 @@ impl<'a> Ctx<'a> {
             .filter(|(_, c)| {
                 c.callee == node && c.replica == replica && c.delivered && c.outcome.is_none()
             })
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Calls delivered to `node` (any instance) and not answered yet, in slot order.
+    pub fn unanswered_at_node(&self, node: NodeId) -> Vec<CallId> {
+        self.core
+            .calls
+            .iter()
+            .filter(|(_, c)| c.callee == node && c.delivered && c.outcome.is_none())
             .map(|(k, _)| k)
             .collect()
     }
@@ -263,21 +289,27 @@ impl<'a> Ctx<'a> {
     #[must_use = "capacity taken back must be passed on"]
     pub fn answer(&mut self, id: CallId, outcome: Outcome) -> bool {
         let now = self.now_ns();
-        let Some(call) = self.core.calls.get_mut(id) else {
+        let core = &mut *self.core;
+        let Some(call) = core.calls.get_mut(id) else {
             return false;
         };
         if call.outcome.is_some() {
             return false;
         }
+        let (outcome, extra) = if core.faults_active {
+            faulted(&mut core.faults, call.callee as usize, now, outcome)
+        } else {
+            (outcome, 0)
+        };
         let held = std::mem::replace(&mut call.holds_capacity, false);
         call.outcome = Some(outcome);
         self.stats
             .finish(now, call.arrived_ns, call.counted, outcome.map(|_| ()));
         if call.caller_done {
             // The caller gave up long ago: the late reply goes nowhere.
-            self.core.calls.remove(id);
+            core.calls.remove(id);
         } else {
-            let delay = call.return_ns;
+            let delay = call.return_ns + extra;
             self.hop(delay, Event::Reply { call: id });
         }
         held

@@ -9,7 +9,8 @@
 use rand::RngExt;
 
 use super::{
-    ANY_REPLICA, Answer, Build, Call, CallId, Component, Ctx, KindMeta, RequestAttrs, Side, Timer,
+    ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta,
+    NodeCommand, RequestAttrs, Side, Timer,
 };
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
@@ -32,6 +33,12 @@ pub struct LoadBalancer {
     equal_weights: bool,
     next_rr: usize,
     rng: Rng,
+    /// Backends taking new requests (an instance scaled in is not).
+    enabled: Vec<bool>,
+    /// Every backend is enabled (the fast path).
+    all_enabled: bool,
+    /// Killed: requests fail with `instance_down`.
+    down: bool,
 }
 
 impl Component for LoadBalancer {
@@ -40,7 +47,16 @@ impl Component for LoadBalancer {
     const META: KindMeta = KindMeta {
         label: "Load balancer",
         summary: "Spreads requests over backends: round robin, least_conn, ip_hash, random, power of two (nginx upstream).",
-        commands: &[],
+        commands: &[
+            CommandInfo {
+                name: "kill",
+                summary: "Take the balancer down: the requests it holds and those sent to it fail with instance_down.",
+            },
+            CommandInfo {
+                name: "revive",
+                summary: "Bring the balancer back.",
+            },
+        ],
         error_causes: &[],
         example: r#"LoadBalancer(policy: LeastConn, backends: ["backend"])"#,
     };
@@ -69,6 +85,9 @@ impl Component for LoadBalancer {
                 purpose: "route",
             }
             .rng(),
+            enabled: vec![true; n],
+            all_enabled: true,
+            down: false,
             model,
         }
     }
@@ -80,6 +99,10 @@ impl Component for LoadBalancer {
         let Some(call) = ctx.arrive(id) else { return };
         if call.hops > max_hops {
             ctx.refuse(id, ErrorCause::HOP_LIMIT);
+            return;
+        }
+        if self.down {
+            ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
             return;
         }
         let overhead = self.model.overhead.sample(&mut self.rng);
@@ -105,6 +128,88 @@ impl Component for LoadBalancer {
     #[inline(always)]
     fn on_call_timer(&mut self, id: CallId, _replica: u32, _arg: u32, ctx: &mut Ctx<'_>) {
         self.forward(id, ctx);
+    }
+
+    /// A backend's instance count changed: new instances become backends (with the weight
+    /// of that backend), removed ones stop taking new requests.
+    fn on_instances_changed(&mut self, node: NodeId, count: u32, _ctx: &mut Ctx<'_>) {
+        let Some(weight) = self
+            .model
+            .backends
+            .iter()
+            .find(|b| b.node == node)
+            .map(|b| b.weight)
+        else {
+            return;
+        };
+        let have = self
+            .model
+            .backends
+            .iter()
+            .filter(|b| b.node == node)
+            .filter_map(|b| b.replica)
+            .map(|r| r + 1)
+            .max()
+            .unwrap_or(0);
+        for r in have..count {
+            self.model.backends.push(Backend {
+                node,
+                replica: Some(r),
+                weight,
+            });
+            self.active.push(0);
+            self.current.push(0);
+            self.enabled.push(true);
+        }
+        for (b, on) in self.model.backends.iter().zip(&mut self.enabled) {
+            if b.node == node {
+                *on = b.replica.is_none_or(|r| r < count);
+            }
+        }
+        self.all_enabled = self.enabled.iter().all(|e| *e);
+        self.total_weight = self
+            .model
+            .backends
+            .iter()
+            .map(|b| i64::from(b.weight))
+            .sum();
+        self.equal_weights = self
+            .model
+            .backends
+            .windows(2)
+            .all(|w| w[0].weight == w[1].weight);
+    }
+
+    fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
+        match cmd {
+            NodeCommand::Kill {
+                replica: None | Some(0),
+            } => {
+                self.down = true;
+                for id in ctx.unanswered_at_node(self.node) {
+                    ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
+                }
+                Ok(())
+            }
+            NodeCommand::Revive {
+                replica: None | Some(0),
+            } => {
+                self.down = false;
+                Ok(())
+            }
+            NodeCommand::Kill { replica: Some(r) } | NodeCommand::Revive { replica: Some(r) } => {
+                Err(CommandError::NoSuchReplica {
+                    node: self.node,
+                    replica: r,
+                })
+            }
+            NodeCommand::SetTrafficScale { .. } | NodeCommand::SetInstances { .. } => {
+                Err(CommandError::NotTaken {
+                    kind: Self::META.label,
+                    command: cmd,
+                })
+            }
+        }
     }
 }
 
@@ -135,6 +240,9 @@ impl LoadBalancer {
 
     fn pick(&mut self, attrs: &RequestAttrs) -> usize {
         let n = self.model.backends.len();
+        if !self.all_enabled {
+            return self.pick_enabled(attrs);
+        }
         if n == 1 {
             return 0;
         }
@@ -195,6 +303,67 @@ impl LoadBalancer {
                 let load = |i: usize| {
                     u64::from(self.active[i]) * 1_000_000 / u64::from(self.model.backends[i].weight)
                 };
+                if load(b) < load(a) { b } else { a }
+            }
+        }
+    }
+
+    /// [`LoadBalancer::pick`] when some backends take no new requests (scaled in): the same
+    /// policies over the enabled backends only (a rarer, slower path).
+    #[cold]
+    #[inline(never)]
+    fn pick_enabled(&mut self, attrs: &RequestAttrs) -> usize {
+        let (enabled, backends) = (&self.enabled, &self.model.backends);
+        let total: u64 = backends
+            .iter()
+            .zip(enabled)
+            .filter(|(_, e)| **e)
+            .map(|(b, _)| u64::from(b.weight))
+            .sum();
+        let by_weight = |mut point: u64| {
+            let mut last = 0;
+            for (i, b) in backends.iter().enumerate().filter(|(i, _)| enabled[*i]) {
+                let w = u64::from(b.weight);
+                if point < w {
+                    return i;
+                }
+                point -= w;
+                last = i;
+            }
+            last
+        };
+        let load = |i: usize| u64::from(self.active[i]) * 1_000_000 / u64::from(backends[i].weight);
+        match self.model.policy {
+            Policy::RoundRobin => smooth_wrr(&mut self.current, backends, |i| enabled[i]),
+            Policy::LeastConn => {
+                let best = (0..backends.len())
+                    .filter(|&i| enabled[i])
+                    .min_by(|&a, &b| {
+                        (u64::from(self.active[a]) * u64::from(backends[b].weight))
+                            .cmp(&(u64::from(self.active[b]) * u64::from(backends[a].weight)))
+                    })
+                    .unwrap_or(0);
+                let (ba, bw) = (
+                    u64::from(self.active[best]),
+                    u64::from(backends[best].weight),
+                );
+                let active = &self.active;
+                smooth_wrr(&mut self.current, backends, |i| {
+                    enabled[i] && u64::from(active[i]) * bw == ba * u64::from(backends[i].weight)
+                })
+            }
+            Policy::IpHash => {
+                let id = if attrs.session != 0 {
+                    u64::from(attrs.session)
+                } else {
+                    attrs.key
+                };
+                by_weight(splitmix64(id) % total.max(1))
+            }
+            Policy::Random => by_weight(self.rng.random_range(0..total.max(1))),
+            Policy::PowerOfTwo => {
+                let a = by_weight(self.rng.random_range(0..total.max(1)));
+                let b = by_weight(self.rng.random_range(0..total.max(1)));
                 if load(b) < load(a) { b } else { a }
             }
         }

@@ -23,7 +23,7 @@ pub mod world;
 use std::sync::OnceLock;
 
 pub use ctx::{Core, Ctx, Env};
-pub use world::{Command, CommandError, World};
+pub use world::{Action, CommandError, World};
 
 use crate::engine::{EventQueue, Key, LaneId, Packed};
 use crate::metrics::ErrorCause;
@@ -308,24 +308,77 @@ impl Answer {
     }
 }
 
-/// A change addressed to one node (resolved from a [`Command`] by the world).
+/// A change addressed to one node (the world resolves an [`world::Action`] into these).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum NodeCommand {
-    /// Kill one instance: its work fails with `instance_down`.
+    /// Kill one instance (every instance: `None`): its work fails with `instance_down`.
     Kill {
         /// The instance.
-        replica: u32,
+        replica: Option<u32>,
     },
-    /// Bring a killed instance back, empty.
+    /// Bring a killed instance back, empty (every instance: `None`).
     Revive {
         /// The instance.
-        replica: u32,
+        replica: Option<u32>,
     },
     /// Multiply a workload's arrival rate (1.0 = as in the model).
     SetTrafficScale {
         /// The multiplier (≥ 0).
         scale: f64,
     },
+    /// Set the number of instances.
+    SetInstances {
+        /// The new count.
+        count: u32,
+    },
+}
+
+/// Faults a command injected into one node: its answers leave late, or some fail.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    /// Extra delay of each answer, ns, until `latency_until_ns`.
+    pub latency_ns: u64,
+    /// End of the extra delay, ns.
+    pub latency_until_ns: u64,
+    /// Fraction of answers turned into `injected` failures, until `fail_until_ns`.
+    pub fail_fraction: f64,
+    /// End of the failures, ns.
+    pub fail_until_ns: u64,
+    /// Which answers fail (stream "faults" of the node).
+    rng: crate::engine::Rng,
+}
+
+impl Faults {
+    /// No fault, with the node's stream for drawing failures.
+    pub fn new(rng: crate::engine::Rng) -> Self {
+        Self {
+            latency_ns: 0,
+            latency_until_ns: 0,
+            fail_fraction: 0.0,
+            fail_until_ns: 0,
+            rng,
+        }
+    }
+
+    /// What becomes of an answer given at `now_ns`: its outcome and the extra delay.
+    pub fn apply(&mut self, now_ns: u64, outcome: Outcome) -> (Outcome, u64) {
+        use rand::RngExt;
+        let extra = if now_ns < self.latency_until_ns {
+            self.latency_ns
+        } else {
+            0
+        };
+        let fails = now_ns < self.fail_until_ns
+            && outcome.is_ok()
+            && self.fail_fraction > 0.0
+            && self.rng.random::<f64>() < self.fail_fraction;
+        let outcome = if fails {
+            Err(ErrorCause::INJECTED)
+        } else {
+            outcome
+        };
+        (outcome, extra)
+    }
 }
 
 /// A command a kind takes, for the GUI and the docs.
@@ -429,6 +482,12 @@ pub trait Component: Sized {
         debug_assert!(false, "{} schedules no call timer", Self::META.label);
     }
 
+    /// Node `node` now has `count` instances (a balancer in front of it adds or drops
+    /// them).
+    fn on_instances_changed(&mut self, node: NodeId, count: u32, ctx: &mut Ctx<'_>) {
+        let _ = (node, count, ctx);
+    }
+
     /// A command addressed to it.
     fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
         let _ = ctx;
@@ -510,6 +569,14 @@ macro_rules! live_enum {
                 match self {
                     Live::Client(c) => c.on_call_timer(id, replica, arg, ctx),
                     $( Live::$variant(k) => k.on_call_timer(id, replica, arg, ctx), )*
+                }
+            }
+
+            /// See [`Component::on_instances_changed`].
+            pub fn on_instances_changed(&mut self, node: NodeId, count: u32, ctx: &mut Ctx<'_>) {
+                match self {
+                    Live::Client(c) => c.on_instances_changed(node, count, ctx),
+                    $( Live::$variant(k) => k.on_instances_changed(node, count, ctx), )*
                 }
             }
 

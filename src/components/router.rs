@@ -10,7 +10,10 @@
 //! This file and `topology/kinds/router.rs` are the worked example of docs/ARCHITECTURE.md,
 //! *Adding a component kind*.
 
-use super::{Answer, Build, Call, CallId, Component, Ctx, KindMeta, Side, Timer};
+use super::{
+    Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta, NodeCommand,
+    Side, Timer,
+};
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::ErrorCause;
 use crate::topology::NodeId;
@@ -30,6 +33,8 @@ pub struct Router {
     pub routed: Vec<u64>,
     /// Counted requests no route took.
     pub unrouted: u64,
+    /// Killed: requests fail with `instance_down`.
+    down: bool,
 }
 
 impl Component for Router {
@@ -38,7 +43,16 @@ impl Component for Router {
     const META: KindMeta = KindMeta {
         label: "Router",
         summary: "L7 routing as an API gateway or ingress does it: by request class or region, with a default route.",
-        commands: &[],
+        commands: &[
+            CommandInfo {
+                name: "kill",
+                summary: "Take the router down: the requests it holds and those sent to it fail with instance_down.",
+            },
+            CommandInfo {
+                name: "revive",
+                summary: "Bring the router back.",
+            },
+        ],
         error_causes: &["no_route"],
         example: r#"Router(routes: [Route(classes: ["default"], to: "backend")])"#,
     };
@@ -48,6 +62,7 @@ impl Component for Router {
             node: b.node,
             routed: vec![0; model.targets.len()],
             unrouted: 0,
+            down: false,
             model: model.clone(),
             rng: StreamKey {
                 seed: b.seed,
@@ -69,6 +84,10 @@ impl Component for Router {
             ctx.refuse(id, ErrorCause::HOP_LIMIT);
             return;
         }
+        if self.down {
+            ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
+            return;
+        }
         let overhead = self.model.overhead.sample(&mut self.rng);
         if overhead == 0 {
             self.route(id, ctx);
@@ -87,6 +106,38 @@ impl Component for Router {
     /// The overhead is over: route.
     fn on_call_timer(&mut self, id: CallId, _replica: u32, _arg: u32, ctx: &mut Ctx<'_>) {
         self.route(id, ctx);
+    }
+
+    fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
+        match cmd {
+            NodeCommand::Kill {
+                replica: None | Some(0),
+            } => {
+                self.down = true;
+                for id in ctx.unanswered_at_node(self.node) {
+                    ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
+                }
+                Ok(())
+            }
+            NodeCommand::Revive {
+                replica: None | Some(0),
+            } => {
+                self.down = false;
+                Ok(())
+            }
+            NodeCommand::Kill { replica: Some(r) } | NodeCommand::Revive { replica: Some(r) } => {
+                Err(CommandError::NoSuchReplica {
+                    node: self.node,
+                    replica: r,
+                })
+            }
+            NodeCommand::SetTrafficScale { .. } | NodeCommand::SetInstances { .. } => {
+                Err(CommandError::NotTaken {
+                    kind: Self::META.label,
+                    command: cmd,
+                })
+            }
+        }
     }
 }
 

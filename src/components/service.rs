@@ -44,8 +44,49 @@ pub struct Instance {
     /// A CPU whose burst has just ended, free for a burst started while that completion is
     /// handled: it passes over with the busy-CPU level unchanged.
     cpu_passing: bool,
+    /// Removed from service (scaled in) but still finishing its work: its capacity counts
+    /// until its last thread comes free.
+    pub draining: bool,
     /// Its CPU work draws (stream "cpu", this replica).
     cpu_rng: Rng,
+}
+
+impl Instance {
+    /// A new, empty instance; its CPU stream is named after the service and the replica.
+    fn new(streams: &Streams, replica: u32) -> Self {
+        Self {
+            incarnation: 0,
+            down: false,
+            threads_busy: 0,
+            cpus_busy: 0,
+            thread_queue: VecDeque::new(),
+            cpu_queue: VecDeque::new(),
+            cpu_passing: false,
+            draining: false,
+            cpu_rng: streams.rng(replica, "cpu"),
+        }
+    }
+}
+
+/// What names a service's random streams: its name, the seed and the replication.
+#[derive(Debug, Clone)]
+struct Streams {
+    owner: String,
+    seed: u64,
+    replication: u32,
+}
+
+impl Streams {
+    fn rng(&self, replica: u32, purpose: &str) -> Rng {
+        StreamKey {
+            seed: self.seed,
+            replication: self.replication,
+            owner: &self.owner,
+            replica,
+            purpose,
+        }
+        .rng()
+    }
 }
 
 /// A call's progress through its service, kept in the call's kind-owned word
@@ -114,8 +155,13 @@ pub struct Service {
     pub node: NodeId,
     /// The validated configuration.
     pub model: ServiceModel,
-    /// Instances (index = replica).
+    /// Instances (index = replica): the first `active` are in service, the rest were scaled
+    /// in (draining or idle).
     pub instances: Vec<Instance>,
+    /// Instances in service (`Replicas` changes it).
+    pub active: u32,
+    /// Its name, seed and replication, to name the streams of instances added later.
+    streams: Streams,
     /// Replica choice and call probabilities.
     route_rng: Rng,
     /// Per downstream call: its timeout, if any.
@@ -143,6 +189,10 @@ impl Component for Service {
                 name: "revive",
                 summary: "Bring a killed instance back, empty.",
             },
+            CommandInfo {
+                name: "replicas",
+                summary: "Set the number of instances: new ones start empty, removed ones finish their work.",
+            },
         ],
         error_causes: &[],
         example: r#"Service(replicas: 2, threads: 4, cpus: 2, cpu: Exp(mean: "2ms"), calls: [Call(to: "backend")])"#,
@@ -150,12 +200,10 @@ impl Component for Service {
 
     /// Build the live state; streams are named after the service.
     fn build(model: &ServiceModel, b: &Build<'_>) -> Self {
-        let key = |replica, purpose| StreamKey {
+        let streams = Streams {
+            owner: b.name.to_string(),
             seed: b.seed,
             replication: b.replication,
-            owner: b.name,
-            replica,
-            purpose,
         };
         let model = model.clone();
         Self {
@@ -174,18 +222,11 @@ impl Component for Service {
                 })
                 .collect(),
             instances: (0..model.replicas)
-                .map(|r| Instance {
-                    incarnation: 0,
-                    down: false,
-                    threads_busy: 0,
-                    cpus_busy: 0,
-                    thread_queue: VecDeque::new(),
-                    cpu_queue: VecDeque::new(),
-                    cpu_passing: false,
-                    cpu_rng: key(r, "cpu").rng(),
-                })
+                .map(|r| Instance::new(&streams, r))
                 .collect(),
-            route_rng: key(0, "route").rng(),
+            active: model.replicas,
+            route_rng: streams.rng(0, "route"),
+            streams,
             model,
         }
     }
@@ -215,7 +256,7 @@ impl Component for Service {
     /// A call arrives.
     #[inline(always)]
     fn on_call(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
-        let n = self.instances.len() as u32;
+        let n = self.active;
         let max_hops = ctx.max_hops();
         let Some(call) = ctx.arrive(id) else { return };
         let replica = if call.replica == ANY_REPLICA {
@@ -268,21 +309,30 @@ impl Component for Service {
     }
 
     fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
+        let all = 0..self.instances.len() as u32;
         match cmd {
-            NodeCommand::Kill { replica } | NodeCommand::Revive { replica }
-                if replica as usize >= self.instances.len() =>
+            NodeCommand::Kill { replica: Some(r) } | NodeCommand::Revive { replica: Some(r) }
+                if r as usize >= self.instances.len() =>
             {
                 Err(CommandError::NoSuchReplica {
                     node: self.node,
-                    replica,
+                    replica: r,
                 })
             }
             NodeCommand::Kill { replica } => {
-                self.kill(replica, ctx);
+                for r in replica.map_or(all, |r| r..r + 1) {
+                    self.kill(r, ctx);
+                }
                 Ok(())
             }
             NodeCommand::Revive { replica } => {
-                self.revive(replica);
+                for r in replica.map_or(all, |r| r..r + 1) {
+                    self.revive(r);
+                }
+                Ok(())
+            }
+            NodeCommand::SetInstances { count } => {
+                self.set_instances(count, ctx);
                 Ok(())
             }
             NodeCommand::SetTrafficScale { .. } => Err(CommandError::NotTaken {
@@ -545,6 +595,74 @@ impl Service {
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy -= 1;
         ctx.stats().threads_busy.dec(now);
+        if inst.draining && inst.threads_busy == 0 {
+            self.drained(replica, ctx);
+        }
+    }
+
+    /// Threads and CPUs of one instance (`None` when unlimited).
+    fn per_instance(&self) -> (Option<u64>, Option<u64>) {
+        let limited = |n: u32| (n != u32::MAX).then_some(u64::from(n));
+        (limited(self.model.threads), limited(self.model.cpus))
+    }
+
+    /// Capacity that counts now: instances in service, and scaled-in ones still draining.
+    fn counted_instances(&self) -> u64 {
+        let draining = self.instances[self.active as usize..]
+            .iter()
+            .filter(|i| i.draining)
+            .count();
+        u64::from(self.active) + draining as u64
+    }
+
+    /// Tell the statistics the capacity now.
+    fn update_capacity(&self, ctx: &mut Ctx<'_>) {
+        let n = self.counted_instances();
+        let (threads, cpus) = self.per_instance();
+        let now = ctx.now_ns();
+        ctx.stats()
+            .set_capacity(now, threads.map(|t| t * n), cpus.map(|c| c * n));
+    }
+
+    /// A scaled-in instance finished its last work: its capacity stops counting.
+    #[cold]
+    #[inline(never)]
+    fn drained(&mut self, replica: u32, ctx: &mut Ctx<'_>) {
+        if let Some(inst) = self.instances.get_mut(replica as usize) {
+            inst.draining = false;
+        }
+        self.update_capacity(ctx);
+    }
+
+    /// Set the number of instances in service. New ones start empty (an instance scaled in
+    /// earlier comes back as it is: still finishing its work, or empty); removed ones take no
+    /// new work from a random choice (balancers drop them too) and finish what they hold.
+    pub fn set_instances(&mut self, count: u32, ctx: &mut Ctx<'_>) {
+        let count = count.max(1);
+        if count > self.active {
+            for r in self.active..count {
+                match self.instances.get_mut(r as usize) {
+                    Some(inst) => {
+                        if !inst.draining {
+                            // Idle since it was scaled in: a fresh start.
+                            inst.down = false;
+                            inst.incarnation = inst.incarnation.wrapping_add(1) & INCARNATION_MASK;
+                        }
+                        inst.draining = false;
+                    }
+                    None => {
+                        let inst = Instance::new(&self.streams, r);
+                        self.instances.push(inst);
+                    }
+                }
+            }
+        } else {
+            for inst in &mut self.instances[count as usize..self.active as usize] {
+                inst.draining = inst.threads_busy > 0 && !inst.down;
+            }
+        }
+        self.active = count;
+        self.update_capacity(ctx);
     }
 
     /// Answer `id`, then pass on the thread it held, if any (one look-up of the call does
@@ -575,6 +693,10 @@ impl Service {
         inst.cpus_busy = 0;
         inst.thread_queue.clear();
         inst.cpu_queue.clear();
+        if std::mem::replace(&mut inst.draining, false) {
+            // A scaled-in instance killed while finishing its work: nothing left to drain.
+            self.update_capacity(ctx);
+        }
         for id in ctx.unanswered_at(self.node, replica) {
             if let Some(c) = ctx.call_mut(id) {
                 c.holds_capacity = false;

@@ -2,52 +2,13 @@
 //! each event to the component it concerns and applies commands (kill an instance, change
 //! the traffic) between events.
 
-use super::{Answer, Build, CallId, Core, Ctx, Env, Event, Live, NodeCommand, Side};
-use crate::engine::{EventQueue, Model, SimTime};
+use super::{Answer, Build, CallId, Core, Ctx, Env, Event, Faults, Live, NodeCommand, Side};
+use crate::engine::{EventQueue, Model, SimTime, StreamKey};
 use crate::metrics::{ErrorCause, NodeStats};
+pub use crate::topology::events::Action;
 use crate::topology::{NodeId, Topology};
 
-/// A change to a running simulation (from the GUI, a fault schedule or a test), addressed to
-/// a node by id.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Command {
-    /// Kill one instance of a service: its work fails with `instance_down`.
-    KillInstance {
-        /// The service.
-        node: NodeId,
-        /// The instance.
-        replica: u32,
-    },
-    /// Bring a killed instance back.
-    ReviveInstance {
-        /// The service.
-        node: NodeId,
-        /// The instance.
-        replica: u32,
-    },
-    /// Multiply a workload's arrival rate (1.0 = as in the model).
-    SetTrafficScale {
-        /// The workload.
-        node: NodeId,
-        /// The multiplier (≥ 0).
-        scale: f64,
-    },
-}
-
-impl Command {
-    /// The node addressed and what it is told.
-    fn resolve(self) -> (NodeId, NodeCommand) {
-        match self {
-            Command::KillInstance { node, replica } => (node, NodeCommand::Kill { replica }),
-            Command::ReviveInstance { node, replica } => (node, NodeCommand::Revive { replica }),
-            Command::SetTrafficScale { node, scale } => {
-                (node, NodeCommand::SetTrafficScale { scale })
-            }
-        }
-    }
-}
-
-/// Why a command was refused.
+/// Why a component did not take a command.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {
@@ -93,10 +54,15 @@ pub struct World {
     pub series_window_ns: u64,
     /// Arrivals are over (the counting window has closed).
     window_closed: bool,
-    /// Commands scheduled for later ([`Event::Command`] indexes this).
-    scheduled: Vec<Command>,
-    /// Commands applied, with their time, ns.
-    applied: Vec<(u64, Command)>,
+    /// Commands scheduled ([`Event::Command`] indexes this), each with the next command
+    /// of its batch (live commands for one instant apply in the order given).
+    scheduled: Vec<(Action, Option<u32>)>,
+    /// The last batch of live commands: its instant and its last command.
+    live_batch: Option<(u64, u32)>,
+    /// Commands applied: when (ns), which (index into the scheduled ones), and the outcome.
+    applied: Vec<(u64, u32, Result<(), CommandError>)>,
+    /// The workloads' node ids.
+    workloads: Vec<NodeId>,
 }
 
 impl World {
@@ -109,6 +75,7 @@ impl World {
             max_points: topo.max_points,
         };
         let mut nodes = Vec::with_capacity(topo.nodes.len());
+        let mut faults = Vec::with_capacity(topo.nodes.len());
         let draw_keys = topo.reads_keys();
         for (i, n) in topo.nodes.iter().enumerate() {
             let live = Live::build(
@@ -124,6 +91,16 @@ impl World {
             let (threads, cpus) = live.capacity();
             let stats = NodeStats::new(&window, threads, cpus);
             nodes.push(Node { live, stats });
+            faults.push(Faults::new(
+                StreamKey {
+                    seed,
+                    replication,
+                    owner: &n.name,
+                    replica: 0,
+                    purpose: "faults",
+                }
+                .rng(),
+            ));
         }
         Self {
             nodes,
@@ -135,17 +112,28 @@ impl World {
                 },
                 topo.requests,
                 topo.limits.drain.as_nanos(),
+                faults,
             ),
             window_start_ns: 0,
             series_window_ns: topo.window_ns,
             window_closed: false,
             scheduled: Vec::new(),
+            live_batch: None,
             applied: Vec::new(),
+            workloads: topo
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.kind.is_workload())
+                .map(|(i, _)| i as NodeId)
+                .collect(),
         }
     }
 
-    /// Schedule the first events.
-    pub fn start(&mut self) {
+    /// Schedule the first events: the counting window's edges, the model's `events` (at
+    /// their time, in order, before everything else of their instant but the edges), then
+    /// each component's own.
+    pub fn start(&mut self, events: &[(u64, Action)]) {
         // First, so a window opening at time zero precedes every arrival.
         let w = self.core.env.window;
         self.core.queue.schedule_aside(
@@ -156,6 +144,25 @@ impl World {
             SimTime::from_nanos(w.duration_ns),
             Event::CountingWindow { open: false },
         );
+        // Commands of one instant go in one event, in order (as a live batch does, so a
+        // live session and its replay handle the same events).
+        let mut last: Option<(u64, u32)> = None;
+        for &(at_ns, action) in events {
+            match last {
+                Some((t, prev)) if t == at_ns => {
+                    let index = self.scheduled.len() as u32;
+                    self.scheduled.push((action, None));
+                    if let Some(entry) = self.scheduled.get_mut(prev as usize) {
+                        entry.1 = Some(index);
+                    }
+                    last = Some((at_ns, index));
+                }
+                _ => {
+                    let index = self.schedule_command(SimTime::from_nanos(at_ns), action);
+                    last = Some((at_ns, index));
+                }
+            }
+        }
         for i in 0..self.nodes.len() {
             let (live, mut ctx) = self.node_ctx(i);
             live.start(&mut ctx);
@@ -165,47 +172,125 @@ impl World {
         self.schedule_tick();
     }
 
-    /// Apply a command at the queue's current time, between events.
-    pub fn apply(&mut self, cmd: Command) -> Result<(), CommandError> {
-        self.command_now(cmd)?;
-        self.queue_pending_hop();
-        Ok(())
+    /// Apply `action` at `at` (now, if earlier), after what was scheduled before it for that
+    /// instant and before what is scheduled later ([`World::start`] schedules a model's
+    /// `events` this way, so they precede every event of their instant). Returns its index.
+    pub fn schedule_command(&mut self, at: SimTime, action: Action) -> u32 {
+        let index = self.scheduled.len() as u32;
+        self.scheduled.push((action, None));
+        self.core.queue.schedule(at, Event::Command { index });
+        index
     }
 
-    /// Apply a command now (inside or outside event handling).
-    fn command_now(&mut self, cmd: Command) -> Result<(), CommandError> {
-        let (node, order) = cmd.resolve();
+    /// Apply `action` at `at` before everything else due at that instant (a live command at
+    /// the first instant none of whose events has run); live commands for the same instant
+    /// apply in the order given. Returns its index.
+    pub fn schedule_live_command(&mut self, at: SimTime, action: Action) -> u32 {
+        let index = self.scheduled.len() as u32;
+        self.scheduled.push((action, None));
+        let at_ns = at.as_nanos().max(self.core.queue.now().as_nanos());
+        match self.live_batch {
+            Some((batch_at, last)) if batch_at == at_ns => {
+                // Behind the batch's last command, in the same event.
+                if let Some(entry) = self.scheduled.get_mut(last as usize) {
+                    entry.1 = Some(index);
+                }
+            }
+            _ => self
+                .core
+                .queue
+                .schedule_first(SimTime::from_nanos(at_ns), Event::Command { index }),
+        }
+        self.live_batch = Some((at_ns, index));
+        index
+    }
+
+    /// A scheduled command (and the rest of its batch) came due.
+    #[inline(never)]
+    fn on_scheduled_command(&mut self, index: u32) {
+        let mut next = Some(index);
+        while let Some(i) = next {
+            let Some(&(action, after)) = self.scheduled.get(i as usize) else {
+                return;
+            };
+            let outcome = self.command_now(action);
+            self.applied
+                .push((self.core.queue.now().as_nanos(), i, outcome));
+            next = after;
+        }
+    }
+
+    /// Commands applied so far: when (ns), which (the index `schedule_*` returned), and
+    /// whether the component took it.
+    pub fn applied(&self) -> &[(u64, u32, Result<(), CommandError>)] {
+        &self.applied
+    }
+
+    /// Apply `action` now.
+    fn command_now(&mut self, action: Action) -> Result<(), CommandError> {
+        let now = self.core.queue.now().as_nanos();
+        match action {
+            Action::Kill { node, replica } => self.tell(node, NodeCommand::Kill { replica }),
+            Action::Revive { node, replica } => self.tell(node, NodeCommand::Revive { replica }),
+            Action::Traffic {
+                node: Some(node),
+                scale,
+            } => self.tell(node, NodeCommand::SetTrafficScale { scale }),
+            Action::Traffic { node: None, scale } => {
+                for node in self.workloads.clone() {
+                    self.tell(node, NodeCommand::SetTrafficScale { scale })?;
+                }
+                Ok(())
+            }
+            Action::Replicas { node, count } => {
+                self.tell(node, NodeCommand::SetInstances { count })?;
+                // Balancers in front of it add or drop the instances.
+                for i in 0..self.nodes.len() {
+                    let (live, mut ctx) = self.node_ctx(i);
+                    live.on_instances_changed(node, count, &mut ctx);
+                }
+                Ok(())
+            }
+            Action::AddLatency {
+                node,
+                latency_ns,
+                lasting_ns,
+            } => {
+                let f = self.faults_mut(node)?;
+                f.latency_ns = latency_ns;
+                f.latency_until_ns = now.saturating_add(lasting_ns);
+                self.core.faults_active = true;
+                Ok(())
+            }
+            Action::FailFraction {
+                node,
+                fraction,
+                lasting_ns,
+            } => {
+                let f = self.faults_mut(node)?;
+                f.fail_fraction = fraction;
+                f.fail_until_ns = now.saturating_add(lasting_ns);
+                self.core.faults_active = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn faults_mut(&mut self, node: NodeId) -> Result<&mut Faults, CommandError> {
+        self.core
+            .faults
+            .get_mut(node as usize)
+            .ok_or(CommandError::WrongNode(node))
+    }
+
+    /// Tell one node a command.
+    fn tell(&mut self, node: NodeId, order: NodeCommand) -> Result<(), CommandError> {
         let i = node as usize;
         if i >= self.nodes.len() {
             return Err(CommandError::WrongNode(node));
         }
         let (live, mut ctx) = self.node_ctx(i);
-        live.on_command(order, &mut ctx)?;
-        self.applied.push((self.core.queue.now().as_nanos(), cmd));
-        Ok(())
-    }
-
-    /// Apply `cmd` at `at` (now, if earlier), before every event of that instant scheduled
-    /// after it (call before [`World::start`] for a model's `events`, so they precede every
-    /// event of their instant).
-    pub fn schedule_command(&mut self, at: SimTime, cmd: Command) {
-        let index = self.scheduled.len() as u32;
-        self.scheduled.push(cmd);
-        self.core.queue.schedule(at, Event::Command { index });
-    }
-
-    /// A scheduled command came due.
-    #[inline(never)]
-    fn on_scheduled_command(&mut self, index: u32) {
-        if let Some(&cmd) = self.scheduled.get(index as usize) {
-            // Refusals were ruled out when the command was scheduled (validation).
-            let _ = self.command_now(cmd);
-        }
-    }
-
-    /// Commands applied so far, with the time they applied at, ns.
-    pub fn applied(&self) -> &[(u64, Command)] {
-        &self.applied
+        live.on_command(order, &mut ctx)
     }
 
     /// A reply reached the caller: free the call and tell its caller.

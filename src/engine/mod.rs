@@ -56,6 +56,8 @@ pub struct Engine<M: Model> {
     /// The simulated system.
     pub model: M,
     events_handled: u64,
+    /// The time of the last event handled, if any.
+    last_event_at: Option<SimTime>,
 }
 
 impl<M: Model> Engine<M> {
@@ -64,7 +66,14 @@ impl<M: Model> Engine<M> {
         Self {
             model,
             events_handled: 0,
+            last_event_at: None,
         }
+    }
+
+    /// Whether an event of the current instant has been handled: a change made from outside
+    /// now would fall in the middle of that instant, so it belongs to the next one.
+    pub fn instant_begun(&self) -> bool {
+        self.last_event_at == Some(self.now())
     }
 
     /// Pending events.
@@ -107,15 +116,32 @@ impl<M: Model> Engine<M> {
                 Err(true) => break StepOutcome::Idle,
                 Err(false) if horizon <= until => {
                     // The model's own end: it is over, whatever is still queued.
+                    self.note_last_event(handled);
                     self.model.queue_mut().advance_to(horizon);
-                    break StepOutcome::Idle;
+                    return self.stepped(handled, StepOutcome::Idle);
                 }
                 Err(false) => {
+                    self.note_last_event(handled);
                     self.model.queue_mut().advance_to(until);
-                    break StepOutcome::TimeLimit;
+                    return self.stepped(handled, StepOutcome::TimeLimit);
                 }
             }
         };
+        self.note_last_event(handled);
+        self.stepped(handled, outcome)
+    }
+
+    /// Before the clock moves on: the last event handled (if this step handled any) was at
+    /// the current time.
+    #[inline]
+    fn note_last_event(&mut self, handled: u64) {
+        if handled > 0 {
+            self.last_event_at = Some(self.now());
+        }
+    }
+
+    #[inline]
+    fn stepped(&mut self, handled: u64, outcome: StepOutcome) -> StepOutcome {
         self.events_handled += handled;
         outcome
     }

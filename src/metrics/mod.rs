@@ -35,14 +35,17 @@ impl ErrorCause {
     pub const OVERLOAD: ErrorCause = ErrorCause(3);
     /// The call went deeper than `limits.max_hops` (a call cycle).
     pub const HOP_LIMIT: ErrorCause = ErrorCause(4);
+    /// A `FailFraction` command failed the call on purpose.
+    pub const INJECTED: ErrorCause = ErrorCause(5);
 
     /// The core causes' names, by id.
-    pub const CORE: [&'static str; 5] = [
+    pub const CORE: [&'static str; 6] = [
         "queue_full",
         "timeout",
         "instance_down",
         "overload",
         "hop_limit",
+        "injected",
     ];
 
     /// Most causes there can be, core and kinds' together (statistics keep a counter each).
@@ -96,10 +99,14 @@ pub struct NodeStats {
     pub cpus_busy: Level,
     /// Requests waiting for a thread, summed over replicas.
     pub queue_len: Level<true>,
-    /// Threads across replicas (`None` = unlimited).
+    /// Threads across replicas now (`None` = unlimited).
     pub thread_capacity: Option<u64>,
-    /// CPUs across replicas (`None` = unlimited; `Some(0)` = no CPU, e.g. a balancer).
+    /// CPUs across replicas now (`None` = unlimited; `Some(0)` = no CPU, e.g. a balancer).
     pub cpu_capacity: Option<u64>,
+    /// Threads across replicas over time (the denominator of thread occupancy).
+    thread_cap: Level,
+    /// CPUs across replicas over time (the denominator of CPU utilization).
+    cpu_cap: Level,
     win_errors: u64,
     win_latency: log_histogram::LogHistogram<WINDOW_SUB_BITS>,
     /// This node's time series.
@@ -154,10 +161,52 @@ impl NodeStats {
             queue_len: Level::new(),
             thread_capacity,
             cpu_capacity,
+            thread_cap: Self::capacity_level(thread_capacity),
+            cpu_cap: Self::capacity_level(cpu_capacity),
             win_errors: 0,
             win_latency: log_histogram::LogHistogram::default(),
             series: Series::new(w.series_window_ns, w.max_points),
         }
+    }
+
+    fn capacity_level(capacity: Option<u64>) -> Level {
+        let mut l = Level::new();
+        l.add(0, capacity.unwrap_or(0));
+        l
+    }
+
+    /// The capacity changes now (instances added or removed); unlimited stays unlimited.
+    pub fn set_capacity(&mut self, now_ns: u64, threads: Option<u64>, cpus: Option<u64>) {
+        for (cap, level, new) in [
+            (&mut self.thread_capacity, &mut self.thread_cap, threads),
+            (&mut self.cpu_capacity, &mut self.cpu_cap, cpus),
+        ] {
+            if let (Some(_), Some(n)) = (*cap, new) {
+                let old = level.value();
+                if n > old {
+                    level.add(now_ns, n - old);
+                } else {
+                    level.sub(now_ns, old - n);
+                }
+                *cap = Some(n);
+            }
+        }
+    }
+
+    /// ∫busy threads dt / ∫threads dt over the counting window; `None` when threads are
+    /// unlimited or there are none.
+    pub fn thread_occupancy(&self, end_ns: u64) -> Option<f64> {
+        self.thread_capacity?;
+        let cap = self.thread_cap.area(end_ns);
+        (cap > 0).then(|| self.threads_busy.area(end_ns) as f64 / cap as f64)
+    }
+
+    /// ∫busy CPUs dt / ∫CPUs dt over the counting window; `None` when CPUs are unlimited or
+    /// there are none.
+    pub fn cpu_utilization(&self, end_ns: u64) -> Option<f64> {
+        self.cpu_capacity?;
+        let cap = self.cpu_cap.area(end_ns);
+        (cap > 0).then(|| self.cpus_busy.area(end_ns) as f64 / cap as f64)
     }
 
     /// A call arrived.
@@ -234,7 +283,12 @@ impl NodeStats {
         } else if self.successes_at_close.is_none() {
             self.successes_at_close = Some(self.successes());
         }
-        for l in [&mut self.threads_busy, &mut self.cpus_busy] {
+        for l in [
+            &mut self.threads_busy,
+            &mut self.cpus_busy,
+            &mut self.thread_cap,
+            &mut self.cpu_cap,
+        ] {
             l.window_edge(now_ns, open);
         }
         self.queue_len.window_edge(now_ns, open);
@@ -266,8 +320,10 @@ impl NodeStats {
         let len_s = len_ns as f64 / 1e9;
         let avg = |area: u128| area as f64 / len_ns as f64;
         let queue = avg(self.queue_len.take_window(now_ns));
-        let cpus = avg(self.cpus_busy.take_window(now_ns));
+        let cpus = self.cpus_busy.take_window(now_ns);
+        let cpu_cap = self.cpu_cap.take_window(now_ns);
         let _ = self.threads_busy.take_window(now_ns);
+        let _ = self.thread_cap.take_window(now_ns);
         let in_flight = avg(self.in_flight_counted.take_window(now_ns)
             + self.in_flight_uncounted.take_window(now_ns));
         let successes = self.successes();
@@ -292,7 +348,7 @@ impl NodeStats {
             p99_s: p99,
             mean_queue_len: queue,
             cpu_utilization: match self.cpu_capacity {
-                Some(c) if c > 0 => cpus / c as f64,
+                Some(_) if cpu_cap > 0 => cpus as f64 / cpu_cap as f64,
                 _ => 0.0,
             },
             in_flight,

@@ -46,6 +46,9 @@ pub struct Report {
     pub slo: Option<SloVerdict>,
     /// Warnings from loading the model.
     pub warnings: Vec<String>,
+    /// Commands applied while it ran (the model's `events` and live ones), in order.
+    #[serde(default)]
+    pub events_applied: Vec<crate::topology::events::AppliedEvent>,
     /// Time series (only with `--series` or `--csv`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub series: BTreeMap<String, Vec<SeriesPoint>>,
@@ -291,11 +294,8 @@ impl ComponentReport {
             censored: s.censored,
             throughput_per_s: s.departures_in_window() as f64 / w.length_s(),
             error_rate: ratio(errors, finished),
-            thread_occupancy: s
-                .thread_capacity
-                .filter(|&c| c > 0)
-                .map(|c| threads / c as f64),
-            cpu_utilization: s.cpu_capacity.filter(|&c| c > 0).map(|c| cpus / c as f64),
+            thread_occupancy: s.thread_occupancy(end_ns),
+            cpu_utilization: s.cpu_utilization(end_ns),
             mean_busy_threads: threads,
             mean_busy_cpus: cpus,
             mean_queue_len: s.queue_len.area(end_ns) as f64 / len_ns,

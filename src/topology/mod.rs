@@ -5,6 +5,7 @@
 //! downstream checks twice. It must never run a simulation.
 
 pub mod diagnostic;
+pub mod events;
 pub mod kinds;
 pub mod model;
 pub mod overrides;

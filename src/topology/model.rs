@@ -47,6 +47,8 @@ pub struct Topology {
     pub max_points: u32,
     /// Problems that do not stop the run.
     pub warnings: Vec<Diagnostic>,
+    /// The `events` section: when (ns) and what, in the order listed.
+    pub events: Vec<(u64, super::events::Action)>,
 }
 
 impl Topology {

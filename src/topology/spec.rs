@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::events::Command;
 pub use super::kinds::Component;
 pub use super::kinds::load_balancer::{Layer, LoadBalancer, Policy};
 pub use super::kinds::router::{Route, Router};
@@ -102,6 +103,13 @@ pub struct TopologySpec {
     /// Time-series settings.
     #[serde(default)]
     pub metrics: Metrics,
+    /// Commands applied at set times while the model runs, e.g.
+    /// `[("30s", Kill(component: "web", instance: 1)), ("60s", Revive(component: "web", instance: 1))]`.
+    /// A command applies before anything else that happens at its instant; commands at the
+    /// same instant apply in the order listed. A live session in the GUI saves what it did
+    /// here, so it replays exactly.
+    #[serde(default)]
+    pub events: Vec<(Duration, Command)>,
 }
 
 /// A source of requests.
@@ -121,7 +129,8 @@ pub enum Workload {
 pub struct OpenWorkload {
     /// The component that receives the requests.
     pub to: String,
-    /// Mean arrival rate (the base that `profile` shapes).
+    /// Mean arrival rate (the base that `profile` shapes). Live: a running simulation takes
+    /// `Set(path: "workloads.NAME.rate", value: "4000/s")`.
     #[serde(default = "default_rate")]
     pub rate: Rate,
     /// How the rate changes over time.

@@ -583,6 +583,32 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
     if c.errors.is_empty() {
         routing_checks(&mut c, &nodes, n_workloads);
     }
+    let mut events = Vec::new();
+    if c.errors.is_empty() {
+        let end_ns = duration_ns.saturating_add(spec.limits.drain.as_nanos());
+        for (i, (at, cmd)) in spec.events.iter().enumerate() {
+            let path = format!("events.{i}");
+            if at.as_nanos() > end_ns {
+                c.error(
+                    None,
+                    Some("events"),
+                    path.clone(),
+                    format!(
+                        "at {at} the run is over (arrivals end at {}, the drain by {})",
+                        spec.duration,
+                        Duration::from_nanos(end_ns)
+                    ),
+                    Some("schedule it within the duration".into()),
+                );
+            }
+            match cmd.resolve(&nodes) {
+                Ok(action) => events.push((at.as_nanos(), action)),
+                Err(r) => c.error(None, Some("events"), path, r.message, r.hint),
+            }
+        }
+        // By time; at one instant, in the order listed.
+        events.sort_by_key(|e| e.0);
+    }
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
@@ -610,6 +636,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         window_ns: spec.metrics.window.as_nanos(),
         max_points: spec.metrics.max_points,
         warnings: c.warnings,
+        events,
         spec,
     })
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use flashcrowd::metrics::Report;
 use flashcrowd::simulation::{RunOptions, Simulation};
+use flashcrowd::topology::events::Command;
 use flashcrowd::topology::{self, Topology};
 
 /// Load a model from text (relative files resolve from the crate root).
@@ -73,5 +74,21 @@ impl Estimate {
             "{what}: {:.6} vs {theory:.6} (diff {diff:.2e}, tol {tol:.2e})",
             self.mean
         );
+    }
+}
+
+/// `Kill` of instance `replica` of node `node` (by id) of a running simulation.
+pub fn kill(sim: &Simulation, node: u32, replica: u32) -> Command {
+    Command::Kill {
+        component: sim.names()[node as usize].clone(),
+        instance: Some(replica),
+    }
+}
+
+/// `Revive` of instance `replica` of node `node`.
+pub fn revive(sim: &Simulation, node: u32, replica: u32) -> Command {
+    Command::Revive {
+        component: sim.names()[node as usize].clone(),
+        instance: Some(replica),
     }
 }

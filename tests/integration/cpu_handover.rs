@@ -5,9 +5,9 @@
 //! servers, and every thread/CPU shape.
 use std::collections::HashSet;
 
+use flashcrowd::components::CallId;
 use flashcrowd::components::Live;
 use flashcrowd::components::service::downstream_step;
-use flashcrowd::components::{CallId, Command};
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
 
@@ -113,20 +113,20 @@ fn cpu_level_matches_running_bursts_and_cpus_serve_fifo() {
                             let replica = (k / 2) % 2;
                             let cmd = if next_cmd > 2.8 {
                                 next_cmd = 1e6;
-                                Command::ReviveInstance { node, replica }
+                                crate::common::revive(&sim, node, replica)
                             } else if k % 3 == 0 {
-                                Command::ReviveInstance { node, replica }
+                                crate::common::revive(&sim, node, replica)
                             } else {
-                                Command::KillInstance { node, replica }
+                                crate::common::kill(&sim, node, replica)
                             };
-                            let _ = sim.command(cmd);
+                            let _ = sim.command(&cmd);
                             if next_cmd == 1e6 {
                                 for &n in &nodes[..2] {
                                     for r in 0..2 {
-                                        let _ = sim.command(Command::ReviveInstance {
-                                            node: n as u32,
-                                            replica: r,
-                                        });
+                                        let _ = {
+                                            let c = crate::common::revive(&sim, n as u32, r);
+                                            sim.command(&c)
+                                        };
                                     }
                                 }
                             }

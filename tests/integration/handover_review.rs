@@ -2,7 +2,6 @@
 //! handover): one event at a time, under kills and revives, over sequential and parallel calls,
 //! thread-pool and async servers and several thread/CPU shapes, every instance's counters must
 //! match the calls that hold its threads and CPUs, and the statistics levels must match both.
-use flashcrowd::components::Command;
 use flashcrowd::components::Live;
 use flashcrowd::components::service::downstream_step;
 use flashcrowd::engine::{SimTime, StepOutcome};
@@ -68,16 +67,18 @@ fn handover_invariants_every_event() {
                             let node = if k % 2 == 0 { web } else { db };
                             let r = k % 2;
                             let cmd = if k % 3 == 0 {
-                                Command::ReviveInstance { node, replica: r }
+                                crate::common::revive(&sim, node, r)
                             } else {
-                                Command::KillInstance { node, replica: r }
+                                crate::common::kill(&sim, node, r)
                             };
-                            let _ = sim.command(cmd);
+                            let _ = sim.command(&cmd);
                         } else {
                             for node in [web, db] {
                                 for r in 0..2 {
-                                    let _ =
-                                        sim.command(Command::ReviveInstance { node, replica: r });
+                                    let _ = {
+                                        let c = crate::common::revive(&sim, node, r);
+                                        sim.command(&c)
+                                    };
                                 }
                             }
                             next_cmd = 1e6;

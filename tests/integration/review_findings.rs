@@ -3,7 +3,6 @@
 //! `review_pin_call_lifecycle_invariants_under_kill_and_revive` pins the call/span
 //! bookkeeping under kill/revive, fan-out, timeouts and every balancer policy.
 
-use flashcrowd::components::Command;
 use flashcrowd::components::Live;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
@@ -242,15 +241,18 @@ fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
                             (db, k % 2)
                         };
                         let cmd = if k % 3 == 0 {
-                            Command::ReviveInstance { node, replica: r }
+                            crate::common::revive(&sim, node, r)
                         } else {
-                            Command::KillInstance { node, replica: r }
+                            crate::common::kill(&sim, node, r)
                         };
-                        sim.command(cmd).unwrap();
+                        sim.command(&cmd).unwrap();
                     } else if t < 20.0 {
                         for node in [web, db] {
                             for r in 0..3 {
-                                let _ = sim.command(Command::ReviveInstance { node, replica: r });
+                                let _ = {
+                                    let c = crate::common::revive(&sim, node, r);
+                                    sim.command(&c)
+                                };
                             }
                         }
                     }

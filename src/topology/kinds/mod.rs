@@ -70,6 +70,11 @@ pub trait KindModel {
     fn instances(&self) -> u32 {
         1
     }
+
+    /// Whether its instance count can change while it runs (`Replicas`, an autoscaler).
+    fn scalable(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! kind_enums {
@@ -156,6 +161,14 @@ macro_rules! kind_enums {
                 match self {
                     NodeKind::Workload(_) => 1,
                     $( NodeKind::$variant(m) => KindModel::instances(m), )*
+                }
+            }
+
+            /// Whether its instance count can change while it runs.
+            pub fn scalable(&self) -> bool {
+                match self {
+                    NodeKind::Workload(_) => false,
+                    $( NodeKind::$variant(m) => KindModel::scalable(m), )*
                 }
             }
 

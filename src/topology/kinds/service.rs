@@ -100,7 +100,8 @@ impl AnswerValue {
 pub struct Service {
     /// Number of instances, each with its own queue, threads and CPUs. Without a load balancer
     /// in front, callers spread requests over them at random (like kube-proxy). At most
-    /// 100 000.
+    /// 100 000. Live: a running simulation takes `Replicas(component: NAME, count: N)` or
+    /// `Set(path: "components.NAME.replicas", value: "N")`.
     #[serde(default = "one_u32")]
     pub replicas: u32,
     /// Worker threads per instance: requests in service at once (Tomcat `maxThreads`).
@@ -334,5 +335,9 @@ impl KindModel for ServiceModel {
 
     fn instances(&self) -> u32 {
         self.replicas
+    }
+
+    fn scalable(&self) -> bool {
+        true
     }
 }

@@ -1,0 +1,389 @@
+//! Commands as data: what a model's `events` section, the GUI and a test can tell a running
+//! simulation, addressed by name ([`Command`]), and the same resolved to node ids
+//! ([`Action`]) by one resolver, so a command that validates in a file is applied exactly as
+//! one sent live.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::model::{Node, NodeId};
+use super::units::Duration;
+
+/// A change to a running simulation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub enum Command {
+    /// Kill one instance of a component, or all of them when `instance` is left out: the
+    /// work it holds fails with `instance_down`, and so does work sent to it while down.
+    Kill {
+        /// The component.
+        component: String,
+        /// The instance (0-based); default: every instance.
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// Bring a killed instance back, empty (every instance when `instance` is left out).
+    Revive {
+        /// The component.
+        component: String,
+        /// The instance (0-based); default: every instance.
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// Multiply the arrival rate of one workload, or of all of them when `workload` is left
+    /// out (the traffic slider): 1.0 is the model's rate, 2.0 doubles it.
+    Traffic {
+        /// The multiplier (≥ 0).
+        scale: f64,
+        /// The workload; default: every workload.
+        #[serde(default)]
+        workload: Option<String>,
+    },
+    /// Set a service's number of instances (a manual scale-out or scale-in). New instances
+    /// start empty and balancers in front of it start sending to them; removed ones take no
+    /// new work and finish what they hold.
+    Replicas {
+        /// The service.
+        component: String,
+        /// The new count (1 to 100 000).
+        count: u32,
+    },
+    /// Delay every answer the component gives by `latency`, for `lasting` (default: until
+    /// the end of the run) — a slow disk, a noisy neighbour.
+    AddLatency {
+        /// The component.
+        component: String,
+        /// Extra time before each answer leaves.
+        latency: Duration,
+        /// How long the slowdown lasts; default: to the end.
+        #[serde(default)]
+        lasting: Option<Duration>,
+    },
+    /// Make a component fail this fraction of the requests it answers, for `lasting`
+    /// (default: until the end of the run): they fail with `injected` after their work,
+    /// like an HTTP 500.
+    FailFraction {
+        /// The component.
+        component: String,
+        /// The fraction failed, 0 to 1.
+        fraction: f64,
+        /// How long it lasts; default: to the end.
+        #[serde(default)]
+        lasting: Option<Duration>,
+    },
+    /// Set a field by its dotted path (as `--set` writes it), for the fields the model
+    /// reference marks as live: `workloads.NAME.rate` and `components.NAME.replicas`.
+    Set {
+        /// The dotted path.
+        path: String,
+        /// The new value, as in the file (`"4000/s"`, `8`).
+        value: String,
+    },
+}
+
+/// A command that was applied, and when (the report's `events_applied`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AppliedEvent {
+    /// When it applied, s.
+    pub at_s: f64,
+    /// When it applied, ns (exact: a model's `events` entry at this time replays it).
+    pub at_ns: u64,
+    /// The command.
+    pub command: Command,
+    /// Why the component did not take it, if it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// A command resolved to node ids, ready to apply.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action {
+    /// Kill one instance (or all: `None`) of a node.
+    Kill {
+        /// The component.
+        node: NodeId,
+        /// The instance, or every instance.
+        replica: Option<u32>,
+    },
+    /// Revive one instance (or all).
+    Revive {
+        /// The component.
+        node: NodeId,
+        /// The instance, or every instance.
+        replica: Option<u32>,
+    },
+    /// Set a workload's traffic multiplier (every workload's when `node` is `None`).
+    Traffic {
+        /// The workload, or all.
+        node: Option<NodeId>,
+        /// The multiplier.
+        scale: f64,
+    },
+    /// Set a service's instance count.
+    Replicas {
+        /// The service.
+        node: NodeId,
+        /// The new count.
+        count: u32,
+    },
+    /// Delay a node's answers.
+    AddLatency {
+        /// The component.
+        node: NodeId,
+        /// Extra delay, ns.
+        latency_ns: u64,
+        /// How long, ns (`u64::MAX`: to the end).
+        lasting_ns: u64,
+    },
+    /// Fail a fraction of a node's answers.
+    FailFraction {
+        /// The component.
+        node: NodeId,
+        /// The fraction.
+        fraction: f64,
+        /// How long, ns (`u64::MAX`: to the end).
+        lasting_ns: u64,
+    },
+}
+
+/// A model's nodes, looked up by name.
+#[derive(Clone, Copy)]
+struct Nodes<'a>(&'a [Node]);
+
+impl Nodes<'_> {
+    fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.0
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| i as NodeId)
+    }
+}
+
+impl std::ops::Deref for Nodes<'_> {
+    type Target = [Node];
+    fn deref(&self) -> &[Node] {
+        self.0
+    }
+}
+
+/// Most instances a command may set (as `replicas` in a file).
+const MAX_INSTANCES: u32 = super::validate::MAX_REPLICAS;
+
+/// Why a command cannot apply to this model: a sentence, and a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+fn refuse(message: String, hint: Option<String>) -> Refusal {
+    Refusal { message, hint }
+}
+
+impl Command {
+    /// Resolve names to ids and check the command against a model's nodes
+    /// (`Topology::nodes`).
+    pub fn resolve(&self, nodes: &[Node]) -> Result<Action, Refusal> {
+        let topo = Nodes(nodes);
+        let component = |name: &str| -> Result<NodeId, Refusal> {
+            match topo.node_id(name) {
+                Some(id) if !topo[id as usize].kind.is_workload() => Ok(id),
+                Some(_) => Err(refuse(
+                    format!("`{name}` is a workload, not a component"),
+                    Some("address a workload with Traffic(workload: ...)".into()),
+                )),
+                None => Err(refuse(
+                    format!("no component named `{name}`"),
+                    super::diagnostic::did_you_mean(
+                        name,
+                        topo.iter()
+                            .filter(|n| !n.kind.is_workload())
+                            .map(|n| n.name.as_str()),
+                    ),
+                )),
+            }
+        };
+        let instance = |node: NodeId, instance: Option<u32>| -> Result<Option<u32>, Refusal> {
+            let n = topo[node as usize].kind.instances();
+            match instance {
+                Some(i) if i >= n => Err(refuse(
+                    format!(
+                        "`{}` has {n} instance{}; there is no instance {i}",
+                        topo[node as usize].name,
+                        if n == 1 { "" } else { "s" }
+                    ),
+                    Some(format!("instances are numbered 0 to {}", n - 1)),
+                )),
+                other => Ok(other),
+            }
+        };
+        let lasting = |d: Option<Duration>| d.map_or(u64::MAX, Duration::as_nanos);
+        Ok(match self {
+            Command::Kill {
+                component: c,
+                instance: i,
+            } => {
+                let node = component(c)?;
+                Action::Kill {
+                    node,
+                    replica: instance(node, *i)?,
+                }
+            }
+            Command::Revive {
+                component: c,
+                instance: i,
+            } => {
+                let node = component(c)?;
+                Action::Revive {
+                    node,
+                    replica: instance(node, *i)?,
+                }
+            }
+            Command::Traffic { scale, workload } => {
+                if !(scale.is_finite() && *scale >= 0.0) {
+                    return Err(refuse(
+                        format!("a traffic scale is a finite number ≥ 0, got {scale}"),
+                        Some("1.0 is the model's rate, 2.0 doubles it, 0 stops it".into()),
+                    ));
+                }
+                let node = match workload {
+                    None => None,
+                    Some(w) => match topo.node_id(w) {
+                        Some(id) if topo[id as usize].kind.is_workload() => Some(id),
+                        _ => {
+                            return Err(refuse(
+                                format!("no workload named `{w}`"),
+                                super::diagnostic::did_you_mean(
+                                    w,
+                                    topo.iter()
+                                        .filter(|n| n.kind.is_workload())
+                                        .map(|n| n.name.as_str()),
+                                ),
+                            ));
+                        }
+                    },
+                };
+                Action::Traffic {
+                    node,
+                    scale: *scale,
+                }
+            }
+            Command::Replicas {
+                component: c,
+                count,
+            } => {
+                let node = component(c)?;
+                if !topo[node as usize].kind.scalable() {
+                    return Err(refuse(
+                        format!(
+                            "`{c}` is a {}, whose instance count cannot change",
+                            topo[node as usize].kind.kind_name()
+                        ),
+                        Some("scale a service".into()),
+                    ));
+                }
+                if !(1..=MAX_INSTANCES).contains(count) {
+                    return Err(refuse(
+                        format!("an instance count is between 1 and {MAX_INSTANCES}, got {count}"),
+                        Some("kill every instance to take a service down".into()),
+                    ));
+                }
+                Action::Replicas {
+                    node,
+                    count: *count,
+                }
+            }
+            Command::AddLatency {
+                component: c,
+                latency,
+                lasting: d,
+            } => Action::AddLatency {
+                node: component(c)?,
+                latency_ns: latency.as_nanos(),
+                lasting_ns: lasting(*d),
+            },
+            Command::FailFraction {
+                component: c,
+                fraction,
+                lasting: d,
+            } => {
+                if !(0.0..=1.0).contains(fraction) {
+                    return Err(refuse(
+                        format!("a fraction is between 0 and 1, got {fraction}"),
+                        Some("0.05 fails one request in twenty".into()),
+                    ));
+                }
+                Action::FailFraction {
+                    node: component(c)?,
+                    fraction: *fraction,
+                    lasting_ns: lasting(*d),
+                }
+            }
+            Command::Set { path, value } => return set_live(topo, path, value),
+        })
+    }
+}
+
+/// `Set` of a live field: the workload rate becomes a traffic multiplier, a service's
+/// `replicas` an instance count. Every other field is refused.
+fn set_live(topo: Nodes<'_>, path: &str, value: &str) -> Result<Action, Refusal> {
+    let live = "live fields: workloads.NAME.rate, components.NAME.replicas";
+    let parts: Vec<&str> = path.split('.').collect();
+    match parts.as_slice() {
+        ["workloads", name, "rate"] => {
+            let Some(node) = topo.node_id(name) else {
+                return Err(refuse(format!("no workload named `{name}`"), None));
+            };
+            let base = match &topo[node as usize].kind {
+                super::kinds::NodeKind::Workload(w) => match w.source {
+                    super::model::Source::Open { rate_per_s, .. } => rate_per_s,
+                    super::model::Source::Closed { .. } => {
+                        return Err(refuse(
+                            format!("`{name}` is a closed workload: it has users, not a rate"),
+                            None,
+                        ));
+                    }
+                },
+                _ => return Err(refuse(format!("`{name}` is not a workload"), None)),
+            };
+            let text = value.trim().trim_matches('"');
+            let rate = super::units::Rate::parse(text).map_err(|e| {
+                refuse(
+                    format!("`{text}` is not a rate: {e}"),
+                    Some("e.g. \"4000/s\"".into()),
+                )
+            })?;
+            let scale = if base > 0.0 {
+                rate.as_per_s() / base
+            } else {
+                return Err(refuse(
+                    format!("`{name}` has rate 0 in the model; scale it with Traffic instead"),
+                    None,
+                ));
+            };
+            Ok(Action::Traffic {
+                node: Some(node),
+                scale,
+            })
+        }
+        ["components", name, "replicas"] => {
+            let count: u32 = value.trim().parse().map_err(|_| {
+                refuse(
+                    format!("`{value}` is not an instance count"),
+                    Some("e.g. 8".into()),
+                )
+            })?;
+            Command::Replicas {
+                component: (*name).to_string(),
+                count,
+            }
+            .resolve(topo.0)
+        }
+        _ => Err(refuse(
+            format!("`{path}` cannot change while the simulation runs"),
+            Some(live.into()),
+        )),
+    }
+}
