@@ -12,6 +12,7 @@ pub mod level;
 pub mod log_histogram;
 pub mod report;
 pub mod series;
+pub mod stability;
 
 use serde::Serialize;
 
@@ -102,6 +103,9 @@ pub struct NodeStats {
     pub thread_capacity: Option<u64>,
     /// CPUs across replicas (`None` = unlimited; `Some(0)` = no CPU, e.g. a balancer).
     pub cpu_capacity: Option<u64>,
+    /// Calls in flight (counted or not) when the counting window opened and closed.
+    in_flight_at_open: u64,
+    in_flight_at_close: Option<u64>,
     win_errors: u64,
     win_latency: log_histogram::LogHistogram<WINDOW_SUB_BITS>,
     /// This node's time series.
@@ -156,6 +160,8 @@ impl NodeStats {
             queue_len: Level::new(),
             thread_capacity,
             cpu_capacity,
+            in_flight_at_open: 0,
+            in_flight_at_close: None,
             win_errors: 0,
             win_latency: log_histogram::LogHistogram::default(),
             series: Series::new(w.series_window_ns, w.max_points),
@@ -233,10 +239,17 @@ impl NodeStats {
         // or with `schedule_first`), so `successes()` holds exactly those before the edge.
         if open {
             self.successes_at_open = Some(self.successes());
+            self.in_flight_at_open = self.in_flight();
         } else if self.successes_at_close.is_none() {
             self.successes_at_close = Some(self.successes());
+            self.in_flight_at_close = Some(self.in_flight());
         }
-        for l in [&mut self.threads_busy, &mut self.cpus_busy] {
+        for l in [
+            &mut self.threads_busy,
+            &mut self.cpus_busy,
+            &mut self.in_flight_counted,
+            &mut self.in_flight_uncounted,
+        ] {
             l.window_edge(now_ns, open);
         }
         self.queue_len.window_edge(now_ns, open);
@@ -249,6 +262,23 @@ impl NodeStats {
             None => 0,
             Some(open) => self.successes_at_close.unwrap_or(self.successes()) - open,
         }
+    }
+
+    /// Calls in flight, counted or not, when the counting window closed (now, while it is
+    /// still open): the backlog the stability rule judges.
+    pub fn in_flight_at_close(&self) -> u64 {
+        self.in_flight_at_close.unwrap_or_else(|| self.in_flight())
+    }
+
+    /// Calls in flight, counted or not, when the counting window opened.
+    pub fn in_flight_at_open(&self) -> u64 {
+        self.in_flight_at_open
+    }
+
+    /// Time-averaged calls in flight, counted or not, over the counting window.
+    pub fn mean_in_flight_in_window(&self, w: &Window, now_ns: u64) -> f64 {
+        let area = self.in_flight_counted.area(now_ns) + self.in_flight_uncounted.area(now_ns);
+        area as f64 / (w.duration_ns - w.warmup_ns).max(1) as f64
     }
 
     /// Sum of the sojourn of every counted finished call, ns (successes and failures).
