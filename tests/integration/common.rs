@@ -85,9 +85,11 @@ pub fn cli(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// A fresh scratch folder for one test (removed first if a previous run left it).
+/// A fresh scratch folder, unique to this call (removed first if a previous run left it).
 pub fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("fc-{name}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("fc-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

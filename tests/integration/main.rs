@@ -19,6 +19,7 @@ mod overload;
 mod reference;
 mod report_inputs;
 mod review_findings;
+mod set_values;
 mod stability;
 mod theory;
 mod validate_json;
