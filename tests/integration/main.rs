@@ -3,6 +3,7 @@
 
 mod broken_models;
 mod cli;
+mod cli_determinism;
 mod commands;
 mod common;
 mod cpu_handover;
