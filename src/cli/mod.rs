@@ -202,13 +202,6 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     if req.no_fail {
         flags.push("--no-fail".into());
     }
-    // An output folder that cannot be written is found before the run, not after it.
-    if let Some(dir) = &req.csv
-        && let Err(e) = format::prepare_csv_dir(dir)
-    {
-        eprintln!("error: --csv {}: {e:#}", dir.display());
-        return Ok(exit::RUNTIME);
-    }
     let (topo, text) = match load(&req.file, &overrides, &flag_paths) {
         Ok(t) => t,
         Err(e) => {
@@ -216,6 +209,13 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
             return Ok(exit::BAD_INPUT);
         }
     };
+    // An output folder that cannot be written is found before the run, not after it.
+    if let Some(dir) = &req.csv
+        && let Err(e) = format::prepare_csv_dir(dir)
+    {
+        eprintln!("error: --csv {}: {e:#}", dir.display());
+        return Ok(exit::RUNTIME);
+    }
     if !req.json {
         for w in &topo.warnings {
             eprintln!("{w}");

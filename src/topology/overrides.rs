@@ -26,7 +26,15 @@ pub struct Override {
 impl Override {
     /// Parse `path=value`.
     pub fn parse(text: &str) -> Result<Self, Diagnostic> {
-        let Some((path, value)) = text.split_once('=') else {
+        // The first `=` outside a quoted name (`components."a=b".replicas=2`).
+        let mut quoted = false;
+        let eq = text.char_indices().find_map(|(i, c)| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            (c == '=' && !quoted).then_some(i)
+        });
+        let Some((path, value)) = eq.map(|i| (&text[..i], &text[i + 1..])) else {
             return Err(Diagnostic::error(format!("`{text}` is not an override"))
                 .hint("write path=value, e.g. --set components.web.replicas=8"));
         };
@@ -86,12 +94,17 @@ fn override_value(tree: &Value, o: &Override) -> Result<Value, Diagnostic> {
             "the value is nested deeper than {MAX_DEPTH} brackets"
         ))
         .hint("a model value needs a few levels, e.g. Step(at: \"1m\", to: \"4000/s\")")),
-        Err(ValueError::NotRon) => {
+        Err(e @ (ValueError::NotRon | ValueError::NotFinite)) => {
             let current = get_path(tree, &o.path);
             let structured = text.contains(['(', ')', '[', ']', '{', '}', '"', ',', ':']);
             let takes_text = matches!(current, None | Some(Value::Null | Value::String(_)));
             if takes_text && !structured {
                 return Ok(Value::String(text.to_string()));
+            }
+            if e == ValueError::NotFinite {
+                return Err(Diagnostic::error(format!(
+                    "`{text}` holds a number that is not finite (inf, NaN, or too large): multipliers, shares and other numbers must be finite"
+                )));
             }
             let expected = match current {
                 Some(Value::Number(n)) => format!("a number (it is {n} now)"),
@@ -270,6 +283,8 @@ pub enum ValueError {
     NotRon,
     /// Nested deeper than [`MAX_DEPTH`].
     TooDeep,
+    /// `inf`, `NaN` or a number too large for a float.
+    NotFinite,
 }
 
 /// Parse a RON value into the JSON shape serde gives the same typed value (externally tagged
@@ -280,10 +295,12 @@ pub fn parse_value(text: &str) -> Result<Value, ValueError> {
         i: 0,
         depth: 0,
         too_deep: false,
+        not_finite: false,
     };
     match p.value() {
         Some(v) if p.at_end() => Ok(v),
         _ if p.too_deep => Err(ValueError::TooDeep),
+        _ if p.not_finite => Err(ValueError::NotFinite),
         _ => Err(ValueError::NotRon),
     }
 }
@@ -298,6 +315,7 @@ struct RonParser<'a> {
     i: usize,
     depth: usize,
     too_deep: bool,
+    not_finite: bool,
 }
 
 impl RonParser<'_> {
@@ -374,10 +392,16 @@ impl RonParser<'_> {
         if let Ok(n) = t.parse::<u64>() {
             return Some(Value::from(n));
         }
-        t.parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
+        if matches!(t.as_str(), "-" | "+") && self.s[self.i..].starts_with(b"inf") {
+            self.not_finite = true;
+            return None;
+        }
+        let n = t.parse::<f64>().ok()?;
+        if !n.is_finite() {
+            self.not_finite = true;
+            return None;
+        }
+        serde_json::Number::from_f64(n).map(Value::Number)
     }
     /// One value, at most [`MAX_DEPTH`] levels deep.
     fn value(&mut self) -> Option<Value> {
@@ -431,6 +455,10 @@ impl RonParser<'_> {
                     "true" => return Some(Value::Bool(true)),
                     "false" => return Some(Value::Bool(false)),
                     "None" => return Some(Value::Null),
+                    "inf" | "NaN" => {
+                        self.not_finite = true;
+                        return None;
+                    }
                     _ => {}
                 }
                 if self.peek() == Some(b'(') {
@@ -521,6 +549,21 @@ mod tests {
         let e = set_path(&mut v, "components.wbe.replicas", json!(8)).unwrap_err();
         assert_eq!(e.hint.as_deref(), Some("did you mean `web`?"));
         assert!(set_path(&mut v, "components.web.calls.3.to", json!("x")).is_err());
+    }
+
+    #[test]
+    fn overrides_split_at_the_first_unquoted_equals_sign() {
+        let o = Override::parse("components.\"a=b\".replicas=2").unwrap();
+        assert_eq!(o.path, "components.\"a=b\".replicas");
+        assert_eq!(o.value, "2");
+        assert!(Override::parse("components.\"a=b\".replicas").is_err());
+    }
+
+    #[test]
+    fn non_finite_numbers_are_refused() {
+        for v in ["inf", "NaN", "1e999", "Spike(multiplier: inf)", "-inf"] {
+            assert_eq!(parse_value(v), Err(ValueError::NotFinite), "{v}");
+        }
     }
 
     #[test]

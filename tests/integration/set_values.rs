@@ -64,3 +64,28 @@ fn dotted_names_work_quoted_and_are_suggested_unquoted() {
         "{err}"
     );
 }
+
+#[test]
+fn non_finite_numbers_get_their_own_message() {
+    let dir = scratch("set-nonfinite");
+    let m = model_file(
+        &dir,
+        "m.ron",
+        r#"Topology(duration: "3s", warmup: "1s",
+            workloads: {"w": Open(rate: "100/s", to: "s",
+                profile: Spike(at: "1s", multiplier: 2.0, hold: "1s"))},
+            components: {"s": Service(cpu: Exp(mean: "1ms"))})"#,
+    );
+    for value in ["inf", "NaN", "1e999", "-inf"] {
+        let out = cli(&[
+            "run",
+            &m,
+            "--set",
+            &format!("workloads.w.profile.multiplier={value}"),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{value}");
+        let err = stderr(&out);
+        assert!(err.contains("not finite"), "{value}: {err}");
+        assert!(!err.contains("negative"), "{value}: {err}");
+    }
+}
