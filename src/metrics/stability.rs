@@ -12,11 +12,14 @@ pub const BACKLOG_HORIZON_S: f64 = 30.0;
 /// A backlog at the close above its window average by more than this many seconds of
 /// throughput (plus [`FLOOR_CALLS`]) is still growing: unstable.
 pub const GROWTH_HORIZON_S: f64 = 5.0;
+/// A backlog rising through every quarter of the window (8 series windows or more) by more
+/// than this many seconds of throughput (plus [`FLOOR_CALLS`]) is still growing: unstable.
+pub const TREND_HORIZON_S: f64 = 1.0;
 /// A window of the series holding more than twice the average backlog plus this many
 /// seconds of throughput (plus [`FLOOR_CALLS`]) was a transient overload: a warning.
 pub const TRANSIENT_HORIZON_S: f64 = 1.0;
 /// Calls below which no backlog is judged (slow components serve few calls per second).
-pub const FLOOR_CALLS: f64 = 20.0;
+pub const FLOOR_CALLS: f64 = 50.0;
 
 /// What one node (a component, or a workload's requests in the system) did in the window.
 #[derive(Debug, Clone, Copy)]
@@ -102,36 +105,30 @@ impl Backlog<'_> {
             .collect()
     }
 
-    /// A level that rose in every quarter of the window and ended more than twice its
-    /// first-half level (+10): slow growth in a long window (needs 8 series windows).
+    /// With at least 8 series windows inside the counting window: the backlog rose in every
+    /// quarter, and its last quarter exceeds its first half by more than
+    /// [`TREND_HORIZON_S`] of throughput plus [`FLOOR_CALLS`] (slow, steady growth).
     fn growth_note(&self) -> Option<String> {
         let inside = self.inside();
         if inside.len() < 8 {
             return None;
         }
-        let workload = self.workload;
-        let level = |p: &SeriesPoint| {
-            if workload {
-                p.in_flight
-            } else {
-                p.mean_queue_len
-            }
-        };
-        let mean = |s: &[&SeriesPoint]| s.iter().map(|p| level(p)).sum::<f64>() / s.len() as f64;
+        let mean = |s: &[&SeriesPoint]| s.iter().map(|p| p.in_flight).sum::<f64>() / s.len() as f64;
         let half = inside.len() / 2;
         let quarter = inside.len() / 4;
         let first = mean(&inside[..half]);
         let last = mean(&inside[inside.len() - quarter..]);
         let q = |k: usize| mean(&inside[k * quarter..(k + 1) * quarter]);
         let rising = (1..4).all(|k| q(k) > q(k - 1));
-        let what = if workload {
+        let x = self.throughput_per_s;
+        let what = if self.workload {
             "requests in the system from"
         } else {
-            "requests queued at"
+            "calls in flight at"
         };
-        (rising && last > 2.0 * first + 10.0).then(|| {
+        (rising && last - first > x * TREND_HORIZON_S + FLOOR_CALLS).then(|| {
             format!(
-                "unstable: {what} `{}` grew from {first:.0} to {last:.0} during the run; arrivals exceed capacity, so averages depend on the run length",
+                "unstable: {what} `{}` rose in every quarter of the counting window, from {first:.0} to {last:.0} (it completes {x:.1}/s); arrivals exceed capacity, so averages depend on the run length",
                 self.name
             )
         })
@@ -157,24 +154,24 @@ mod tests {
 
     #[test]
     fn the_bounds_are_the_stated_ones() {
-        // 1000/s: 30 s of work is 30 000 calls (+20).
-        assert_eq!(node(1000.0, 30_020, 30_020.0).judge(), Stability::Stable);
+        // 1000/s: 30 s of work is 30 000 calls (+50).
+        assert_eq!(node(1000.0, 30_050, 30_050.0).judge(), Stability::Stable);
         assert!(matches!(
-            node(1000.0, 30_021, 30_021.0).judge(),
+            node(1000.0, 30_051, 30_051.0).judge(),
             Stability::Unstable(_)
         ));
-        // Growth above the average: 5 s of work (+20).
-        assert_eq!(node(1000.0, 5_120, 100.0).judge(), Stability::Stable);
+        // Growth above the average: 5 s of work (+50).
+        assert_eq!(node(1000.0, 5_150, 100.0).judge(), Stability::Stable);
         assert!(matches!(
-            node(1000.0, 5_121, 100.0).judge(),
+            node(1000.0, 5_151, 100.0).judge(),
             Stability::Unstable(_)
         ));
         // Nothing served: any backlog above the floor.
         assert!(matches!(
-            node(0.0, 21, 21.0).judge(),
+            node(0.0, 51, 51.0).judge(),
             Stability::Unstable(_)
         ));
-        assert_eq!(node(0.0, 20, 20.0).judge(), Stability::Stable);
+        assert_eq!(node(0.0, 50, 50.0).judge(), Stability::Stable);
     }
 
     #[test]

@@ -94,3 +94,41 @@ fn near_saturation_in_steady_state_is_not_flagged() {
         assert!(r.verdict.pass);
     }
 }
+
+#[test]
+fn mild_overload_in_a_short_window_is_caught_by_its_steady_rise() {
+    // ρ = 1.1 for 60 s with a 30 s warm-up: ≈ 6000 calls at the close (under 30 s of work)
+    // and growth of ≈ 1900 above the first half (under 5 s): only the rise in every quarter
+    // (by more than 1 s of work) gives it away.
+    let r = run(
+        &load(
+            r#"Topology(duration: "60s", warmup: "30s",
+                workloads: {"w": Open(rate: "1100/s", to: "s")},
+                components: {"s": Service(cpu: Exp(mean: "1ms"))})"#,
+        ),
+        0,
+    );
+    assert!(
+        unstable_names(&r)
+            .iter()
+            .any(|n| n.contains("`s` rose in every quarter")),
+        "{:?}",
+        r.unstable
+    );
+}
+
+#[test]
+fn slow_service_near_saturation_is_not_flagged() {
+    // ρ = 0.9 at 0.9 requests/s: the backlog's own noise (mean 9) is what the 50-call floor
+    // is for; P(a false flag) is about 0.2 % per run (docs/ARCHITECTURE.md).
+    let r = run(
+        &load(
+            r#"Topology(duration: "1h", warmup: "5m",
+                workloads: {"a": Open(rate: "0.9/s", to: "s")},
+                components: {"s": Service(threads: 1, cpus: 1, cpu: Exp(mean: "1s"))})"#,
+        ),
+        0,
+    );
+    assert!(r.unstable.is_empty(), "{:?}", r.unstable);
+    assert!(r.verdict.pass);
+}
