@@ -241,6 +241,15 @@ pub fn summary(r: &Report, topo: &Topology, no_fail: bool) -> String {
                 } else {
                     (secs(t.actual), secs(t.target))
                 };
+                // A target with nothing to judge fails; say so rather than print a 0.
+                let judged = if t.name == "error_rate" {
+                    e.completed + e.errors > 0
+                } else {
+                    e.latency_s.count > 0
+                };
+                if !judged {
+                    return format!("{} n/a, nothing to judge against {g}", t.name);
+                }
                 format!("{} {a} {} {g}", t.name, if t.pass { "≤" } else { ">" })
             })
             .collect();

@@ -64,7 +64,27 @@ pub fn apply(spec: &TopologySpec, overrides: &[Override]) -> Result<TopologySpec
         let value = override_value(&tree, o).map_err(|d| d.at(format!("--set {}", o.path)))?;
         set_path(&mut tree, &o.path, value).map_err(|d| d.at(format!("--set {}", o.path)))?;
     }
-    serde_json::from_value::<TopologySpec>(tree).map_err(|e| {
+    let mut result = serde_json::from_value::<TopologySpec>(tree.clone());
+    // RON lets a struct carry its name (`Slo(p99: "1s")`), which reads like an enum variant:
+    // when serde finds that name as an unknown field, drop the name and try again.
+    for o in overrides {
+        let Err(e) = &result else { break };
+        let msg = e.to_string();
+        let Some(Value::Object(wrapper)) = get_path(&tree, &o.path).cloned() else {
+            continue;
+        };
+        let Some(name) = is_variant_wrapper(&wrapper).map(str::to_string) else {
+            continue;
+        };
+        if !msg.contains(&format!("unknown field `{name}`")) {
+            continue;
+        }
+        if let Some(inner @ Value::Object(_)) = wrapper.get(&name).cloned() {
+            set_path(&mut tree, &o.path, inner)?;
+            result = serde_json::from_value::<TopologySpec>(tree.clone());
+        }
+    }
+    result.map_err(|e| {
         let names: Vec<&str> = overrides.iter().map(|o| o.path.as_str()).collect();
         let msg = e.to_string();
         let hint = unknown_name(&msg).and_then(|(found, expected)| {
@@ -564,6 +584,14 @@ mod tests {
         for v in ["inf", "NaN", "1e999", "Spike(multiplier: inf)", "-inf"] {
             assert_eq!(parse_value(v), Err(ValueError::NotFinite), "{v}");
         }
+    }
+
+    #[test]
+    fn a_struct_may_carry_its_name() {
+        let spec = crate::topology::parse::parse_spec("Topology()", None).unwrap();
+        let o = Override::parse("slo=Slo(p99: \"100ms\")").unwrap();
+        let out = apply(&spec, &[o]).unwrap();
+        assert!(out.slo.is_some_and(|s| s.p99.is_some()));
     }
 
     #[test]

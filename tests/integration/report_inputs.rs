@@ -90,8 +90,15 @@ fn latency_summaries_carry_their_count_and_print_na_when_empty() {
     );
     let text = stdout(&cli(&["run", &m]));
     assert!(text.contains("n/a (no request succeeded)"), "{text}");
-    // The component table too: `s` answered a few, `w` none.
     assert!(!text.contains("p50 0 "), "{text}");
+    // An SLO latency target with no success to judge says so instead of printing 0.
+    let out = cli(&["run", &m, "--set", "slo=Slo(p99: \"100ms\")"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("p99 n/a, nothing to judge against 100.00 ms"),
+        "{text}"
+    );
 }
 
 #[test]
