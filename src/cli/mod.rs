@@ -416,6 +416,13 @@ fn blame_overrides(d: &mut Diagnostic, overrides: &[Override], flag_paths: &[(St
     if let Some((_, flag)) = flag_paths.iter().find(|(p, _)| hits(p)) {
         d.path = Some(flag.clone());
         d.line_col = None;
+        // The hint speaks the file's syntax (`duration: "5m"`); speak the flag's.
+        if d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains(&format!("{path}:")))
+        {
+            d.hint = Some(format!("e.g. {flag} 5m"));
+        }
     } else if overrides.iter().any(|o| hits(&o.path.replace('"', ""))) {
         d.path = Some(format!("--set {path}"));
         d.line_col = None;

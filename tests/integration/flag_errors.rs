@@ -15,7 +15,7 @@ fn duration_flag_errors_name_the_flag() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("models/mm1.ron: error: --duration: duration must be positive"),
+        err.contains("models/mm1.ron: error: --duration: duration must be positive\n  hint: e.g. --duration 5m"),
         "{err}"
     );
 }
