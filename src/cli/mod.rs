@@ -47,7 +47,7 @@ enum Cmd {
         #[arg(long)]
         seed: Option<u64>,
         /// Arrival window, e.g. 5m (overrides the model's `duration`).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         duration: Option<String>,
         /// Override a field: path=value, e.g. components.web.replicas=8 (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]

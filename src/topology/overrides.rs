@@ -42,6 +42,12 @@ impl Override {
         if path.is_empty() {
             return Err(Diagnostic::error(format!("`{text}` has an empty path")));
         }
+        if split_path(path).iter().any(String::is_empty) {
+            return Err(Diagnostic::error(format!(
+                "`{path}` has an empty part (a dot too many, or a name in empty quotes)"
+            ))
+            .hint("write the path as names between dots, e.g. components.web.replicas"));
+        }
         Ok(Self {
             path: path.to_string(),
             value: value.trim().to_string(),
@@ -241,11 +247,11 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagno
                             })
                         });
                     return Err(Diagnostic::error(format!(
-                        "`{}` has no `{seg}`; it has: {}",
+                        "{} has no `{seg}`; it has: {}",
                         if done.is_empty() {
                             "the model".to_string()
                         } else {
-                            done.join(".")
+                            format!("`{}`", done.join("."))
                         },
                         keys.join(", ")
                     ))
@@ -577,6 +583,12 @@ mod tests {
         assert_eq!(o.path, "components.\"a=b\".replicas");
         assert_eq!(o.value, "2");
         assert!(Override::parse("components.\"a=b\".replicas").is_err());
+        assert!(
+            Override::parse("components..replicas=2")
+                .unwrap_err()
+                .message
+                .contains("empty part")
+        );
     }
 
     #[test]

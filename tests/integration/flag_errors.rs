@@ -31,3 +31,15 @@ fn set_errors_found_by_validation_name_the_override() {
         "{err}"
     );
 }
+
+#[test]
+fn negative_duration_flag_reaches_the_duration_parser() {
+    // Not taken by the argument parser for an unknown flag `-1`.
+    let out = cli(&["run", "models/mm1.ron", "--duration", "-1s"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--duration: `-1s`: a duration cannot be negative"),
+        "{err}"
+    );
+}
