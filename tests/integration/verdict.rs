@@ -111,3 +111,21 @@ fn passing_run_says_so_in_text_and_json() {
     assert_eq!(v["pass"], true);
     assert_eq!(v["reasons"], serde_json::json!([]));
 }
+
+#[test]
+fn every_request_censored_fails_even_without_slo() {
+    // 10 s of work per request and a 1 ms drain: every counted request is still running.
+    let dir = scratch("verdict-censored");
+    let m = model_file(
+        &dir,
+        "m.ron",
+        r#"Topology(duration: "5s", warmup: "1s", limits: Limits(drain: "1ms"),
+            workloads: {"w": Open(rate: "5/s", to: "s")},
+            components: {"s": Service(threads: 1000, cpus: 1000, cpu: Const("10s"))})"#,
+    );
+    let out = cli(&["run", &m, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let reasons = verdict(&out)["reasons"].to_string();
+    assert!(reasons.contains("no request completed"), "{reasons}");
+    assert!(reasons.contains("censored"), "{reasons}");
+}
