@@ -7,8 +7,11 @@ use std::time::Instant;
 
 use crate::components::{CommandError, Live, World, error_cause_names};
 use crate::engine::{Engine, SimTime, StepOutcome};
-use crate::metrics::report::{ComponentReport, EndToEnd, SCHEMA_VERSION, SloTargets, SloVerdict};
-use crate::metrics::{NodeStats, Report, SeriesPoint};
+use crate::metrics::report::{
+    ComponentReport, EndToEnd, Provenance, SCHEMA_VERSION, SloTargets, SloVerdict, Verdict,
+};
+use crate::metrics::stability::{Backlog, Stability};
+use crate::metrics::{NodeStats, Report};
 use crate::topology::events::{AppliedEvent, Command, Refusal};
 use crate::topology::{NodeId, Topology};
 
@@ -46,7 +49,11 @@ pub struct Simulation {
     kinds: Vec<&'static str>,
     replicas: Vec<u32>,
     is_workload: Vec<bool>,
+    /// Whether each node's backlog is judged for stability: workloads, and components where
+    /// work waits (not those it passes through).
+    judged: Vec<bool>,
     model: String,
+    model_duration_ns: u64,
     seed: u64,
     slo: Option<SloTargets>,
     warnings: Vec<String>,
@@ -78,7 +85,13 @@ impl Simulation {
             kinds: topo.nodes.iter().map(|n| n.kind.kind_name()).collect(),
             replicas: topo.nodes.iter().map(|n| n.kind.instances()).collect(),
             is_workload: topo.nodes.iter().map(|n| n.kind.is_workload()).collect(),
+            judged: topo
+                .nodes
+                .iter()
+                .map(|n| n.kind.is_workload() || n.kind.holds_work())
+                .collect(),
             model: topo.name.clone(),
+            model_duration_ns: topo.duration_ns,
             seed,
             slo,
             warnings: topo.warnings.iter().map(ToString::to_string).collect(),
@@ -186,7 +199,13 @@ impl Simulation {
             schema_version: SCHEMA_VERSION,
             model: self.model.clone(),
             seed: self.seed,
+            provenance: Provenance {
+                flashcrowd_version: env!("CARGO_PKG_VERSION").to_string(),
+                ..Default::default()
+            },
             sim_duration_s: window.duration_ns as f64 / 1e9,
+            arrival_window_s: window.duration_ns as f64 / 1e9,
+            model_duration_s: self.model_duration_ns as f64 / 1e9,
             warmup_s: window.warmup_ns as f64 / 1e9,
             end_s: now as f64 / 1e9,
             events,
@@ -194,6 +213,7 @@ impl Simulation {
             end_to_end: EndToEnd::default(),
             workloads: BTreeMap::new(),
             components: BTreeMap::new(),
+            verdict: Verdict::default(),
             unstable: Vec::new(),
             slo: None,
             warnings: self.warnings.clone(),
@@ -233,8 +253,29 @@ impl Simulation {
                     ),
                 );
             }
-            if let Some(note) = growth_note(&name, &s.series.points, &window, self.is_workload[i]) {
-                report.unstable.push(note);
+            if self.judged[i] {
+                let throughput_per_s = match report.components.get(&name) {
+                    Some(c) => c.throughput_per_s,
+                    None => report
+                        .workloads
+                        .get(&name)
+                        .map_or(0.0, |w| w.throughput_per_s),
+                };
+                let backlog = Backlog {
+                    name: &name,
+                    workload: self.is_workload[i],
+                    throughput_per_s,
+                    at_close: s.in_flight_at_close(),
+                    window_mean: s.mean_in_flight_in_window(&window, now),
+                    points: &s.series.points,
+                    warmup_s: report.warmup_s,
+                    close_s: report.arrival_window_s,
+                };
+                match backlog.judge() {
+                    Stability::Stable => {}
+                    Stability::Transient(note) => report.warnings.push(note),
+                    Stability::Unstable(note) => report.unstable.push(note),
+                }
             }
             if self.options.series {
                 report.series.insert(name, s.series.points.clone());
@@ -273,6 +314,7 @@ impl Simulation {
         if let Some(t) = &self.slo {
             report.slo = Some(SloVerdict::judge(t, &report.end_to_end));
         }
+        report.verdict = Verdict::judge(&report);
         report.wall_s = self.wall.elapsed().as_secs_f64();
         report
     }
@@ -295,57 +337,5 @@ impl Simulation {
     /// Pending events (for tests of the engine's bookkeeping).
     pub fn pending_events(&self) -> usize {
         self.engine.queue().len()
-    }
-}
-
-/// A queue (or in-flight count) that kept growing through the counting window means the
-/// arrival rate exceeds capacity: no steady state, so averages depend on the run length.
-fn growth_note(
-    name: &str,
-    points: &[SeriesPoint],
-    w: &crate::metrics::Window,
-    workload: bool,
-) -> Option<String> {
-    let start = w.warmup_ns as f64 / 1e9;
-    let end = w.duration_ns as f64 / 1e9;
-    let inside: Vec<&SeriesPoint> = points
-        .iter()
-        .filter(|p| p.t_s >= start && p.t_s + p.window_s <= end)
-        .collect();
-    if inside.len() < 8 {
-        return None;
-    }
-    let level = |p: &SeriesPoint| {
-        if workload {
-            p.in_flight
-        } else {
-            p.mean_queue_len
-        }
-    };
-    let half = inside.len() / 2;
-    let first: f64 = inside[..half].iter().map(|p| level(p)).sum::<f64>() / half as f64;
-    let quarter = inside.len() / 4;
-    let last: f64 = inside[inside.len() - quarter..]
-        .iter()
-        .map(|p| level(p))
-        .sum::<f64>()
-        / quarter as f64;
-    // Monotone growth: each quarter above the previous one.
-    let q = |k: usize| {
-        let s = &inside[k * quarter..(k + 1) * quarter];
-        s.iter().map(|p| level(p)).sum::<f64>() / s.len() as f64
-    };
-    let rising = (1..4).all(|k| q(k) > q(k - 1));
-    if rising && last > 2.0 * first + 10.0 {
-        let what = if workload {
-            "requests in the system from"
-        } else {
-            "requests queued at"
-        };
-        Some(format!(
-            "unstable: {what} `{name}` grew from {first:.0} to {last:.0} during the run; arrivals exceed capacity, so averages depend on the run length"
-        ))
-    } else {
-        None
     }
 }

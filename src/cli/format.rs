@@ -1,10 +1,11 @@
 //! Human-readable output: the golden-signal summary, the per-component table, the SLO
 //! verdict; and the time series as CSV.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::metrics::{LatencySummary, Report};
+use crate::metrics::{LatencySummary, Report, SeriesPoint};
 use crate::topology::Topology;
 
 /// Seconds as a short human duration ("4.12 ms").
@@ -36,7 +37,15 @@ fn count(n: u64) -> String {
     out
 }
 
+/// A latency figure, or "n/a" when nothing was measured.
+fn lat(l: &LatencySummary, v: f64) -> String {
+    if l.count == 0 { "n/a".into() } else { secs(v) }
+}
+
 fn latency_line(l: &LatencySummary) -> String {
+    if l.count == 0 {
+        return "n/a (no request succeeded)".into();
+    }
     format!(
         "p50 {} · p95 {} · p99 {} · p99.9 {} · max {}",
         secs(l.p50),
@@ -47,8 +56,8 @@ fn latency_line(l: &LatencySummary) -> String {
     )
 }
 
-/// The text summary of a run.
-pub fn summary(r: &Report, topo: &Topology) -> String {
+/// The text summary of a run; `no_fail` says the verdict does not set the exit code.
+pub fn summary(r: &Report, topo: &Topology, no_fail: bool) -> String {
     let mut o = String::new();
     let e = &r.end_to_end;
     let _ = writeln!(
@@ -61,10 +70,28 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
     if !topo.spec.description.is_empty() {
         let _ = writeln!(o, "{}", topo.spec.description.trim());
     }
+    let p = &r.provenance;
+    let mut inputs = Vec::new();
+    if let Some(h) = &p.model_fnv1a64 {
+        inputs.push(format!("model fnv1a64 {h}"));
+    }
+    inputs.extend(p.overrides.iter().map(|o| format!("--set {o}")));
+    inputs.extend(p.flags.iter().cloned());
+    if !inputs.is_empty() {
+        let _ = writeln!(o, "inputs: {}", inputs.join(" · "));
+    }
+    let shortened = if r.arrival_window_s < r.model_duration_s {
+        format!(
+            ", closed early by `requests:` (duration {:.1} s)",
+            r.model_duration_s
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         o,
-        "simulated {:.1} s (warm-up {:.1} s, drained until {:.2} s) · {} events · {:.2} s wall\n",
-        r.sim_duration_s,
+        "arrivals 0–{:.1} s{shortened}, counted after a {:.1} s warm-up · simulated until {:.2} s (drain included) · {} events · {:.2} s wall\n",
+        r.arrival_window_s,
         r.warmup_s,
         r.end_s,
         count(r.events),
@@ -73,7 +100,7 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
     let _ = writeln!(
         o,
         "Golden signals, end to end ({:.1} s counted)",
-        r.sim_duration_s - r.warmup_s
+        r.arrival_window_s - r.warmup_s
     );
     let _ = writeln!(
         o,
@@ -81,12 +108,16 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
         e.throughput_per_s,
         count(e.offered)
     );
-    let _ = writeln!(
-        o,
-        "  latency     {}  (mean {})",
-        latency_line(&e.latency_s),
-        secs(e.latency_s.mean)
-    );
+    if e.latency_s.count == 0 {
+        let _ = writeln!(o, "  latency     {}", latency_line(&e.latency_s));
+    } else {
+        let _ = writeln!(
+            o,
+            "  latency     {}  (mean {})",
+            latency_line(&e.latency_s),
+            secs(e.latency_s.mean)
+        );
+    }
     let causes: Vec<String> = e
         .errors_by_cause
         .iter()
@@ -135,8 +166,8 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
                 "  {name:<14} {:>9.1} req/s  errors {:>7}  p50 {:>9}  p99 {:>9}",
                 w.throughput_per_s,
                 pct(w.error_rate),
-                secs(w.latency_s.p50),
-                secs(w.latency_s.p99)
+                lat(&w.latency_s, w.latency_s.p50),
+                lat(&w.latency_s, w.latency_s.p99)
             );
         }
         let _ = writeln!(o);
@@ -171,8 +202,8 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
             } else {
                 format!("{} ({})", count(c.errors), pct(c.error_rate))
             },
-            secs(c.latency_s.p50),
-            secs(c.latency_s.p99),
+            lat(&c.latency_s, c.latency_s.p50),
+            lat(&c.latency_s, c.latency_s.p99),
             c.thread_occupancy
                 .map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
             c.cpu_utilization
@@ -214,8 +245,9 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
         }
         let _ = writeln!(o);
     }
-    for note in &r.unstable {
-        let _ = writeln!(o, "{note}");
+    // Warnings about the run (those from loading went to stderr before it).
+    for w in r.warnings.iter().skip(topo.warnings.len()) {
+        let _ = writeln!(o, "warning: {w}");
     }
     if let Some(slo) = &r.slo {
         let parts: Vec<String> = slo
@@ -227,6 +259,15 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
                 } else {
                     (secs(t.actual), secs(t.target))
                 };
+                // A target with nothing to judge fails; say so rather than print a 0.
+                let judged = if t.name == "error_rate" {
+                    e.completed + e.errors > 0
+                } else {
+                    e.latency_s.count > 0
+                };
+                if !judged {
+                    return format!("{} n/a, nothing to judge against {g}", t.name);
+                }
                 format!("{} {a} {} {g}", t.name, if t.pass { "≤" } else { ">" })
             })
             .collect();
@@ -241,31 +282,64 @@ pub fn summary(r: &Report, topo: &Topology) -> String {
             );
         }
     }
+    if r.verdict.pass {
+        let _ = writeln!(o, "Verdict: PASS");
+    } else {
+        let _ = writeln!(
+            o,
+            "Verdict: FAIL{}",
+            if no_fail { " (--no-fail: exit 0)" } else { "" }
+        );
+        for reason in &r.verdict.reasons {
+            let _ = writeln!(o, "  {reason}");
+        }
+    }
     if !topo.spec.look_for.is_empty() {
         let _ = writeln!(o, "Look for: {}", topo.spec.look_for.trim());
     }
     o
 }
 
-/// Write one CSV per series into `dir`.
-pub fn write_csv(dir: &Path, r: &Report) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    for (name, points) in &r.series {
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let mut w = csv::Writer::from_path(dir.join(format!("{safe}.csv")))?;
-        for p in points {
-            w.serialize(p)?;
+/// Create `dir` if needed and check that a file can be written in it (before the run).
+pub fn prepare_csv_dir(dir: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).context("cannot create the folder")?;
+    let probe = dir.join(format!(".flashcrowd-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").context("cannot write in the folder")?;
+    std::fs::remove_file(&probe).context("cannot remove a file from the folder")?;
+    Ok(())
+}
+
+/// The CSV file name of a series: its name with every byte outside `[A-Za-z0-9_-]`
+/// percent-encoded (`%` itself included), so names map to distinct files and back.
+pub fn csv_file_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
         }
-        w.flush()?;
+    }
+    out.push_str(".csv");
+    out
+}
+
+/// Write one CSV per series into `dir` (named by [`csv_file_name`]).
+pub fn write_csv(dir: &Path, series: &BTreeMap<String, Vec<SeriesPoint>>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir)?;
+    for (name, points) in series {
+        let path = dir.join(csv_file_name(name));
+        let write = || -> anyhow::Result<()> {
+            let mut w = csv::Writer::from_path(&path)?;
+            for p in points {
+                w.serialize(p)?;
+            }
+            w.flush()?;
+            Ok(())
+        };
+        write().with_context(|| format!("{}", path.display()))?;
     }
     Ok(())
 }
@@ -281,5 +355,14 @@ mod tests {
         assert_eq!(secs(0.0041234), "4.12 ms");
         assert_eq!(secs(0.0000412), "41 µs");
         assert_eq!(secs(2.5), "2.500 s");
+    }
+
+    #[test]
+    fn csv_names_are_distinct_and_reversible() {
+        assert_eq!(csv_file_name("web-1_a"), "web-1_a.csv");
+        assert_eq!(csv_file_name("a.b"), "a%2Eb.csv");
+        assert_eq!(csv_file_name("a_b"), "a_b.csv");
+        assert_eq!(csv_file_name("50%"), "50%25.csv");
+        assert_eq!(csv_file_name("é/x"), "%C3%A9%2Fx.csv");
     }
 }

@@ -11,13 +11,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::simulation::{RunOptions, Simulation};
-use crate::topology::{self, Override, TopologyError};
+use crate::topology::{self, Diagnostic, Override, TopologyError};
 
 /// Exit codes.
 pub mod exit {
     /// Everything passed.
     pub const OK: u8 = 0;
-    /// An SLO target or check failed.
+    /// The verdict failed (an SLO target, stability, nothing completed or arrived).
     pub const FAILED: u8 = 1;
     /// The input (model, flags) was bad.
     pub const BAD_INPUT: u8 = 2;
@@ -38,7 +38,8 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run a model and print its golden signals (exit 1 when an SLO target fails).
+    /// Run a model and print its golden signals and verdict (exit 1 when the verdict fails:
+    /// an SLO target missed, the run unstable, no request completed, nothing arrived).
     Run {
         /// The model file (.ron).
         file: PathBuf,
@@ -46,7 +47,7 @@ enum Cmd {
         #[arg(long)]
         seed: Option<u64>,
         /// Arrival window, e.g. 5m (overrides the model's `duration`).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         duration: Option<String>,
         /// Override a field: path=value, e.g. components.web.replicas=8 (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
@@ -60,6 +61,10 @@ enum Cmd {
         /// Write the time series as CSV files (one per component and workload) into DIR.
         #[arg(long, value_name = "DIR")]
         csv: Option<PathBuf>,
+        /// Print the verdict but exit 0 even when it fails (SLO missed, unstable, nothing
+        /// completed).
+        #[arg(long)]
+        no_fail: bool,
     },
     /// Check model files; print every problem with its location (exit 2 when one is invalid).
     Validate {
@@ -69,6 +74,9 @@ enum Cmd {
         /// Override fields before validating (same as for `run`).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Print the diagnostics as one JSON object (for CI pipelines).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the model reference (Markdown) generated from the schema.
     Reference,
@@ -105,6 +113,18 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// What `run` was asked to do, after the flags were checked.
+struct RunRequest {
+    file: PathBuf,
+    seed: Option<u64>,
+    duration: Option<String>,
+    set: Vec<String>,
+    json: bool,
+    series: bool,
+    csv: Option<PathBuf>,
+    no_fail: bool,
+}
+
 fn dispatch(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Cmd::Run {
@@ -115,86 +135,18 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             json,
             series,
             csv,
-        } => {
-            let mut overrides = match parse_overrides(&set) {
-                Ok(o) => o,
-                Err(code) => return Ok(code),
-            };
-            if let Some(d) = duration {
-                overrides.push(Override {
-                    path: "duration".into(),
-                    value: format!("\"{d}\""),
-                });
-            }
-            let topo = match load(&file, &overrides) {
-                Ok(t) => t,
-                Err(code) => return Ok(code),
-            };
-            if !json {
-                for w in &topo.warnings {
-                    eprintln!("{w}");
-                }
-            }
-            let report = Simulation::new(
-                &topo,
-                RunOptions {
-                    seed,
-                    replication: 0,
-                    series: series || csv.is_some(),
-                },
-            )
-            .run();
-            if let Some(dir) = &csv {
-                format::write_csv(dir, &report)
-                    .with_context(|| format!("writing CSV to {}", dir.display()))?;
-            }
-            let mut printed = report.clone();
-            if !series {
-                printed.series.clear();
-            }
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&printed).context("serializing the report")?
-                );
-            } else {
-                print!("{}", format::summary(&printed, &topo));
-            }
-            Ok(if report.slo.as_ref().is_some_and(|s| !s.pass) {
-                exit::FAILED
-            } else {
-                exit::OK
-            })
-        }
-        Cmd::Validate { files, set } => {
-            let overrides = match parse_overrides(&set) {
-                Ok(o) => o,
-                Err(code) => return Ok(code),
-            };
-            let mut worst = exit::OK;
-            for f in &files {
-                match load(f, &overrides) {
-                    Ok(t) => {
-                        for w in &t.warnings {
-                            eprintln!("{w}");
-                        }
-                        println!(
-                            "{}: ok ({} workloads, {} components{})",
-                            f.display(),
-                            t.spec.workloads.len(),
-                            t.spec.components.len(),
-                            if t.warnings.is_empty() {
-                                String::new()
-                            } else {
-                                format!(", {} warnings", t.warnings.len())
-                            }
-                        );
-                    }
-                    Err(code) => worst = worst.max(code),
-                }
-            }
-            Ok(worst)
-        }
+            no_fail,
+        } => run(RunRequest {
+            file,
+            seed,
+            duration,
+            set,
+            json,
+            series,
+            csv,
+            no_fail,
+        }),
+        Cmd::Validate { files, set, json } => validate(&files, &set, json),
         Cmd::Reference => {
             print!("{}", topology::reference::markdown());
             Ok(exit::OK)
@@ -215,6 +167,215 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
     }
 }
 
+fn run(req: RunRequest) -> anyhow::Result<u8> {
+    if req.series && !req.json {
+        eprintln!(
+            "error: --series adds the time series to the JSON report, so it needs --json (for CSV files, use --csv DIR)"
+        );
+        return Ok(exit::BAD_INPUT);
+    }
+    let mut overrides = match parse_overrides(&req.set) {
+        Ok(o) => o,
+        Err(code) => return Ok(code),
+    };
+    // Options that change the run, recorded in the report's provenance.
+    let mut flags = Vec::new();
+    let mut flag_paths = Vec::new();
+    if let Some(s) = req.seed {
+        flags.push(format!("--seed {s}"));
+    }
+    if let Some(d) = &req.duration {
+        let d = match topology::units::Duration::parse(d) {
+            Ok(d) => d,
+            Err(msg) => {
+                eprintln!("error: --duration: {msg}");
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        overrides.push(Override {
+            path: "duration".into(),
+            value: format!("\"{d}\""),
+        });
+        flag_paths.push(("duration".to_string(), "--duration".to_string()));
+        flags.push(format!("--duration {d}"));
+    }
+    if req.no_fail {
+        flags.push("--no-fail".into());
+    }
+    let (topo, text) = match load(&req.file, &overrides, &flag_paths) {
+        Ok(t) => t,
+        Err(e) => {
+            print_load_error(&req.file, &e);
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    // An output folder that cannot be written is found before the run, not after it.
+    if let Some(dir) = &req.csv
+        && let Err(e) = format::prepare_csv_dir(dir)
+    {
+        eprintln!("error: --csv {}: {e:#}", dir.display());
+        return Ok(exit::RUNTIME);
+    }
+    if !req.json {
+        for w in &topo.warnings {
+            eprintln!("{w}");
+        }
+    }
+    let mut report = Simulation::new(
+        &topo,
+        RunOptions {
+            seed: req.seed,
+            replication: 0,
+            series: req.series || req.csv.is_some(),
+        },
+    )
+    .run();
+    report.provenance.model_fnv1a64 = Some(format!("{:016x}", topology::fnv1a64(text.as_bytes())));
+    report.provenance.overrides = req.set.clone();
+    report.provenance.flags = flags;
+    // The report first, whatever then happens to the files.
+    let csv_series = if req.csv.is_some() && !req.series {
+        std::mem::take(&mut report.series)
+    } else {
+        report.series.clone()
+    };
+    if req.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("serializing the report")?
+        );
+    } else {
+        print!("{}", format::summary(&report, &topo, req.no_fail));
+    }
+    if let Some(dir) = &req.csv
+        && let Err(e) = format::write_csv(dir, &csv_series)
+    {
+        eprintln!("error: writing CSV to {}: {e:#}", dir.display());
+        return Ok(exit::RUNTIME);
+    }
+    Ok(if report.verdict.pass || req.no_fail {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+/// One file's result, for `validate --json`.
+#[derive(serde::Serialize)]
+struct Validated {
+    file: PathBuf,
+    ok: bool,
+    workloads: usize,
+    components: usize,
+    /// Errors, then warnings.
+    diagnostics: Vec<DiagnosticJson>,
+}
+
+/// A diagnostic as CI tools read it: every location field flat, null when unknown.
+#[derive(serde::Serialize)]
+struct DiagnosticJson {
+    severity: topology::Severity,
+    file: Option<PathBuf>,
+    line: Option<usize>,
+    column: Option<usize>,
+    path: Option<String>,
+    component: Option<String>,
+    message: String,
+    hint: Option<String>,
+}
+
+impl From<&Diagnostic> for DiagnosticJson {
+    fn from(d: &Diagnostic) -> Self {
+        Self {
+            severity: d.severity,
+            file: d.file.clone(),
+            line: d.line_col.map(|(l, _)| l),
+            column: d.line_col.map(|(_, c)| c),
+            path: d.path.clone(),
+            component: d.component.clone(),
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        }
+    }
+}
+
+fn validate(files: &[PathBuf], set: &[String], json: bool) -> anyhow::Result<u8> {
+    let overrides = match set
+        .iter()
+        .map(|s| Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(o) => o,
+        Err(d) => {
+            if json {
+                let out = serde_json::json!({ "ok": false, "files": [], "diagnostics": [DiagnosticJson::from(&d)] });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                eprintln!("{d}");
+            }
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let mut worst = exit::OK;
+    let mut results = Vec::new();
+    for f in files {
+        let result = load(f, &overrides, &[]);
+        if result.is_err() {
+            worst = exit::BAD_INPUT;
+        }
+        if json {
+            results.push(match &result {
+                Ok((t, _)) => Validated {
+                    file: f.clone(),
+                    ok: true,
+                    workloads: t.spec.workloads.len(),
+                    components: t.spec.components.len(),
+                    diagnostics: t.warnings.iter().map(DiagnosticJson::from).collect(),
+                },
+                Err(e) => Validated {
+                    file: f.clone(),
+                    ok: false,
+                    workloads: 0,
+                    components: 0,
+                    diagnostics: match e {
+                        TopologyError::Io { .. } => {
+                            let mut d = Diagnostic::error(e.to_string());
+                            d.file = Some(f.clone());
+                            vec![DiagnosticJson::from(&d)]
+                        }
+                        _ => e.diagnostics().iter().map(DiagnosticJson::from).collect(),
+                    },
+                },
+            });
+            continue;
+        }
+        match result {
+            Ok((t, _)) => {
+                for w in &t.warnings {
+                    eprintln!("{w}");
+                }
+                println!(
+                    "{}: ok ({} workloads, {} components{})",
+                    f.display(),
+                    t.spec.workloads.len(),
+                    t.spec.components.len(),
+                    if t.warnings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} warnings", t.warnings.len())
+                    }
+                );
+            }
+            Err(e) => print_load_error(f, &e),
+        }
+    }
+    if json {
+        let out = serde_json::json!({ "ok": worst == exit::OK, "files": results });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(worst)
+}
+
 fn parse_overrides(set: &[String]) -> Result<Vec<Override>, u8> {
     set.iter()
         .map(|s| Override::parse(s))
@@ -225,25 +386,61 @@ fn parse_overrides(set: &[String]) -> Result<Vec<Override>, u8> {
         })
 }
 
-/// Load a model, printing its diagnostics; the error is the exit code to use.
-fn load(file: &Path, overrides: &[Override]) -> Result<topology::Topology, u8> {
-    match topology::load_file(file, overrides) {
-        Ok(t) => Ok(t),
-        Err(e @ TopologyError::Io { .. }) => {
-            eprintln!("error: {e}");
-            Err(exit::BAD_INPUT)
-        }
-        Err(e) => {
-            for d in e.diagnostics() {
-                eprintln!("{d}");
+/// Load a model; returns it with the file's text (for the report's hash). Problems that come
+/// from an override or a flag name it (`--set components.web.threads`, `--duration`) rather
+/// than the model's own line, where the value was replaced.
+fn load(
+    file: &Path,
+    overrides: &[Override],
+    flag_paths: &[(String, String)],
+) -> Result<(topology::Topology, String), TopologyError> {
+    let text = topology::read_model(file)?;
+    let base_dir = file.parent().unwrap_or(Path::new("."));
+    match topology::load_str(&text, Some(file), base_dir, overrides) {
+        Ok(t) => Ok((t, text)),
+        Err(TopologyError::Invalid(mut diags)) => {
+            for d in &mut diags {
+                blame_overrides(d, overrides, flag_paths);
             }
-            let n = e.diagnostics().len();
-            eprintln!(
-                "{}: {n} error{} found",
-                file.display(),
-                if n == 1 { "" } else { "s" }
-            );
-            Err(exit::BAD_INPUT)
+            Err(TopologyError::Invalid(diags))
         }
+        Err(e) => Err(e),
     }
+}
+
+/// A diagnostic at a path an override (or a flag) replaced is about the value given on the
+/// command line: say so, and drop the model's line, which no longer holds that value.
+fn blame_overrides(d: &mut Diagnostic, overrides: &[Override], flag_paths: &[(String, String)]) {
+    let Some(path) = d.path.clone() else { return };
+    let hits = |p: &str| path == p || path.starts_with(&format!("{p}."));
+    if let Some((_, flag)) = flag_paths.iter().find(|(p, _)| hits(p)) {
+        d.path = Some(flag.clone());
+        d.line_col = None;
+        // The hint speaks the file's syntax (`duration: "5m"`); speak the flag's.
+        if d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains(&format!("{path}:")))
+        {
+            d.hint = Some(format!("e.g. {flag} 5m"));
+        }
+    } else if overrides.iter().any(|o| hits(&o.path.replace('"', ""))) {
+        d.path = Some(format!("--set {path}"));
+        d.line_col = None;
+    }
+}
+
+fn print_load_error(file: &Path, e: &TopologyError) {
+    if let TopologyError::Io { .. } = e {
+        eprintln!("error: {e}");
+        return;
+    }
+    for d in e.diagnostics() {
+        eprintln!("{d}");
+    }
+    let n = e.diagnostics().len();
+    eprintln!(
+        "{}: {n} error{} found",
+        file.display(),
+        if n == 1 { "" } else { "s" }
+    );
 }

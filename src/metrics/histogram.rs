@@ -89,6 +89,7 @@ impl LatencyHistogram {
             .quantiles_ns([0.50, 0.95, 0.99, 0.999], self.max_ns)
             .map(|q| q.min(self.max_ns));
         LatencySummary {
+            count: self.count(),
             mean: self.mean_ns() / 1e9,
             p50: nanos_to_secs(p50),
             p95: nanos_to_secs(p95),
@@ -100,7 +101,8 @@ impl LatencyHistogram {
 }
 
 /// Latency statistics in seconds. Percentiles carry HdrHistogram's relative error (0.1 %);
-/// mean and max are exact.
+/// mean and max are exact. When `count` is 0 nothing was measured: the other values are 0
+/// and mean nothing (the text output prints "n/a").
 #[derive(
     Debug,
     Clone,
@@ -112,6 +114,8 @@ impl LatencyHistogram {
     schemars::JsonSchema,
 )]
 pub struct LatencySummary {
+    /// Values summarized (requests or calls); 0 means the figures below mean nothing.
+    pub count: u64,
     /// Mean, s.
     pub mean: f64,
     /// Median, s.

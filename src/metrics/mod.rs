@@ -12,6 +12,7 @@ pub mod level;
 pub mod log_histogram;
 pub mod report;
 pub mod series;
+pub mod stability;
 
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use level::Level;
@@ -107,6 +108,9 @@ pub struct NodeStats {
     thread_cap: Level,
     /// CPUs across replicas over time (the denominator of CPU utilization).
     cpu_cap: Level,
+    /// Calls in flight (counted or not) when the counting window opened and closed.
+    in_flight_at_open: u64,
+    in_flight_at_close: Option<u64>,
     win_errors: u64,
     win_latency: log_histogram::LogHistogram<WINDOW_SUB_BITS>,
     /// This node's time series.
@@ -163,6 +167,8 @@ impl NodeStats {
             cpu_capacity,
             thread_cap: Self::capacity_level(thread_capacity),
             cpu_cap: Self::capacity_level(cpu_capacity),
+            in_flight_at_open: 0,
+            in_flight_at_close: None,
             win_errors: 0,
             win_latency: log_histogram::LogHistogram::default(),
             series: Series::new(w.series_window_ns, w.max_points),
@@ -280,14 +286,18 @@ impl NodeStats {
         // or with `schedule_first`), so `successes()` holds exactly those before the edge.
         if open {
             self.successes_at_open = Some(self.successes());
+            self.in_flight_at_open = self.in_flight();
         } else if self.successes_at_close.is_none() {
             self.successes_at_close = Some(self.successes());
+            self.in_flight_at_close = Some(self.in_flight());
         }
         for l in [
             &mut self.threads_busy,
             &mut self.cpus_busy,
             &mut self.thread_cap,
             &mut self.cpu_cap,
+            &mut self.in_flight_counted,
+            &mut self.in_flight_uncounted,
         ] {
             l.window_edge(now_ns, open);
         }
@@ -301,6 +311,23 @@ impl NodeStats {
             None => 0,
             Some(open) => self.successes_at_close.unwrap_or(self.successes()) - open,
         }
+    }
+
+    /// Calls in flight, counted or not, when the counting window closed (now, while it is
+    /// still open): the backlog the stability rule judges.
+    pub fn in_flight_at_close(&self) -> u64 {
+        self.in_flight_at_close.unwrap_or_else(|| self.in_flight())
+    }
+
+    /// Calls in flight, counted or not, when the counting window opened.
+    pub fn in_flight_at_open(&self) -> u64 {
+        self.in_flight_at_open
+    }
+
+    /// Time-averaged calls in flight, counted or not, over the counting window.
+    pub fn mean_in_flight_in_window(&self, w: &Window, now_ns: u64) -> f64 {
+        let area = self.in_flight_counted.area(now_ns) + self.in_flight_uncounted.area(now_ns);
+        area as f64 / (w.duration_ns - w.warmup_ns).max(1) as f64
     }
 
     /// Sum of the sojourn of every counted finished call, ns (successes and failures).

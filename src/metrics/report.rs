@@ -22,8 +22,16 @@ pub struct Report {
     pub model: String,
     /// The seed the run used.
     pub seed: u64,
-    /// Arrival window (the model's `duration`), s.
+    /// Where the figures come from: flashcrowd's version, the model text's hash, the
+    /// overrides and flags applied.
+    pub provenance: Provenance,
+    /// The same as `arrival_window_s` (an older name, kept): the arrival window, s.
     pub sim_duration_s: f64,
+    /// The window requests arrived in, from 0 s: the model's `duration`, or shorter when a
+    /// `requests:` budget closed it early, s. Counting covers [`warmup_s`, this).
+    pub arrival_window_s: f64,
+    /// The model's `duration` (after overrides), s.
+    pub model_duration_s: f64,
     /// Warm-up excluded from counting, s.
     pub warmup_s: f64,
     /// Simulated time when the run ended (after draining), s.
@@ -38,13 +46,18 @@ pub struct Report {
     pub workloads: BTreeMap<String, EndToEnd>,
     /// Per component.
     pub components: BTreeMap<String, ComponentReport>,
-    /// Why the run is not in steady state (empty when it is): queues that grew without
-    /// bound, the in-flight cap reached, work censored.
+    /// Pass or fail, and why: a missed SLO target, instability, no request completed,
+    /// nothing arrived. The command exits 1 when it fails (unless `--no-fail`).
+    pub verdict: Verdict,
+    /// Why the run is not in steady state (empty when it is): a backlog at the counting
+    /// window's close, a queue still growing, the in-flight cap reached, work censored
+    /// (docs/ARCHITECTURE.md, "Overload and stability").
     pub unstable: Vec<String>,
     /// The SLO verdict, when the model has targets.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub slo: Option<SloVerdict>,
-    /// Warnings from loading the model.
+    /// Warnings: from loading the model, then about the run (a transient overload that
+    /// drained inside the counting window).
     pub warnings: Vec<String>,
     /// Commands applied while it ran (the model's `events` and live ones), in order.
     #[serde(default)]
@@ -52,6 +65,57 @@ pub struct Report {
     /// Time series (only with `--series` or `--csv`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub series: BTreeMap<String, Vec<SeriesPoint>>,
+}
+
+/// The run's verdict.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Verdict {
+    /// True when nothing below failed.
+    pub pass: bool,
+    /// Why it failed, one sentence each (empty when it passed).
+    pub reasons: Vec<String>,
+}
+
+impl Verdict {
+    /// Judge a finished report: its SLO, its stability notes, and whether anything arrived
+    /// and completed (a run without an SLO can still fail).
+    pub fn judge(r: &Report) -> Self {
+        let e = &r.end_to_end;
+        let mut reasons = Vec::new();
+        if e.offered == 0 {
+            reasons.push(
+                "nothing arrived: no request arrived in the counting window (check the workloads, `duration` and `warmup`)"
+                    .to_string(),
+            );
+        } else if e.completed == 0 {
+            reasons.push(format!(
+                "no request completed: {} offered, {} failed, {} censored",
+                e.offered, e.errors, e.censored
+            ));
+        }
+        reasons.extend(r.unstable.iter().cloned());
+        if let Some(slo) = r.slo.as_ref().filter(|s| !s.pass) {
+            reasons.push(format!("SLO missed: {}", slo.failed.join(", ")));
+        }
+        Self {
+            pass: reasons.is_empty(),
+            reasons,
+        }
+    }
+}
+
+/// Where a report comes from, so a figure can be traced to its inputs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Provenance {
+    /// The flashcrowd version that produced the report.
+    pub flashcrowd_version: String,
+    /// FNV-1a 64 of the model file's text as read (hex, 16 digits); null for a model built
+    /// in code.
+    pub model_fnv1a64: Option<String>,
+    /// `--set` overrides applied, as given (`path=value`).
+    pub overrides: Vec<String>,
+    /// Other options that change the run (`--seed 3`, `--duration 10s`, `--no-fail`).
+    pub flags: Vec<String>,
 }
 
 /// End-to-end golden signals.
@@ -78,6 +142,8 @@ pub struct EndToEnd {
     pub error_latency_s: LatencySummary,
     /// Time-averaged requests in the system (Little's L).
     pub mean_in_flight: f64,
+    /// Requests in the system (counted or not) when the counting window closed.
+    pub in_flight_at_close: u64,
     /// Mean time in the system of every finished request, successes and failures, s (W).
     pub mean_sojourn_s: f64,
 }
@@ -117,6 +183,8 @@ pub struct ComponentReport {
     pub max_queue_len: u64,
     /// Time-averaged counted calls in the component (Little's L = λ W exactly).
     pub mean_in_flight: f64,
+    /// Calls in the component (counted or not) when the counting window closed.
+    pub in_flight_at_close: u64,
     /// Mean time in the component of every finished counted call, s.
     pub mean_sojourn_s: f64,
     /// Latency of successes, s.
@@ -258,6 +326,7 @@ impl EndToEnd {
         out.latency_s = latency.summary();
         out.error_latency_s = error_latency.summary();
         out.mean_in_flight = area as f64 / 1e9 / w.length_s();
+        out.in_flight_at_close = stats.iter().map(|s| s.in_flight_at_close()).sum();
         let finished = out.completed + out.errors;
         out.mean_sojourn_s = if finished == 0 {
             0.0
@@ -303,6 +372,7 @@ impl ComponentReport {
             mean_in_flight: s.in_flight_counted.area_since_start(end_ns) as f64
                 / 1e9
                 / w.length_s(),
+            in_flight_at_close: s.in_flight_at_close(),
             mean_sojourn_s: if finished == 0 {
                 0.0
             } else {

@@ -18,9 +18,50 @@ pub fn ron_options() -> ron::Options {
 
 /// Parse topology text; `file` only labels diagnostics.
 pub fn parse_spec(text: &str, file: Option<&Path>) -> Result<TopologySpec, Diagnostic> {
-    ron_options()
+    let spec = ron_options()
         .from_str::<TopologySpec>(text)
-        .map_err(|e| ron_diagnostic(&e, text, file))
+        .map_err(|e| ron_diagnostic(&e, text, file))?;
+    match non_finite_number(text, file) {
+        Some(d) => Err(d),
+        None => Ok(spec),
+    }
+}
+
+/// RON reads `inf`, `NaN` and literals too large for a float (`1e999`) as numbers that no
+/// field can use; say so where they are written, before validation takes them for negative.
+fn non_finite_number(text: &str, file: Option<&Path>) -> Option<Diagnostic> {
+    let toks = tokens(text);
+    let (k, message) = toks.iter().enumerate().find_map(|(k, t)| {
+        let field_name = toks.get(k + 1).is_some_and(|n| n.kind == TokKind::Colon);
+        match t.kind {
+            TokKind::Ident if !field_name && matches!(t.text.as_str(), "inf" | "NaN") => Some((
+                k,
+                format!(
+                    "`{}` is not a finite number: multipliers, shares and other numbers must be finite",
+                    t.text
+                ),
+            )),
+            TokKind::Number => {
+                let digits = t.text.replace('_', "");
+                let digits = digits.trim_end_matches(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E');
+                digits
+                    .parse::<f64>()
+                    .is_ok_and(f64::is_infinite)
+                    .then(|| (k, format!("`{}` is too large for a number (it overflows to infinity)", t.text)))
+            }
+            _ => None,
+        }
+    })?;
+    let at = toks[k].at;
+    let ctx = context_at(&toks, at);
+    let mut d = Diagnostic::error(message);
+    d.file = file.map(Path::to_path_buf);
+    d.line_col = Some(at);
+    if !ctx.path.is_empty() {
+        d.path = Some(ctx.path);
+    }
+    d.component = ctx.entry;
+    Some(d)
 }
 
 /// Turn a RON error into a diagnostic with its position, field path, component and a hint.
@@ -36,7 +77,15 @@ pub fn ron_diagnostic(e: &SpannedError, text: &str, file: Option<&Path>) -> Diag
         if let Some(found) = ctx.next_close {
             message = format!("{message}, found `{found}`");
         }
-        if let Some((l, c)) = ctx.open_string {
+        if matches!(e.code, RonError::ExpectedComma) && fraction_at(text, (line, col)) {
+            message = "expected a whole number, found a fraction".into();
+            hint = Some("this field counts things: write e.g. `2`, not `2.5`".into());
+        } else if matches!(
+            e.code,
+            RonError::UnclosedBlockComment | RonError::UnclosedLineComment
+        ) {
+            // The comment swallowed the brackets: its own hint is the one that helps.
+        } else if let Some((l, c)) = ctx.open_string {
             hint = Some(format!(
                 "the string that starts at {l}:{c} is never closed; add its closing `\"`"
             ));
@@ -72,6 +121,20 @@ pub fn ron_diagnostic(e: &SpannedError, text: &str, file: Option<&Path>) -> Diag
     }
     d.component = ctx.entry;
     d
+}
+
+/// Whether the text at `pos` (1-based line, column) is `.digit` right after a digit: a
+/// fraction where the parser wanted a whole number (it read `2` of `2.5`).
+fn fraction_at(text: &str, (line, col): (usize, usize)) -> bool {
+    let Some(l) = text.lines().nth(line - 1) else {
+        return false;
+    };
+    let chars: Vec<char> = l.chars().collect();
+    let at = col - 1;
+    at >= 1
+        && chars.get(at) == Some(&'.')
+        && chars.get(at - 1).is_some_and(char::is_ascii_digit)
+        && chars.get(at + 1).is_some_and(char::is_ascii_digit)
 }
 
 /// Errors about the shape of the text itself (brackets, commas, quotes) rather than a value.
@@ -143,9 +206,19 @@ fn explain(code: &RonError) -> (String, Option<String>) {
                     .map(|o| format!(" in `{o}`"))
                     .unwrap_or_default()
             ),
-            Some(format!(
-                "add `{field}: ...`; it identifies what this entry connects to"
-            )),
+            Some(if matches!(*field, "to" | "backends") {
+                format!("add `{field}: ...`; it identifies what this entry connects to")
+            } else {
+                format!("add `{field}: ...`; it has no default")
+            }),
+        ),
+        RonError::IntegerOutOfBounds => (
+            "the whole number is out of range for this field (negative, or too large)".into(),
+            None,
+        ),
+        RonError::UnclosedBlockComment => (
+            "a `/*` comment is never closed".into(),
+            Some("close it with `*/` (everything after `/*` was read as a comment)".into()),
         ),
         RonError::DuplicateStructField { field, .. } => (
             format!("field `{field}` is given twice"),
@@ -276,6 +349,8 @@ enum TokKind {
     Close(char),
     Colon,
     Comma,
+    /// A number literal (digits, `.`, `_`, an exponent, a type suffix).
+    Number,
     Other,
 }
 
@@ -366,6 +441,23 @@ fn tokens(text: &str) -> Vec<Tok> {
             }
             out.push(Tok {
                 kind: TokKind::Str(closed),
+                text: s,
+                at,
+                end_line: line,
+            });
+        } else if c.is_ascii_digit() {
+            let mut s = String::new();
+            while i < chars.len() {
+                let ch = chars[i];
+                let exp_sign = matches!(ch, '+' | '-') && s.ends_with(['e', 'E']);
+                if !(ch.is_ascii_alphanumeric() || ch == '.' || ch == '_' || exp_sign) {
+                    break;
+                }
+                s.push(ch);
+                step(&mut i, &mut line, &mut col, 1);
+            }
+            out.push(Tok {
+                kind: TokKind::Number,
                 text: s,
                 at,
                 end_line: line,
@@ -516,7 +608,7 @@ fn context_at(toks: &[Tok], pos: (usize, usize)) -> Context {
                     ctx.runaway_string = Some(t.at);
                 }
             }
-            TokKind::Ident | TokKind::Other => {}
+            TokKind::Ident | TokKind::Number | TokKind::Other => {}
         }
     }
     // A string starting at the position: one running to the end of the text, or across lines

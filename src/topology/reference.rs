@@ -181,7 +181,17 @@ pub fn markdown() -> String {
         "# Model reference\n\nGenerated from the topology schema by `flashcrowd reference` (do not edit by hand; \
          a test fails when this file is stale). Durations are strings with a unit (`\"250us\"`, `\"5ms\"`, `\"1.5s\"`, `\"2m\"`), \
          rates are strings with a unit (`\"9000/s\"`, `\"30/min\"`), capacities are positive integers or `\"unlimited\"`. \
-         Optional values may be written bare (no `Some(...)`).\n\n## Topology\n\n",
+         Optional values may be written bare (no `Some(...)`). Durations are at most about 584 years \
+         (simulated time is 64-bit nanoseconds) and rates at most `\"1e9/s\"`; numbers must be finite.\n\n\
+         ## Overrides (`--set`)\n\n\
+         `--set path=value` replaces one field before validation, with the same checks as the file: \
+         the path is dotted (`components.web.replicas=8`; enum variants are skipped, list items are \
+         indexes: `components.web.calls.0.to=cache`), the value is RON (`8`, `\"250ms\"`, \
+         `Exp(mean: \"2ms\")`, nested at most 64 brackets deep). A field that holds text or a unit \
+         also takes bare text (`workloads.users.rate=4000/s`); any other field refuses a value that is \
+         not RON and says what it takes. A name with dots is quoted in the path: \
+         `--set 'components.\"web.v2\".replicas=2'` (single quotes keep the double quotes from the \
+         shell).\n\n## Topology\n\n",
     );
     if let Some(d) = schema.get("description").and_then(Value::as_str) {
         out.push_str(&format!("{d}\n\n"));

@@ -13,6 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::engine::time::{NANOS_PER_SEC, nanos_to_secs};
 
+/// The longest duration simulated time can hold (2⁶⁴ ns), as users read it.
+const MAX_DURATION_TEXT: &str = "about 584 years (\"213503d\")";
+
+/// The highest rate nanosecond time can represent: one event per nanosecond.
+pub const MAX_RATE_PER_S: f64 = 1e9;
+
 /// A span of simulated time, written with a unit: `"250us"`, `"5ms"`, `"1.5s"`, `"2m"`, `"1h"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration {
@@ -82,8 +88,22 @@ impl Duration {
                 ));
             }
         };
-        if !value.is_finite() || value < 0.0 {
+        if value.is_nan() {
+            return Err(format!("`{text}`: a duration must be a number, not NaN"));
+        }
+        if value.is_infinite() {
+            return Err(format!(
+                "`{text}`: a duration must be finite (the longest is {MAX_DURATION_TEXT})"
+            ));
+        }
+        if value < 0.0 {
             return Err(format!("`{text}`: a duration cannot be negative"));
+        }
+        // Simulated time is u64 nanoseconds: beyond that the clock would saturate.
+        if value * scale * 1e9 >= u64::MAX as f64 {
+            return Err(format!(
+                "`{text}` is too long: simulated time counts nanoseconds in 64 bits, so the longest duration is {MAX_DURATION_TEXT}"
+            ));
         }
         Ok(Self::from_secs_f64(value * scale))
     }
@@ -226,12 +246,26 @@ impl Rate {
                 ));
             }
         };
-        if !(value.is_finite() && value > 0.0) {
+        if value.is_nan() {
+            return Err(format!("`{text}`: a rate must be a number, not NaN"));
+        }
+        if value.is_infinite() {
+            return Err(format!(
+                "`{text}`: a rate must be finite (at most 1e9/s: one event per nanosecond)"
+            ));
+        }
+        if value <= 0.0 {
             return Err(format!(
                 "`{text}`: a rate must be positive (to stop traffic, end the profile or remove the workload)"
             ));
         }
-        Self::per_s(value / per_unit_s)
+        let per_s = value / per_unit_s;
+        if per_s > MAX_RATE_PER_S {
+            return Err(format!(
+                "`{text}` is too high: simulated time counts nanoseconds, so a rate can be at most 1e9/s (one event per nanosecond)"
+            ));
+        }
+        Self::per_s(per_s)
     }
 }
 
@@ -497,6 +531,20 @@ mod tests {
         );
         let r = Rate::parse("2.5/ms").unwrap();
         assert_eq!(Rate::parse(&r.to_string()).unwrap(), r);
+    }
+
+    #[test]
+    fn sizes_beyond_nanosecond_time_are_refused() {
+        // 2^64 ns is about 584.5 years: 213503 days fit, 213504 do not.
+        assert!(Duration::parse("213503d").is_ok());
+        assert!(Duration::parse("213504d").unwrap_err().contains("too long"));
+        assert!(Duration::parse("600y").is_err());
+        assert!(Duration::parse("1e400s").unwrap_err().contains("finite"));
+        assert!(Rate::parse("1e9/s").is_ok());
+        assert!(Rate::parse("2e9/s").unwrap_err().contains("at most 1e9/s"));
+        assert!(Rate::parse("2/ns").unwrap_err().contains("at most 1e9/s"));
+        assert!(Rate::parse("inf/s").unwrap_err().contains("finite"));
+        assert!(Rate::parse("NaN/s").unwrap_err().contains("not NaN"));
     }
 
     #[test]

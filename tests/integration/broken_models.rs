@@ -29,7 +29,9 @@ fn corpus() -> Vec<PathBuf> {
 
 /// The text after `// expect:` on the first line.
 fn expectation(file: &Path) -> String {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    // Lossy: one model of the corpus is deliberately not UTF-8 (after its first line).
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
     let first = text.lines().next().unwrap_or_default();
     let Some(expect) = first.strip_prefix("// expect:") else {
         panic!(
@@ -65,7 +67,7 @@ fn has_line_col(stderr: &str, file: &str) -> bool {
 fn broken_corpus_is_large_enough() {
     let files = corpus();
     assert!(
-        files.len() >= 20,
+        files.len() >= 60,
         "only {} broken models in tests/broken",
         files.len()
     );

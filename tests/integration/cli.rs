@@ -100,10 +100,10 @@ fn failed_slo_exits_1_and_names_the_target() {
 
 #[test]
 fn overrides_change_the_model_and_bad_ones_exit_2() {
-    let out = quickstart(&["--set", "components.web.replicas=2", "--json"]);
+    let out = quickstart(&["--set", "components.web.replicas=3", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["components"]["web"]["replicas"], 2);
+    assert_eq!(v["components"]["web"]["replicas"], 3);
 
     let out = flashcrowd(&[
         "run",

@@ -1,7 +1,8 @@
 //! Mutation fuzzing of the loader: every bundled model, crudely tokenized and then damaged
 //! (tokens deleted, duplicated, replaced, swapped, the text truncated), must load or be refused
 //! with diagnostics — never panic. What loads must also survive writing back to RON and loading
-//! again, unchanged.
+//! again, unchanged. The cases come from a recorded seed (`DEFAULT_FUZZ_SEED`, or the
+//! `FLASHCROWD_FUZZ_SEED` environment variable); a failure prints it.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -204,20 +205,38 @@ fn loader_fuzz_bundled_models_round_trip() {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
+/// The fuzz seed used unless `FLASHCROWD_FUZZ_SEED` gives another (a failure prints the one
+/// it ran with, so any failure replays exactly).
+const DEFAULT_FUZZ_SEED: u64 = 20_261_202;
+
+#[test]
+fn loader_fuzz_never_panics() {
+    use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
+    let seed = match std::env::var("FLASHCROWD_FUZZ_SEED") {
+        Ok(s) => s
+            .trim()
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("FLASHCROWD_FUZZ_SEED={s:?} is not a whole number")),
+        Err(_) => DEFAULT_FUZZ_SEED,
+    };
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let config = ProptestConfig {
         cases: 1024,
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn loader_fuzz_never_panics(
-        model in any::<Index>(),
-        mutations in prop::collection::vec(mutation(), 1..=4),
-    ) {
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let strategy = (any::<Index>(), prop::collection::vec(mutation(), 1..=4));
+    let result = runner.run(&strategy, |(model, mutations)| {
         let (path, dir, text) = &models()[model.index(models().len())];
         let damaged = mutate(text, &mutations);
-        check(path, dir, &damaged)?;
+        check(path, dir, &damaged)
+    });
+    if let Err(e) = result {
+        panic!(
+            "loader fuzz failed with seed {seed} (replay: FLASHCROWD_FUZZ_SEED={seed} cargo test loader_fuzz_never_panics):\n{e}"
+        );
     }
 }

@@ -31,7 +31,9 @@ fn growing_queue_is_reported_unstable() {
     );
     let r = run(&topo, 0);
     assert!(
-        r.unstable.iter().any(|n| n.contains("queued at `s` grew")),
+        r.unstable
+            .iter()
+            .any(|n| n.starts_with("unstable: calls in flight at `s` grew")),
         "{:?}",
         r.unstable
     );

@@ -75,6 +75,13 @@ pub trait KindModel {
     fn scalable(&self) -> bool {
         false
     }
+
+    /// Whether work waits in it (a service's queue and threads), rather than passing through
+    /// it to another component that holds it (a balancer, a router): stability is judged
+    /// where work waits, so a backlog is reported once.
+    fn holds_work(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! kind_enums {
@@ -169,6 +176,14 @@ macro_rules! kind_enums {
                 match self {
                     NodeKind::Workload(_) => false,
                     $( NodeKind::$variant(m) => KindModel::scalable(m), )*
+                }
+            }
+
+            /// Whether work waits in it (see [`KindModel::holds_work`]).
+            pub fn holds_work(&self) -> bool {
+                match self {
+                    NodeKind::Workload(_) => false,
+                    $( NodeKind::$variant(m) => KindModel::holds_work(m), )*
                 }
             }
 

@@ -340,4 +340,8 @@ impl KindModel for ServiceModel {
     fn scalable(&self) -> bool {
         true
     }
+
+    fn holds_work(&self) -> bool {
+        true
+    }
 }
