@@ -234,10 +234,10 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     report.provenance.overrides = req.set.clone();
     report.provenance.flags = flags;
     // The report first, whatever then happens to the files.
-    let csv_series = if req.csv.is_some() && !req.series {
-        std::mem::take(&mut report.series)
-    } else {
-        report.series.clone()
+    let csv_series = match (&req.csv, req.series) {
+        (None, _) => Default::default(),
+        (Some(_), false) => std::mem::take(&mut report.series),
+        (Some(_), true) => report.series.clone(),
     };
     if req.json {
         println!(

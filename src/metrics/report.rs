@@ -109,8 +109,8 @@ impl Verdict {
 pub struct Provenance {
     /// The flashcrowd version that produced the report.
     pub flashcrowd_version: String,
-    /// FNV-1a 64 of the model file's text as read (hex, 16 digits); null for a model built
-    /// in code.
+    /// FNV-1a 64 of the model file's text (hex, 16 digits; a leading byte-order mark is not
+    /// part of the text); null for a model built in code.
     pub model_fnv1a64: Option<String>,
     /// `--set` overrides applied, as given (`path=value`).
     pub overrides: Vec<String>,
