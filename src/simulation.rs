@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::components::{CommandError, Live, World, error_cause_names};
 use crate::engine::{Engine, SimTime, StepOutcome};
 use crate::metrics::report::{
-    ComponentReport, EndToEnd, Provenance, SCHEMA_VERSION, SloTargets, SloVerdict, Verdict,
+    ComponentReport, EndToEnd, Names, Provenance, SCHEMA_VERSION, SloTargets, SloVerdict, Verdict,
 };
 use crate::metrics::stability::{Backlog, Stability};
 use crate::metrics::{NodeStats, Report};
@@ -41,6 +41,8 @@ pub enum CommandRefused {
 /// A simulation in progress.
 pub struct Simulation {
     engine: Engine<World>,
+    /// Request class names, by id.
+    classes: Vec<String>,
     /// The model's nodes, to resolve commands by name.
     nodes: Vec<crate::topology::model::Node>,
     /// Every command scheduled, by the index the world gave it.
@@ -79,6 +81,7 @@ impl Simulation {
         });
         Self {
             engine,
+            classes: topo.classes.clone(),
             nodes: topo.nodes.clone(),
             commands,
             names: topo.nodes.iter().map(|n| n.name.clone()).collect(),
@@ -220,25 +223,29 @@ impl Simulation {
             events_applied: self.applied_events(),
             series: BTreeMap::new(),
         };
-        let world = &mut self.engine.model;
-        let causes = error_cause_names();
+        let world = &self.engine.model;
+        let names = Names {
+            causes: error_cause_names(),
+            classes: &self.classes,
+        };
         {
-            let mut wl: Vec<&mut NodeStats> = world
+            let wl: Vec<&NodeStats> = world
                 .nodes
-                .iter_mut()
-                .map(|n| &mut n.stats)
+                .iter()
+                .map(|n| &n.stats)
                 .zip(&self.is_workload)
                 .filter(|(_, w)| **w)
                 .map(|(s, _)| s)
                 .collect();
-            report.end_to_end = EndToEnd::from_stats(&mut wl, &window, now, causes);
+            report.end_to_end = EndToEnd::from_stats(&wl, &window, now, names);
         }
-        for (i, s) in world.nodes.iter_mut().map(|n| &mut n.stats).enumerate() {
+        for (i, node) in world.nodes.iter().enumerate() {
+            let s = &node.stats;
             let name = self.names[i].clone();
             if self.is_workload[i] {
                 report.workloads.insert(
                     name.clone(),
-                    EndToEnd::from_stats(&mut [s], &window, now, causes),
+                    EndToEnd::from_stats(&[s], &window, now, names),
                 );
             } else {
                 report.components.insert(
@@ -249,7 +256,8 @@ impl Simulation {
                         s,
                         &window,
                         now,
-                        causes,
+                        names,
+                        node.live.figures(s, &window, now),
                     ),
                 );
             }
@@ -291,7 +299,10 @@ impl Simulation {
         if !report.unstable.is_empty() {
             let mut saturated: Vec<(f64, String)> = Vec::new();
             for (name, c) in &report.components {
-                for (what, u) in [("CPU", c.cpu_utilization), ("threads", c.thread_occupancy)] {
+                for (what, u) in [
+                    ("CPU", c.figure("cpu_utilization")),
+                    ("threads", c.figure("thread_occupancy")),
+                ] {
                     if let Some(u) = u.filter(|u| *u >= 0.98) {
                         saturated.push((u, format!("`{name}` {what} at {:.0} %", u * 100.0)));
                     }

@@ -56,6 +56,67 @@ fn latency_line(l: &LatencySummary) -> String {
     )
 }
 
+/// A kind figure as a table cell, by its unit.
+fn figure_cell(f: &crate::components::FigureInfo, v: Option<&serde_json::Value>) -> String {
+    use crate::components::FigureUnit;
+    let Some(v) = v else { return "-".into() };
+    match f.unit {
+        FigureUnit::Ratio => v
+            .as_f64()
+            .map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
+        FigureUnit::Number => v.as_f64().map_or("-".into(), |x| format!("{x:.1}")),
+        FigureUnit::Count => v.as_u64().map_or("-".into(), count),
+        FigureUnit::Latency => match serde_json::from_value::<LatencySummary>(v.clone()) {
+            Ok(l) => lat(&l, l.p99),
+            Err(_) => "-".into(),
+        },
+        FigureUnit::Shares => {
+            let Some(m) = v.as_object() else {
+                return "-".into();
+            };
+            let total: u64 = m.values().filter_map(serde_json::Value::as_u64).sum();
+            if total == 0 {
+                return "-".into();
+            }
+            m.iter()
+                .map(|(k, n)| {
+                    let share = n.as_u64().unwrap_or(0) as f64 / total as f64;
+                    format!("{k} {:.0} %", share * 100.0)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        FigureUnit::List => "-".into(),
+    }
+}
+
+/// Print `rows` (the first is the header) as aligned columns: the first `left` columns
+/// left-aligned, the others right-aligned.
+fn table(o: &mut String, rows: &[Vec<String>], left: usize) {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::from(" ");
+        for (i, cell) in row.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i < left {
+                let _ = write!(line, " {cell}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(line, " {}{cell}", " ".repeat(pad));
+            }
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+}
+
 /// The text summary of a run; `no_fail` says the verdict does not set the exit code.
 pub fn summary(r: &Report, topo: &Topology, no_fail: bool) -> String {
     let mut o = String::new();
@@ -137,10 +198,10 @@ pub fn summary(r: &Report, topo: &Topology, no_fail: bool) -> String {
     );
     let mut sat: Vec<(f64, String)> = Vec::new();
     for (name, c) in &r.components {
-        if let Some(u) = c.cpu_utilization {
+        if let Some(u) = c.figure("cpu_utilization") {
             sat.push((u, format!("{name} cpu {:.0} %", u * 100.0)));
         }
-        if let Some(u) = c.thread_occupancy {
+        if let Some(u) = c.figure("thread_occupancy") {
             sat.push((u, format!("{name} threads {:.0} %", u * 100.0)));
         }
     }
@@ -174,57 +235,50 @@ pub fn summary(r: &Report, topo: &Topology, no_fail: bool) -> String {
     }
 
     let _ = writeln!(o, "Components");
-    let header = [
-        "name",
-        "kind",
-        "arrivals",
-        "ok/s",
-        "errors",
-        "p50",
-        "p99",
-        "threads",
-        "cpu",
-        "queue avg/max",
-    ];
-    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
-    for (name, c) in &r.components {
-        rows.push(vec![
-            if c.replicas > 1 {
-                format!("{name} ×{}", c.replicas)
-            } else {
-                name.clone()
-            },
-            c.kind.clone(),
-            count(c.arrivals),
-            format!("{:.1}", c.throughput_per_s),
-            if c.errors == 0 {
-                "0".into()
-            } else {
-                format!("{} ({})", count(c.errors), pct(c.error_rate))
-            },
-            lat(&c.latency_s, c.latency_s.p50),
-            lat(&c.latency_s, c.latency_s.p99),
-            c.thread_occupancy
-                .map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
-            c.cpu_utilization
-                .map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
-            format!("{:.1}/{}", c.mean_queue_len, c.max_queue_len),
-        ]);
-    }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let mut line = String::from(" ");
-        for (i, cell) in row.iter().enumerate() {
-            let pad = widths[i] - cell.chars().count();
-            if i < 2 {
-                let _ = write!(line, " {cell}{}", " ".repeat(pad));
-            } else {
-                let _ = write!(line, " {}{cell}", " ".repeat(pad));
-            }
+    // One table per kind: the common columns, then the kind's own (its figures that have a
+    // column), in registry order.
+    for kind in crate::components::KINDS {
+        let members: Vec<(&String, &crate::metrics::report::ComponentReport)> = r
+            .components
+            .iter()
+            .filter(|(_, c)| c.kind == kind.name)
+            .collect();
+        if members.is_empty() {
+            continue;
         }
-        let _ = writeln!(o, "{}", line.trim_end());
+        let own: Vec<&crate::components::FigureInfo> = kind
+            .meta
+            .figures
+            .iter()
+            .filter(|f| f.column.is_some())
+            .collect();
+        let mut header: Vec<String> = [kind.name, "arrivals", "ok/s", "errors", "p50", "p99"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        header.extend(own.iter().filter_map(|f| f.column).map(str::to_string));
+        let mut rows: Vec<Vec<String>> = vec![header];
+        for (name, c) in members {
+            let mut row = vec![
+                if c.replicas > 1 {
+                    format!("{name} ×{}", c.replicas)
+                } else {
+                    name.clone()
+                },
+                count(c.arrivals),
+                format!("{:.1}", c.throughput_per_s),
+                if c.errors == 0 {
+                    "0".into()
+                } else {
+                    format!("{} ({})", count(c.errors), pct(c.error_rate))
+                },
+                lat(&c.latency_s, c.latency_s.p50),
+                lat(&c.latency_s, c.latency_s.p99),
+            ];
+            row.extend(own.iter().map(|f| figure_cell(f, c.figures.get(f.name))));
+            rows.push(row);
+        }
+        table(&mut o, &rows, 1);
     }
     let _ = writeln!(o);
     if !r.events_applied.is_empty() {

@@ -75,6 +75,7 @@ impl Component for Client {
             summary: "Multiply the arrival rate (the traffic slider); takes effect at once.",
         }],
         error_causes: &[],
+        figures: &[],
         example: r#"Open(rate: "100/s", to: "backend")"#,
     };
 
@@ -139,8 +140,13 @@ impl Component for Client {
         let now = ctx.now_ns();
         let arrived_ns = answer.request_arrived_ns;
         let outcome = answer.outcome.map(|_| ());
-        ctx.stats()
-            .finish(now, arrived_ns, answer.request_counted, outcome);
+        ctx.stats().finish(
+            now,
+            arrived_ns,
+            answer.request_counted,
+            outcome,
+            answer.request_class,
+        );
         let user = answer.tag;
         if user != OPEN_ARRIVAL {
             let instant_failure = outcome.is_err() && now == arrived_ns;
@@ -308,12 +314,12 @@ impl Client {
             counted,
             if user == OPEN_ARRIVAL { 0 } else { user + 1 },
         );
-        ctx.stats().arrive(now, counted);
+        ctx.stats().arrive(now, counted, attrs.class);
         if counted {
             ctx.count_request();
         }
         if !ctx.admits_request() {
-            overloaded(ctx.stats(), now, counted);
+            overloaded(ctx.stats(), now, counted, attrs.class);
             return false;
         }
         let mut call = Call::new(attrs, None, self.node, self.model.to, ANY_REPLICA, 1);
@@ -449,8 +455,8 @@ fn shaped_arrival(
 /// The in-flight cap refused a request as it arrived (rare: kept out of the hot path).
 #[cold]
 #[inline(never)]
-fn overloaded(stats: &mut NodeStats, now_ns: u64, counted: bool) {
-    stats.finish(now_ns, now_ns, counted, Err(ErrorCause::OVERLOAD));
+fn overloaded(stats: &mut NodeStats, now_ns: u64, counted: bool, class: u8) {
+    stats.finish(now_ns, now_ns, counted, Err(ErrorCause::OVERLOAD), class);
 }
 
 #[cfg(test)]

@@ -261,7 +261,7 @@ impl<'a> Ctx<'a> {
         call.arrived_ns = now;
         call.counted = counted;
         call.delivered = true;
-        self.stats.arrive(now, counted);
+        self.stats.arrive(now, counted, call.attrs.class);
         Some(call)
     }
 
@@ -303,8 +303,13 @@ impl<'a> Ctx<'a> {
         };
         let held = std::mem::replace(&mut call.holds_capacity, false);
         call.outcome = Some(outcome);
-        self.stats
-            .finish(now, call.arrived_ns, call.counted, outcome.map(|_| ()));
+        self.stats.finish(
+            now,
+            call.arrived_ns,
+            call.counted,
+            outcome.map(|_| ()),
+            call.attrs.class,
+        );
         if call.caller_done {
             // The caller gave up long ago: the late reply goes nowhere.
             core.calls.remove(id);

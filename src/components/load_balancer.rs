@@ -14,7 +14,8 @@ use super::{
 };
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
-use crate::metrics::ErrorCause;
+use crate::metrics::report::Figures;
+use crate::metrics::{ErrorCause, NodeStats, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::load_balancer::{Backend, LoadBalancerModel, Policy};
 
@@ -58,6 +59,7 @@ impl Component for LoadBalancer {
             },
         ],
         error_causes: &[],
+        figures: &super::RESOURCE_FIGURES,
         example: r#"LoadBalancer(policy: LeastConn, backends: ["backend"])"#,
     };
 
@@ -122,6 +124,13 @@ impl Component for LoadBalancer {
         if let Some(parent) = answer.parent {
             ctx.reply(parent, answer.outcome);
         }
+    }
+
+    /// The figures services have (a balancer has no threads or CPUs of its own, so its
+    /// occupancy and utilization are null and its busy means 0): kept so one table and one
+    /// chart read both.
+    fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {
+        stats.resource_figures(window, end_ns)
     }
 
     /// The per-request overhead is over: forward.

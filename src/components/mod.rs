@@ -26,7 +26,8 @@ pub use ctx::{Core, Ctx, Env};
 pub use world::{Action, CommandError, World};
 
 use crate::engine::{EventQueue, Key, LaneId, Packed};
-use crate::metrics::ErrorCause;
+use crate::metrics::report::Figures;
+use crate::metrics::{ErrorCause, NodeStats, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::NodeKind;
 
@@ -290,6 +291,8 @@ pub struct Answer {
     pub request_arrived_ns: u64,
     /// Whether the request is counted.
     pub request_counted: bool,
+    /// The request's class.
+    pub request_class: u8,
     /// The answer.
     pub outcome: Outcome,
 }
@@ -303,6 +306,7 @@ impl Answer {
             tag: call.tag,
             request_arrived_ns: call.attrs.arrived_ns,
             request_counted: call.attrs.counted,
+            request_class: call.attrs.class,
             outcome,
         }
     }
@@ -390,6 +394,77 @@ pub struct CommandInfo {
     pub summary: &'static str,
 }
 
+/// What kind of value a figure is, so faces can show it without knowing the kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FigureUnit {
+    /// A fraction 0–1 (or null): shown as a percentage.
+    Ratio,
+    /// A plain number.
+    Number,
+    /// A whole count.
+    Count,
+    /// A latency summary object (seconds); tables show its p99.
+    Latency,
+    /// Counts by name (`{"web": 10, "api": 30}`); tables show each name's share.
+    Shares,
+    /// A list of objects (one per instance...): reports only.
+    List,
+}
+
+/// A figure a kind reports of its own (flattened into its component's report object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FigureInfo {
+    /// Its key in the report (`cpu_utilization`, `hit_ratio`).
+    pub name: &'static str,
+    /// What it is, with its unit.
+    pub summary: &'static str,
+    /// What kind of value it is.
+    pub unit: FigureUnit,
+    /// Its column header in the CLI's component table, if it has a column.
+    pub column: Option<&'static str>,
+}
+
+/// The figures of a component whose work waits for threads and CPUs
+/// ([`NodeStats::resource_figures`]).
+pub const RESOURCE_FIGURES: [FigureInfo; 6] = [
+    FigureInfo {
+        name: "thread_occupancy",
+        summary: "∫busy threads dt / ∫threads dt over the counting window (0–1); null when threads are unlimited or there are none.",
+        unit: FigureUnit::Ratio,
+        column: Some("threads"),
+    },
+    FigureInfo {
+        name: "cpu_utilization",
+        summary: "∫busy CPUs dt / ∫CPUs dt over the counting window (0–1); null when CPUs are unlimited or there are none.",
+        unit: FigureUnit::Ratio,
+        column: Some("cpu"),
+    },
+    FigureInfo {
+        name: "mean_busy_threads",
+        summary: "Time-averaged busy threads, all instances.",
+        unit: FigureUnit::Number,
+        column: None,
+    },
+    FigureInfo {
+        name: "mean_busy_cpus",
+        summary: "Time-averaged busy CPUs, all instances.",
+        unit: FigureUnit::Number,
+        column: None,
+    },
+    FigureInfo {
+        name: "mean_queue_len",
+        summary: "Time-averaged requests waiting for a thread, all instances.",
+        unit: FigureUnit::Number,
+        column: Some("queue avg"),
+    },
+    FigureInfo {
+        name: "max_queue_len",
+        summary: "Most requests waiting for a thread at once, all instances.",
+        unit: FigureUnit::Count,
+        column: Some("queue max"),
+    },
+];
+
 /// What a kind says of itself: for the GUI's palette, the docs and the error-cause registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KindMeta {
@@ -401,6 +476,8 @@ pub struct KindMeta {
     pub commands: &'static [CommandInfo],
     /// Error causes of its own, beside the core ones (`no_route`...).
     pub error_causes: &'static [&'static str],
+    /// The figures it reports of its own.
+    pub figures: &'static [FigureInfo],
     /// A minimal component of this kind in RON (`"name": Kind(...)` without the name),
     /// calling a component named `backend` where it calls one: the GUI's new node and the
     /// test that walks every kind.
@@ -480,6 +557,19 @@ pub trait Component: Sized {
     fn on_call_timer(&mut self, id: CallId, replica: u32, arg: u32, ctx: &mut Ctx<'_>) {
         let _ = (id, replica, arg, ctx);
         debug_assert!(false, "{} schedules no call timer", Self::META.label);
+    }
+
+    /// The counting window opens (`open`) or closes now: snapshot what the kind's own
+    /// figures count over the window.
+    fn on_window_edge(&mut self, now_ns: u64, open: bool) {
+        let _ = (now_ns, open);
+    }
+
+    /// Its own figures for the report, keyed as [`KindMeta::figures`] lists them; `stats`
+    /// are its common statistics, `end_ns` the end of the run.
+    fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {
+        let _ = (stats, window, end_ns);
+        Figures::new()
     }
 
     /// Node `node` now has `count` instances (a balancer in front of it adds or drops
@@ -577,6 +667,22 @@ macro_rules! live_enum {
                 match self {
                     Live::Client(c) => c.on_instances_changed(node, count, ctx),
                     $( Live::$variant(k) => k.on_instances_changed(node, count, ctx), )*
+                }
+            }
+
+            /// See [`Component::on_window_edge`].
+            pub fn on_window_edge(&mut self, now_ns: u64, open: bool) {
+                match self {
+                    Live::Client(c) => c.on_window_edge(now_ns, open),
+                    $( Live::$variant(k) => k.on_window_edge(now_ns, open), )*
+                }
+            }
+
+            /// See [`Component::figures`].
+            pub fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {
+                match self {
+                    Live::Client(c) => c.figures(stats, window, end_ns),
+                    $( Live::$variant(k) => k.figures(stats, window, end_ns), )*
                 }
             }
 

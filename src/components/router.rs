@@ -11,11 +11,12 @@
 //! *Adding a component kind*.
 
 use super::{
-    Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta, NodeCommand,
-    Side, Timer,
+    Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, FigureInfo, FigureUnit,
+    KindMeta, NodeCommand, Side, Timer,
 };
 use crate::engine::{Rng, StreamKey};
-use crate::metrics::ErrorCause;
+use crate::metrics::report::Figures;
+use crate::metrics::{ErrorCause, NodeStats, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::router::RouterModel;
 
@@ -54,6 +55,20 @@ impl Component for Router {
             },
         ],
         error_causes: &["no_route"],
+        figures: &[
+            FigureInfo {
+                name: "routed",
+                summary: "Counted requests sent down each route, by the component it goes to (rules to the same component add up; the default route counts under its component).",
+                unit: FigureUnit::Shares,
+                column: Some("routed"),
+            },
+            FigureInfo {
+                name: "unrouted",
+                summary: "Counted requests no route took (they failed with no_route).",
+                unit: FigureUnit::Count,
+                column: Some("unrouted"),
+            },
+        ],
         example: r#"Router(routes: [Route(classes: ["default"], to: "backend")])"#,
     };
 
@@ -101,6 +116,17 @@ impl Component for Router {
         if let Some(parent) = answer.parent {
             ctx.reply(parent, answer.outcome);
         }
+    }
+
+    fn figures(&self, _stats: &NodeStats, _window: &Window, _end_ns: u64) -> Figures {
+        let mut routed: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for (name, n) in self.model.target_names.iter().zip(&self.routed) {
+            *routed.entry(name.as_str()).or_default() += n;
+        }
+        let mut f = Figures::new();
+        f.insert("routed".into(), serde_json::json!(routed));
+        f.insert("unrouted".into(), serde_json::json!(self.unrouted));
+        f
     }
 
     /// The overhead is over: route.

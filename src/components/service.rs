@@ -14,12 +14,14 @@ use std::collections::VecDeque;
 use rand::RngExt;
 
 use super::{
-    ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta,
-    NodeCommand, Outcome, RequestAttrs, Side, Timer,
+    ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx,
+    FigureInfo, FigureUnit, KindMeta, NodeCommand, Outcome, RESOURCE_FIGURES, RequestAttrs, Side,
+    Timer,
 };
 use crate::dist::Sampler;
 use crate::engine::{Rng, StreamKey};
-use crate::metrics::ErrorCause;
+use crate::metrics::report::Figures;
+use crate::metrics::{ErrorCause, Level, NodeStats, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::service::{CallMode, ServerModel, ServiceModel};
 
@@ -39,8 +41,8 @@ pub struct Instance {
     pub cpus_busy: u32,
     /// Calls waiting for a thread.
     pub thread_queue: VecDeque<CallId>,
-    /// Calls (with their CPU work, ns) waiting for a CPU.
-    pub cpu_queue: VecDeque<(CallId, Timer)>,
+    /// Calls waiting for a CPU, with their CPU work and when they arrived (for the wait).
+    pub cpu_queue: VecDeque<(CallId, Timer, Arrival)>,
     /// A CPU whose burst has just ended, free for a burst started while that completion is
     /// handled: it passes over with the busy-CPU level unchanged.
     cpu_passing: bool,
@@ -49,6 +51,51 @@ pub struct Instance {
     pub draining: bool,
     /// Its CPU work draws (stream "cpu", this replica).
     cpu_rng: Rng,
+    /// Its own figures (`per_replica`).
+    pub books: InstanceBooks,
+}
+
+/// When a call arrived and whether it is counted: what its wait is measured from.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    at_ns: u64,
+    counted: bool,
+}
+
+/// One instance's figures: its counted arrivals, its successes (for its departure rate), and
+/// its busy threads and CPUs and time in service over the counting window.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceBooks {
+    /// Counted arrivals.
+    pub arrivals: u64,
+    successes: u64,
+    successes_at_open: Option<u64>,
+    successes_at_close: Option<u64>,
+    threads: Level,
+    cpus: Level,
+    /// 1 while its capacity counts (in service, or draining), else 0.
+    in_service: Level,
+}
+
+impl InstanceBooks {
+    fn window_edge(&mut self, now_ns: u64, open: bool) {
+        if open {
+            self.successes_at_open = Some(self.successes);
+        } else if self.successes_at_close.is_none() {
+            self.successes_at_close = Some(self.successes);
+        }
+        for l in [&mut self.threads, &mut self.cpus, &mut self.in_service] {
+            l.window_edge(now_ns, open);
+        }
+    }
+
+    /// Successes that finished inside the counting window.
+    fn departures_in_window(&self) -> u64 {
+        match self.successes_at_open {
+            None => 0,
+            Some(open) => self.successes_at_close.unwrap_or(self.successes) - open,
+        }
+    }
 }
 
 impl Instance {
@@ -64,6 +111,7 @@ impl Instance {
             cpu_passing: false,
             draining: false,
             cpu_rng: streams.rng(replica, "cpu"),
+            books: InstanceBooks::default(),
         }
     }
 }
@@ -170,6 +218,35 @@ pub struct Service {
     cpu_work: Vec<CpuWork>,
 }
 
+/// A service's own figures: those of every component whose work waits for threads and CPUs,
+/// then its waits and its instances.
+const SERVICE_FIGURES: [FigureInfo; 9] = [
+    RESOURCE_FIGURES[0],
+    RESOURCE_FIGURES[1],
+    RESOURCE_FIGURES[2],
+    RESOURCE_FIGURES[3],
+    RESOURCE_FIGURES[4],
+    RESOURCE_FIGURES[5],
+    FigureInfo {
+        name: "wait_s",
+        summary: "Time from a counted call's arrival at its instance to the start of its work (a thread taken and its CPU burst begun), s: {count, mean, p50, p95, p99, p999, max}. With threads = CPUs this is the wait Erlang C predicts.",
+        unit: FigureUnit::Latency,
+        column: Some("wait p99"),
+    },
+    FigureInfo {
+        name: "waited_fraction",
+        summary: "Share of counted calls whose work did not start at once (Erlang C's P(wait > 0)).",
+        unit: FigureUnit::Ratio,
+        column: Some("waited"),
+    },
+    FigureInfo {
+        name: "per_replica",
+        summary: "Each instance: replica, arrivals (counted), throughput_per_s (successes finishing in the counting window), cpu_utilization and thread_occupancy (over its time in service; null when unlimited).",
+        unit: FigureUnit::List,
+        column: None,
+    },
+];
+
 /// The call-timer argument of a CPU burst's end: the instance's incarnation when it started
 /// (bit 31 is kept clear for other call timers of this kind).
 const INCARNATION_MASK: u32 = u32::MAX >> 1;
@@ -195,6 +272,7 @@ impl Component for Service {
             },
         ],
         error_causes: &[],
+        figures: &SERVICE_FIGURES,
         example: r#"Service(replicas: 2, threads: 4, cpus: 2, cpu: Exp(mean: "2ms"), calls: [Call(to: "backend")])"#,
     };
 
@@ -222,7 +300,11 @@ impl Component for Service {
                 })
                 .collect(),
             instances: (0..model.replicas)
-                .map(|r| Instance::new(&streams, r))
+                .map(|r| {
+                    let mut inst = Instance::new(&streams, r);
+                    inst.books.in_service.inc(0);
+                    inst
+                })
                 .collect(),
             active: model.replicas,
             route_rng: streams.rng(0, "route"),
@@ -270,18 +352,23 @@ impl Component for Service {
         };
         call.replica = replica;
         let (hops, class) = (call.hops, call.attrs.class);
+        let arrival = Arrival {
+            at_ns: call.arrived_ns,
+            counted: call.counted,
+        };
         let Some(inst) = self.instances.get_mut(replica as usize) else {
             ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
             return;
         };
         call.incarnation = inst.incarnation;
+        inst.books.arrivals += u64::from(arrival.counted);
         if inst.down {
             ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
         } else if hops > max_hops {
             ctx.refuse(id, ErrorCause::HOP_LIMIT);
         } else if inst.threads_busy < self.model.threads {
             call.holds_capacity = true;
-            self.start_work(replica, id, class, ctx);
+            self.start_work(replica, id, class, arrival, ctx);
         } else if (inst.thread_queue.len() as u64) < u64::from(self.model.queue_limit) {
             inst.thread_queue.push_back(id);
             let now = ctx.now_ns();
@@ -306,6 +393,53 @@ impl Component for Service {
     #[inline(always)]
     fn on_call_timer(&mut self, id: CallId, replica: u32, arg: u32, ctx: &mut Ctx<'_>) {
         self.on_cpu_done(replica, arg & INCARNATION_MASK, id, ctx);
+    }
+
+    fn on_window_edge(&mut self, now_ns: u64, open: bool) {
+        for inst in &mut self.instances {
+            inst.books.window_edge(now_ns, open);
+        }
+    }
+
+    fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {
+        let mut f = stats.resource_figures(window, end_ns);
+        let waited = stats.wait.count();
+        f.insert(
+            "wait_s".into(),
+            serde_json::json!(stats.wait.summary_with_zeros(stats.waits_zero)),
+        );
+        let all = waited + stats.waits_zero;
+        f.insert(
+            "waited_fraction".into(),
+            serde_json::json!(if all == 0 {
+                0.0
+            } else {
+                waited as f64 / all as f64
+            }),
+        );
+        let (threads, cpus) = self.per_instance();
+        let per: Vec<serde_json::Value> = self
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(r, inst)| {
+                let b = &inst.books;
+                let in_service = b.in_service.area(end_ns);
+                let share = |busy: &Level, per: Option<u64>| {
+                    let cap = u128::from(per?) * in_service;
+                    (cap > 0).then(|| busy.area(end_ns) as f64 / cap as f64)
+                };
+                serde_json::json!({
+                    "replica": r,
+                    "arrivals": b.arrivals,
+                    "throughput_per_s": b.departures_in_window() as f64 / window.length_s(),
+                    "cpu_utilization": share(&b.cpus, cpus),
+                    "thread_occupancy": share(&b.threads, threads),
+                })
+            })
+            .collect();
+        f.insert("per_replica".into(), serde_json::Value::Array(per));
+        f
     }
 
     fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
@@ -346,17 +480,32 @@ impl Component for Service {
 impl Service {
     /// Give the call (already marked as holding it) a thread and start its CPU work.
     #[inline]
-    fn start_work(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx<'_>) {
+    fn start_work(
+        &mut self,
+        replica: u32,
+        id: CallId,
+        class: u8,
+        arrival: Arrival,
+        ctx: &mut Ctx<'_>,
+    ) {
         let now = ctx.now_ns();
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy += 1;
+        inst.books.threads.inc(now);
         ctx.stats().threads_busy.inc(now);
-        self.run_cpu(replica, id, class, ctx);
+        self.run_cpu(replica, id, class, arrival, ctx);
     }
 
     /// The call (holding a thread) starts its CPU burst, or waits for a CPU.
     #[inline(always)]
-    fn run_cpu(&mut self, replica: u32, id: CallId, class: u8, ctx: &mut Ctx<'_>) {
+    fn run_cpu(
+        &mut self,
+        replica: u32,
+        id: CallId,
+        class: u8,
+        arrival: Arrival,
+        ctx: &mut Ctx<'_>,
+    ) {
         let now = ctx.now_ns();
         let class = class as usize;
         let inst = &mut self.instances[replica as usize];
@@ -374,12 +523,16 @@ impl Service {
                 );
                 inst.cpu_passing = false;
             } else {
+                inst.books.cpus.inc(now);
                 ctx.stats().cpus_busy.inc(now);
             }
             let incarnation = inst.incarnation;
             ctx.call_timer(burst, id, incarnation, Side::Callee);
+            // Its work starts now: a thread taken and its burst begun.
+            ctx.stats()
+                .record_wait(arrival.counted, now - arrival.at_ns);
         } else {
-            inst.cpu_queue.push_back((id, burst));
+            inst.cpu_queue.push_back((id, burst, arrival));
         }
     }
 
@@ -408,6 +561,7 @@ impl Service {
         if self.model.calls.is_empty() {
             // A leaf service answers as its burst ends (a burst runs on a thread), then
             // passes the thread on.
+            self.instances[replica as usize].books.successes += 1;
             if ctx.answer(id, Ok(0)) {
                 self.pass_thread(replica, ctx);
             }
@@ -420,11 +574,14 @@ impl Service {
             if inst.cpu_passing {
                 // Nobody took it.
                 inst.cpu_passing = false;
+                inst.books.cpus.dec(now);
                 ctx.stats().cpus_busy.dec(now);
             }
-        } else if let Some((next, burst)) = inst.cpu_queue.pop_front() {
+        } else if let Some((next, burst, arrival)) = inst.cpu_queue.pop_front() {
             // The CPU passes straight to the next waiting burst: busy count unchanged.
             ctx.call_timer(burst, next, incarnation, Side::Callee);
+            ctx.stats()
+                .record_wait(arrival.counted, now - arrival.at_ns);
         }
     }
 
@@ -588,12 +745,17 @@ impl Service {
             if let Some(c) = ctx.call_mut(next) {
                 c.holds_capacity = true;
                 let class = c.attrs.class;
-                self.run_cpu(replica, next, class, ctx);
+                let arrival = Arrival {
+                    at_ns: c.arrived_ns,
+                    counted: c.counted,
+                };
+                self.run_cpu(replica, next, class, arrival, ctx);
                 return;
             }
         }
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy -= 1;
+        inst.books.threads.dec(now);
         ctx.stats().threads_busy.dec(now);
         if inst.draining && inst.threads_busy == 0 {
             self.drained(replica, ctx);
@@ -615,11 +777,23 @@ impl Service {
         u64::from(self.active) + draining as u64
     }
 
-    /// Tell the statistics the capacity now.
-    fn update_capacity(&self, ctx: &mut Ctx<'_>) {
+    /// Tell the statistics the capacity now (and each instance whether it counts).
+    fn update_capacity(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now_ns();
+        let active = self.active as usize;
+        for (r, inst) in self.instances.iter_mut().enumerate() {
+            let counts = u64::from(r < active || inst.draining);
+            let level = &mut inst.books.in_service;
+            if level.value() != counts {
+                if counts == 1 {
+                    level.inc(now);
+                } else {
+                    level.dec(now);
+                }
+            }
+        }
         let n = self.counted_instances();
         let (threads, cpus) = self.per_instance();
-        let now = ctx.now_ns();
         ctx.stats()
             .set_capacity(now, threads.map(|t| t * n), cpus.map(|c| c * n));
     }
@@ -669,6 +843,11 @@ impl Service {
     /// both).
     #[inline(always)]
     fn finish(&mut self, replica: u32, id: CallId, outcome: Outcome, ctx: &mut Ctx<'_>) {
+        if outcome.is_ok()
+            && let Some(inst) = self.instances.get_mut(replica as usize)
+        {
+            inst.books.successes += 1;
+        }
         if ctx.answer(id, outcome) {
             self.pass_thread(replica, ctx);
         }
@@ -688,6 +867,8 @@ impl Service {
         let stats = ctx.stats();
         stats.threads_busy.sub(now, u64::from(inst.threads_busy));
         stats.cpus_busy.sub(now, u64::from(inst.cpus_busy));
+        inst.books.threads.sub(now, u64::from(inst.threads_busy));
+        inst.books.cpus.sub(now, u64::from(inst.cpus_busy));
         stats.queue_len.sub(now, inst.thread_queue.len() as u64);
         inst.threads_busy = 0;
         inst.cpus_busy = 0;

@@ -89,7 +89,7 @@ impl World {
                 },
             );
             let (threads, cpus) = live.capacity();
-            let stats = NodeStats::new(&window, threads, cpus);
+            let stats = NodeStats::new(&window, threads, cpus, topo.classes.len());
             nodes.push(Node { live, stats });
             faults.push(Faults::new(
                 StreamKey {
@@ -463,8 +463,9 @@ impl World {
             Event::CountingWindow { open } => {
                 self.window_closed |= !open;
                 let now = self.core.queue.now().as_nanos();
-                for s in self.nodes.iter_mut().map(|n| &mut n.stats) {
-                    s.counting_window_edge(now, open);
+                for n in &mut self.nodes {
+                    n.stats.counting_window_edge(now, open);
+                    n.live.on_window_edge(now, open);
                 }
             }
             Event::Command { index } => self.on_scheduled_command(index),

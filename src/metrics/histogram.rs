@@ -100,6 +100,46 @@ impl LatencyHistogram {
     }
 }
 
+impl LatencyHistogram {
+    /// The summary of these values and `zeros` more that are exactly 0 (waits: most calls
+    /// do not wait, and those are counted rather than recorded).
+    pub fn summary_with_zeros(&self, zeros: u64) -> LatencySummary {
+        let positive = self.count();
+        let n = positive + zeros;
+        if zeros == 0 || positive == 0 {
+            let mut s = self.summary();
+            if positive == 0 {
+                s.count = zeros;
+            }
+            return s;
+        }
+        // The q-quantile is the ⌈q·n⌉-th value: a zero while that rank is within the zeros,
+        // else the (rank − zeros)-th positive value (asked for half a rank below it, so the
+        // histogram's own ⌈q'·count⌉ lands on it whatever the rounding).
+        let quantile = |q: f64| -> f64 {
+            let rank = (q * n as f64).ceil().max(1.0) as u64;
+            if rank <= zeros {
+                return 0.0;
+            }
+            let q_positive = ((rank - zeros) as f64 - 0.5) / positive as f64;
+            let [v] = self
+                .buckets
+                .quantiles_ns([q_positive], self.max_ns)
+                .map(|v| v.min(self.max_ns));
+            nanos_to_secs(v)
+        };
+        LatencySummary {
+            count: n,
+            mean: self.sum_ns as f64 / n as f64 / 1e9,
+            p50: quantile(0.50),
+            p95: quantile(0.95),
+            p99: quantile(0.99),
+            p999: quantile(0.999),
+            max: nanos_to_secs(self.max_ns),
+        }
+    }
+}
+
 /// Latency statistics in seconds. Percentiles carry HdrHistogram's relative error (0.1 %);
 /// mean and max are exact. When `count` is 0 nothing was measured: the other values are 0
 /// and mean nothing (the text output prints "n/a").
@@ -133,6 +173,24 @@ pub struct LatencySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zeros_join_the_distribution_by_rank() {
+        // 60 zeros and 40 values 1..=40 ms: n = 100.
+        let mut h = LatencyHistogram::new();
+        for v in 1..=40u64 {
+            h.record(v * 1_000_000);
+        }
+        let s = h.summary_with_zeros(60);
+        assert_eq!(s.count, 100);
+        assert_eq!(s.p50, 0.0, "the 50th value is a zero");
+        // The 95th value is the 35th positive one, 35 ms (0.1 % buckets).
+        assert!((s.p95 - 0.035).abs() < 0.035 * 0.002, "{}", s.p95);
+        assert!((s.p99 - 0.039).abs() < 0.039 * 0.002, "{}", s.p99);
+        // Exact mean: (1 + … + 40) ms / 100.
+        assert!((s.mean - 0.0082).abs() < 1e-12, "{}", s.mean);
+        assert_eq!(LatencyHistogram::new().summary_with_zeros(5).count, 5);
+    }
 
     #[test]
     fn mean_is_exact_and_quantiles_close() {

@@ -85,8 +85,13 @@ pub struct NodeStats {
     pub errors: [u64; ErrorCause::MAX],
     /// Counted calls unfinished when the drain ended.
     pub censored: u64,
-    /// Latency of counted successes.
-    pub latency: LatencyHistogram,
+    /// Counted arrivals, successes (with their latency) and failures, by request class.
+    pub by_class: Vec<ClassStats>,
+    /// Waits longer than zero of counted calls before their work started (see
+    /// [`NodeStats::record_wait`]).
+    pub wait: LatencyHistogram,
+    /// Counted calls whose work started at once.
+    pub waits_zero: u64,
     /// Latency of counted failures.
     pub error_latency: LatencyHistogram,
     /// Counted calls in flight, integrated over all time after warm-up (Little's L).
@@ -117,6 +122,20 @@ pub struct NodeStats {
     pub series: Series,
 }
 
+/// One request class's figures at one node.
+#[derive(Debug, Clone, Default)]
+pub struct ClassStats {
+    /// Counted arrivals.
+    pub arrivals: u64,
+    /// Counted successes.
+    pub completions: u64,
+    /// Counted failures.
+    pub errors: u64,
+    /// Latency of counted successes (the node's latency is the merge over classes: one
+    /// histogram record per call).
+    pub latency: LatencyHistogram,
+}
+
 /// The measurement window and series settings shared by every node.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
@@ -144,8 +163,13 @@ impl Window {
 }
 
 impl NodeStats {
-    /// Empty statistics.
-    pub fn new(w: &Window, thread_capacity: Option<u64>, cpu_capacity: Option<u64>) -> Self {
+    /// Empty statistics for `classes` request classes.
+    pub fn new(
+        w: &Window,
+        thread_capacity: Option<u64>,
+        cpu_capacity: Option<u64>,
+        classes: usize,
+    ) -> Self {
         let _ = w;
         Self {
             arrivals: 0,
@@ -156,7 +180,9 @@ impl NodeStats {
             successes_at_tick: 0,
             errors: [0; ErrorCause::MAX],
             censored: 0,
-            latency: LatencyHistogram::new(),
+            by_class: vec![ClassStats::default(); classes.max(1)],
+            wait: LatencyHistogram::new(),
+            waits_zero: 0,
             error_latency: LatencyHistogram::new(),
             in_flight_counted: Level::new(),
             in_flight_uncounted: Level::new(),
@@ -215,11 +241,14 @@ impl NodeStats {
         (cap > 0).then(|| self.cpus_busy.area(end_ns) as f64 / cap as f64)
     }
 
-    /// A call arrived.
+    /// A call of request class `class` arrived.
     #[inline(always)]
-    pub fn arrive(&mut self, now_ns: u64, counted: bool) {
+    pub fn arrive(&mut self, now_ns: u64, counted: bool, class: u8) {
         if counted {
             self.arrivals += 1;
+            if let Some(c) = self.by_class.get_mut(usize::from(class)) {
+                c.arrivals += 1;
+            }
             self.in_flight_counted.inc(now_ns);
         } else {
             self.in_flight_uncounted.inc(now_ns);
@@ -244,6 +273,7 @@ impl NodeStats {
         arrived_ns: u64,
         counted: bool,
         outcome: Result<(), ErrorCause>,
+        class: u8,
     ) {
         let latency_ns = now_ns.saturating_sub(arrived_ns);
         // One bucket computation serves the report and the series window.
@@ -265,18 +295,82 @@ impl NodeStats {
         match outcome {
             Ok(()) => {
                 self.completions += 1;
-                self.latency.record_in(bucket, latency_ns);
+                if let Some(c) = self.by_class.get_mut(usize::from(class)) {
+                    c.completions += 1;
+                    c.latency.record_in(bucket, latency_ns);
+                }
             }
-            Err(cause) => self.count_error(cause, latency_ns),
+            Err(cause) => self.count_error(cause, latency_ns, class),
         }
     }
 
     /// A counted call failed (out of line: `finish` is inlined at every answer).
     #[cold]
     #[inline(never)]
-    fn count_error(&mut self, cause: ErrorCause, latency_ns: u64) {
+    fn count_error(&mut self, cause: ErrorCause, latency_ns: u64, class: u8) {
         self.errors[cause.index()] += 1;
+        if let Some(c) = self.by_class.get_mut(usize::from(class)) {
+            c.errors += 1;
+        }
         self.error_latency.record(latency_ns);
+    }
+
+    /// A call's work started `wait_ns` after it arrived (it waited for a thread, a CPU, a
+    /// connection). Counted calls only; a zero wait is a count, not a histogram record.
+    #[inline(always)]
+    pub fn record_wait(&mut self, counted: bool, wait_ns: u64) {
+        if !counted {
+            return;
+        }
+        if wait_ns == 0 {
+            self.waits_zero += 1;
+        } else {
+            self.wait.record(wait_ns);
+        }
+    }
+
+    /// The figures of a component whose work waits for threads and CPUs (a service; a
+    /// balancer keeps the same keys, with no threads or CPUs of its own): occupancy and
+    /// utilization over ∫capacity dt, time-averaged busy threads, CPUs and queue, the
+    /// longest queue, in the counting window.
+    pub fn resource_figures(&self, w: &Window, end_ns: u64) -> report::Figures {
+        let len_ns = (w.duration_ns - w.warmup_ns).max(1) as f64;
+        let mean = |area: u128| area as f64 / len_ns;
+        let mut f = report::Figures::new();
+        f.insert(
+            "thread_occupancy".into(),
+            serde_json::json!(self.thread_occupancy(end_ns)),
+        );
+        f.insert(
+            "cpu_utilization".into(),
+            serde_json::json!(self.cpu_utilization(end_ns)),
+        );
+        f.insert(
+            "mean_busy_threads".into(),
+            serde_json::json!(mean(self.threads_busy.area(end_ns))),
+        );
+        f.insert(
+            "mean_busy_cpus".into(),
+            serde_json::json!(mean(self.cpus_busy.area(end_ns))),
+        );
+        f.insert(
+            "mean_queue_len".into(),
+            serde_json::json!(mean(self.queue_len.area(end_ns))),
+        );
+        f.insert(
+            "max_queue_len".into(),
+            serde_json::json!(self.queue_len.max()),
+        );
+        f
+    }
+
+    /// Latency of counted successes, every class together.
+    pub fn latency(&self) -> LatencyHistogram {
+        let mut all = LatencyHistogram::new();
+        for c in &self.by_class {
+            all.merge(&c.latency);
+        }
+        all
     }
 
     /// The counting window opens (at warm-up) or closes (at the end of arrivals) now.
@@ -332,7 +426,11 @@ impl NodeStats {
 
     /// Sum of the sojourn of every counted finished call, ns (successes and failures).
     pub fn sojourn_sum_ns(&self) -> u128 {
-        self.latency.sum_ns() + self.error_latency.sum_ns()
+        self.by_class
+            .iter()
+            .map(|c| c.latency.sum_ns())
+            .sum::<u128>()
+            + self.error_latency.sum_ns()
     }
 
     /// Counted failures of every cause.

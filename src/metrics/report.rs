@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{ErrorCause, LatencySummary, NodeStats, SeriesPoint, Window};
 
 /// Version of the JSON report's shape.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -146,9 +146,31 @@ pub struct EndToEnd {
     pub in_flight_at_close: u64,
     /// Mean time in the system of every finished request, successes and failures, s (W).
     pub mean_sojourn_s: f64,
+    /// Arrivals, successes, failures and latency by request class (SLOs per endpoint).
+    pub by_class: BTreeMap<String, ClassReport>,
 }
 
-/// One component's signals.
+/// One request class's figures at a component or end to end.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct ClassReport {
+    /// Requests (calls) of this class that arrived in the counting window.
+    pub arrivals: u64,
+    /// Of those, answered successfully.
+    pub completions: u64,
+    /// Of those, failed.
+    pub errors: u64,
+    /// errors / (completions + errors).
+    pub error_rate: f64,
+    /// Latency of its successes, s.
+    pub latency_s: LatencySummary,
+}
+
+/// A component kind's own figures, by name (`hit_ratio`, `cpu_utilization`, ...), flattened
+/// into its component's report object. Each kind lists its figures, with what they mean, in
+/// its metadata (`components::KindMeta::figures`).
+pub type Figures = BTreeMap<String, serde_json::Value>;
+
+/// One component's signals: the figures every component has, then its kind's own.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ComponentReport {
     /// `service`, `load_balancer`, ...
@@ -169,18 +191,6 @@ pub struct ComponentReport {
     pub throughput_per_s: f64,
     /// errors / (completions + errors).
     pub error_rate: f64,
-    /// ∫busy threads dt / ∫threads dt; null when threads are unlimited.
-    pub thread_occupancy: Option<f64>,
-    /// ∫busy CPUs dt / ∫CPUs dt; null when CPUs are unlimited or there are none.
-    pub cpu_utilization: Option<f64>,
-    /// Time-averaged busy threads (all replicas).
-    pub mean_busy_threads: f64,
-    /// Time-averaged busy CPUs (all replicas).
-    pub mean_busy_cpus: f64,
-    /// Time-averaged requests waiting for a thread (all replicas).
-    pub mean_queue_len: f64,
-    /// Most requests waiting at once (all replicas).
-    pub max_queue_len: u64,
     /// Time-averaged counted calls in the component (Little's L = λ W exactly).
     pub mean_in_flight: f64,
     /// Calls in the component (counted or not) when the counting window closed.
@@ -191,6 +201,52 @@ pub struct ComponentReport {
     pub latency_s: LatencySummary,
     /// Latency of failures, s.
     pub error_latency_s: LatencySummary,
+    /// Arrivals, successes, failures and latency by request class.
+    pub by_class: BTreeMap<String, ClassReport>,
+    /// The kind's own figures, flattened into this object (a service's `cpu_utilization`,
+    /// a router's `routed`); see `figures` in each kind's description.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+impl ComponentReport {
+    /// A kind figure as a number, if it is one.
+    pub fn figure(&self, name: &str) -> Option<f64> {
+        self.figures.get(name).and_then(serde_json::Value::as_f64)
+    }
+}
+
+/// The figures by class of `stats` (merged over several nodes for end to end).
+fn by_class(stats: &[&NodeStats], classes: &[String]) -> BTreeMap<String, ClassReport> {
+    let mut out = BTreeMap::new();
+    for (i, name) in classes.iter().enumerate() {
+        let mut c = ClassReport::default();
+        let mut latency = super::LatencyHistogram::new();
+        for s in stats {
+            if let Some(k) = s.by_class.get(i) {
+                c.arrivals += k.arrivals;
+                c.completions += k.completions;
+                c.errors += k.errors;
+                latency.merge(&k.latency);
+            }
+        }
+        if c.arrivals + c.completions + c.errors == 0 {
+            continue;
+        }
+        c.error_rate = ratio(c.errors, c.completions + c.errors);
+        c.latency_s = latency.summary();
+        out.insert(name.clone(), c);
+    }
+    out
+}
+
+/// What names the numbered things in statistics: error causes and request classes.
+#[derive(Debug, Clone, Copy)]
+pub struct Names<'a> {
+    /// Error causes by id.
+    pub causes: &'a [&'a str],
+    /// Request classes by id.
+    pub classes: &'a [String],
 }
 
 /// The SLO verdict.
@@ -292,13 +348,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 impl EndToEnd {
     /// Combine workload statistics (one or more) into end-to-end figures.
-    /// `cause_names` names error causes by id.
-    pub fn from_stats(
-        stats: &mut [&mut NodeStats],
-        w: &Window,
-        end_ns: u64,
-        cause_names: &[&str],
-    ) -> Self {
+    pub fn from_stats(stats: &[&NodeStats], w: &Window, end_ns: u64, names: Names<'_>) -> Self {
         let mut latency = super::LatencyHistogram::new();
         let mut error_latency = super::LatencyHistogram::new();
         let mut out = EndToEnd::default();
@@ -306,7 +356,7 @@ impl EndToEnd {
         let mut area = 0u128;
         let mut sojourn = 0u128;
         let mut departures = 0u64;
-        for s in stats.iter_mut() {
+        for s in stats {
             out.offered += s.arrivals;
             out.completed += s.completions;
             departures += s.departures_in_window();
@@ -314,13 +364,14 @@ impl EndToEnd {
             for (e, n) in errors.iter_mut().zip(s.errors) {
                 *e += n;
             }
-            latency.merge(&s.latency);
+            latency.merge(&s.latency());
             error_latency.merge(&s.error_latency);
             area += s.in_flight_counted.area_since_start(end_ns);
             sojourn += s.sojourn_sum_ns();
         }
         out.errors = errors.iter().sum();
-        out.errors_by_cause = causes(&errors, cause_names);
+        out.errors_by_cause = causes(&errors, names.causes);
+        out.by_class = by_class(stats, names.classes);
         out.throughput_per_s = departures as f64 / w.length_s();
         out.error_rate = ratio(out.errors, out.completed + out.errors);
         out.latency_s = latency.summary();
@@ -338,20 +389,17 @@ impl EndToEnd {
 }
 
 impl ComponentReport {
-    /// A component's figures; `cause_names` names error causes by id.
+    /// A component's common figures, with its kind's own (`figures`).
     pub fn from_stats(
         kind: &str,
         replicas: u32,
-        s: &mut NodeStats,
+        s: &NodeStats,
         w: &Window,
         end_ns: u64,
-        cause_names: &[&str],
+        names: Names<'_>,
+        figures: Figures,
     ) -> Self {
         let errors = s.error_count();
-        let len_ns = (w.duration_ns - w.warmup_ns).max(1) as f64;
-        let mean = |l: &super::Level| l.area(end_ns) as f64 / len_ns;
-        let threads = mean(&s.threads_busy);
-        let cpus = mean(&s.cpus_busy);
         let finished = s.completions + errors;
         Self {
             kind: kind.to_string(),
@@ -359,16 +407,10 @@ impl ComponentReport {
             arrivals: s.arrivals,
             completions: s.completions,
             errors,
-            errors_by_cause: causes(&s.errors, cause_names),
+            errors_by_cause: causes(&s.errors, names.causes),
             censored: s.censored,
             throughput_per_s: s.departures_in_window() as f64 / w.length_s(),
             error_rate: ratio(errors, finished),
-            thread_occupancy: s.thread_occupancy(end_ns),
-            cpu_utilization: s.cpu_utilization(end_ns),
-            mean_busy_threads: threads,
-            mean_busy_cpus: cpus,
-            mean_queue_len: s.queue_len.area(end_ns) as f64 / len_ns,
-            max_queue_len: s.queue_len.max(),
             mean_in_flight: s.in_flight_counted.area_since_start(end_ns) as f64
                 / 1e9
                 / w.length_s(),
@@ -378,8 +420,10 @@ impl ComponentReport {
             } else {
                 s.sojourn_sum_ns() as f64 / 1e9 / finished as f64
             },
-            latency_s: s.latency.summary(),
+            latency_s: s.latency().summary(),
             error_latency_s: s.error_latency.summary(),
+            by_class: by_class(&[s], names.classes),
+            figures,
         }
     }
 }

@@ -40,7 +40,7 @@ fn cpu_state(sim: &Simulation, node: usize) -> Vec<(HashSet<CallId>, Vec<CallId>
         .iter()
         .enumerate()
         .map(|(r, inst)| {
-            let queued: Vec<CallId> = inst.cpu_queue.iter().map(|&(id, _)| id).collect();
+            let queued: Vec<CallId> = inst.cpu_queue.iter().map(|&(id, _, _)| id).collect();
             let running = if inst.down {
                 HashSet::new()
             } else {
@@ -153,7 +153,7 @@ fn cpu_level_matches_running_bursts_and_cpus_serve_fifo() {
                     }
                     let report = sim.finish();
                     for (j, name) in ["web", "db", "log"].iter().enumerate() {
-                        let reported = report.components[*name].mean_busy_cpus;
+                        let reported = report.components[*name].figure("mean_busy_cpus").unwrap();
                         let mine = area[j] as f64 / (end - warm) as f64;
                         assert!(
                             (reported - mine).abs() <= 1e-9 * mine.max(1.0),

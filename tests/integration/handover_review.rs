@@ -175,7 +175,7 @@ fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
                 u64::from(inst.cpus_busy) + inst.cpu_queue.len() as u64,
                 "{what}: svc {i} r{r} cpu phase"
             );
-            for (id, _) in &inst.cpu_queue {
+            for (id, _, _) in &inst.cpu_queue {
                 let c = w.core.calls.get(*id).expect("cpu-queued call alive");
                 assert!(c.holds_capacity && c.outcome.is_none());
             }

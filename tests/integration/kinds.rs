@@ -94,14 +94,90 @@ fn every_kind_runs_from_its_example_and_reports_under_its_name() {
         );
         assert_eq!(c.errors, 0, "{}: {:?}", kind.name, c.errors_by_cause);
         assert_eq!(report.end_to_end.completed, c.completions, "{}", kind.name);
-        // Its JSON object carries only keys the schema documents.
+        // Its JSON object carries the common keys the schema documents and the figures
+        // its kind declares, each of them, and nothing else.
         let json = serde_json::to_value(c).unwrap();
+        let declared: BTreeSet<&str> = kind.meta.figures.iter().map(|f| f.name).collect();
         for key in json.as_object().unwrap().keys() {
             assert!(
-                schema_keys.contains(key),
-                "{}: key `{key}` is not in the report schema",
+                schema_keys.contains(key) || declared.contains(key.as_str()),
+                "{}: key `{key}` is neither common nor one of its declared figures",
+                kind.name
+            );
+        }
+        for name in &declared {
+            assert!(
+                c.figures.contains_key(*name),
+                "{}: declared figure `{name}` is missing",
+                kind.name
+            );
+            assert!(
+                !schema_keys.contains(*name),
+                "{}: figure `{name}` shadows a common key",
                 kind.name
             );
         }
     }
+}
+
+#[test]
+fn per_replica_figures_add_up_to_the_service() {
+    let topo = load(
+        r#"Topology(duration: "30s", warmup: "3s", seed: 12,
+            workloads: {"users": Open(rate: "900/s", to: "web")},
+            components: {"web": Service(replicas: 3, threads: 4, cpus: 2, cpu: Exp(mean: "4ms"))})"#,
+    );
+    let r = run(&topo, 0);
+    let web = &r.components["web"];
+    let per = web.figures["per_replica"].as_array().unwrap();
+    assert_eq!(per.len(), 3);
+    let sum = |key: &str| per.iter().map(|p| p[key].as_f64().unwrap()).sum::<f64>();
+    assert_eq!(sum("arrivals") as u64, web.arrivals);
+    assert!(
+        (sum("throughput_per_s") - web.throughput_per_s).abs() < 1e-9,
+        "{} vs {}",
+        sum("throughput_per_s"),
+        web.throughput_per_s
+    );
+    // Equal instances and capacity: the mean of their utilizations is the service's.
+    let cpu = web.figure("cpu_utilization").unwrap();
+    assert!((sum("cpu_utilization") / 3.0 - cpu).abs() < 1e-9);
+    let threads = web.figure("thread_occupancy").unwrap();
+    assert!((sum("thread_occupancy") / 3.0 - threads).abs() < 1e-9);
+}
+
+#[test]
+fn figures_by_class_split_the_component_and_the_end_to_end_figures() {
+    // A pure delay with a constant time per class: each class's latency is exact.
+    let topo = load(
+        r#"Topology(duration: "20s", warmup: "2s", seed: 6,
+            workloads: {"users": Open(rate: "500/s", to: "api", mix: {"read": 0.8, "write": 0.2})},
+            components: {"api": Service(threads: "unlimited", cpus: "unlimited",
+                cpu: Const("2ms"), cpu_by_class: {"write": Const("7ms")})})"#,
+    );
+    let r = run(&topo, 0);
+    for by_class in [&r.components["api"].by_class, &r.end_to_end.by_class] {
+        let read = &by_class["read"];
+        let write = &by_class["write"];
+        assert!((read.latency_s.mean - 0.002).abs() < 1e-9);
+        assert!((write.latency_s.mean - 0.007).abs() < 1e-9);
+        assert!((write.latency_s.p99 - 0.007).abs() < 0.007 * 1e-3);
+        assert_eq!(read.errors + write.errors, 0);
+    }
+    let c = &r.components["api"];
+    assert_eq!(
+        c.by_class["read"].arrivals + c.by_class["write"].arrivals,
+        c.arrivals
+    );
+    assert_eq!(
+        c.by_class["read"].completions + c.by_class["write"].completions,
+        c.completions
+    );
+    // 20 % writes, binomial sd over 9000 arrivals ≈ 38.
+    let writes = c.by_class["write"].arrivals as f64;
+    let n = c.arrivals as f64;
+    assert!(
+        (writes - 0.2 * n).abs() < 4.0 * (n * 0.2 * 0.8).sqrt(),
+        "{writes} of {n}"
+    );
 }

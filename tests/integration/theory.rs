@@ -32,17 +32,41 @@ fn check_mm1(rho: f64, duration_s: u32, reps: u32) {
     // Sojourn in FCFS M/M/1 is exponential with rate μ − λ.
     let p99 = 100f64.ln() / (mu - lambda);
     est(&|r| r.end_to_end.latency_s.p99).assert_near(p99, HDR * p99, &format!("M/M/1 ρ={rho} P99"));
-    est(&|r| r.components["s"].cpu_utilization.unwrap_or(0.0)).assert_near(
+    est(&|r| r.components["s"].figure("cpu_utilization").unwrap_or(0.0)).assert_near(
         rho,
         0.0,
         "M/M/1 utilization",
     );
     // Mean number waiting Lq = ρ²/(1−ρ).
-    est(&|r| r.components["s"].mean_queue_len).assert_near(
+    est(&|r| r.components["s"].figure("mean_queue_len").unwrap()).assert_near(
         rho * rho / (1.0 - rho),
         0.0,
         &format!("M/M/1 ρ={rho} Lq"),
     );
+    // The wait before service: P(W > 0) = ρ, E[W] = ρ/(μ − λ), P(W > t) = ρ e^{−(μ−λ)t}.
+    est(&|r| r.components["s"].figure("waited_fraction").unwrap()).assert_near(
+        rho,
+        0.0,
+        &format!("M/M/1 ρ={rho} P(wait > 0)"),
+    );
+    est(&|r| wait(r, "s", "mean")).assert_near(
+        rho / (mu - lambda),
+        0.0,
+        &format!("M/M/1 ρ={rho} mean wait"),
+    );
+    let wait_p99 = (rho / 0.01).ln() / (mu - lambda);
+    est(&|r| wait(r, "s", "p99")).assert_near(
+        wait_p99,
+        HDR * wait_p99,
+        &format!("M/M/1 ρ={rho} wait P99"),
+    );
+}
+
+/// A value of a component's `wait_s` figure.
+fn wait(r: &flashcrowd::metrics::Report, component: &str, key: &str) -> f64 {
+    r.components[component].figures["wait_s"][key]
+        .as_f64()
+        .expect("wait_s holds numbers")
 }
 
 #[test]
@@ -86,10 +110,22 @@ fn mmc_matches_erlang_c() {
         0.0,
         "M/M/4 mean sojourn",
     );
-    replicate(&topo, 10, |r| r.components["pool"].mean_queue_len).assert_near(
-        lambda * wq,
-        0.0,
-        "M/M/4 Lq",
+    replicate(&topo, 10, |r| {
+        r.components["pool"].figure("mean_queue_len").unwrap()
+    })
+    .assert_near(lambda * wq, 0.0, "M/M/4 Lq");
+    // With threads = CPUs the wait before work is Erlang C's: P(W > 0) = C(c, a), mean
+    // C/(cμ − λ), and P(W > t) = C e^{−(cμ−λ)t}.
+    replicate(&topo, 10, |r| {
+        r.components["pool"].figure("waited_fraction").unwrap()
+    })
+    .assert_near(pw, 0.0, "M/M/4 P(wait > 0)");
+    replicate(&topo, 10, |r| wait(r, "pool", "mean")).assert_near(wq, 0.0, "M/M/4 mean wait");
+    let wait_p95 = (pw / 0.05).ln() / (f64::from(c) * mu - lambda);
+    replicate(&topo, 10, |r| wait(r, "pool", "p95")).assert_near(
+        wait_p95,
+        HDR * wait_p95,
+        "M/M/4 wait P95",
     );
 }
 
@@ -129,7 +165,7 @@ fn mm1k_blocking_probability() {
         r.end_to_end.errors_by_cause.keys().collect::<Vec<_>>(),
         vec!["queue_full"]
     );
-    assert!(r.components["s"].max_queue_len <= 4);
+    assert!(r.components["s"].figure("max_queue_len").unwrap() <= 4.0);
 }
 
 /// Exact Mean Value Analysis of a closed network of FCFS single servers and a think time.

@@ -151,8 +151,8 @@ fn closed_loop_users_never_exceed_their_number() {
         "{}",
         r.end_to_end.mean_in_flight
     );
-    assert!((r.components["s"].mean_queue_len - 5.0).abs() < 0.05);
-    assert!(r.components["s"].max_queue_len <= 5);
+    assert!((r.components["s"].figure("mean_queue_len").unwrap() - 5.0).abs() < 0.05);
+    assert!(r.components["s"].figure("max_queue_len").unwrap() <= 5.0);
 }
 
 #[test]
