@@ -208,6 +208,9 @@ pub struct Service {
     pub instances: Vec<Instance>,
     /// Instances in service (`Replicas` changes it).
     pub active: u32,
+    /// Instances keep figures of their own (`per_replica`); off while there is only one,
+    /// whose figures are the service's.
+    books_on: bool,
     /// Its name, seed and replication, to name the streams of instances added later.
     streams: Streams,
     /// Replica choice and call probabilities.
@@ -307,6 +310,7 @@ impl Component for Service {
                 })
                 .collect(),
             active: model.replicas,
+            books_on: model.replicas > 1,
             route_rng: streams.rng(0, "route"),
             streams,
             model,
@@ -361,7 +365,9 @@ impl Component for Service {
             return;
         };
         call.incarnation = inst.incarnation;
-        inst.books.arrivals += u64::from(arrival.counted);
+        if self.books_on {
+            inst.books.arrivals += u64::from(arrival.counted);
+        }
         if inst.down {
             ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
         } else if hops > max_hops {
@@ -423,7 +429,22 @@ impl Component for Service {
             .iter()
             .enumerate()
             .map(|(r, inst)| {
-                let b = &inst.books;
+                let single;
+                let b = if self.books_on {
+                    &inst.books
+                } else {
+                    // One instance: its figures are the service's.
+                    single = InstanceBooks {
+                        arrivals: stats.arrivals,
+                        successes: stats.successes(),
+                        successes_at_open: stats.success_marks().1,
+                        successes_at_close: stats.success_marks().2,
+                        threads: stats.threads_busy.clone(),
+                        cpus: stats.cpus_busy.clone(),
+                        in_service: inst.books.in_service.clone(),
+                    };
+                    &single
+                };
                 let in_service = b.in_service.area(end_ns);
                 let share = |busy: &Level, per: Option<u64>| {
                     let cap = u128::from(per?) * in_service;
@@ -491,7 +512,9 @@ impl Service {
         let now = ctx.now_ns();
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy += 1;
-        inst.books.threads.inc(now);
+        if self.books_on {
+            inst.books.threads.inc(now);
+        }
         ctx.stats().threads_busy.inc(now);
         self.run_cpu(replica, id, class, arrival, ctx);
     }
@@ -523,7 +546,9 @@ impl Service {
                 );
                 inst.cpu_passing = false;
             } else {
-                inst.books.cpus.inc(now);
+                if self.books_on {
+                    inst.books.cpus.inc(now);
+                }
                 ctx.stats().cpus_busy.inc(now);
             }
             let incarnation = inst.incarnation;
@@ -561,7 +586,9 @@ impl Service {
         if self.model.calls.is_empty() {
             // A leaf service answers as its burst ends (a burst runs on a thread), then
             // passes the thread on.
-            self.instances[replica as usize].books.successes += 1;
+            if self.books_on {
+                self.instances[replica as usize].books.successes += 1;
+            }
             if ctx.answer(id, Ok(0)) {
                 self.pass_thread(replica, ctx);
             }
@@ -574,7 +601,9 @@ impl Service {
             if inst.cpu_passing {
                 // Nobody took it.
                 inst.cpu_passing = false;
-                inst.books.cpus.dec(now);
+                if self.books_on {
+                    inst.books.cpus.dec(now);
+                }
                 ctx.stats().cpus_busy.dec(now);
             }
         } else if let Some((next, burst, arrival)) = inst.cpu_queue.pop_front() {
@@ -755,7 +784,9 @@ impl Service {
         }
         let inst = &mut self.instances[replica as usize];
         inst.threads_busy -= 1;
-        inst.books.threads.dec(now);
+        if self.books_on {
+            inst.books.threads.dec(now);
+        }
         ctx.stats().threads_busy.dec(now);
         if inst.draining && inst.threads_busy == 0 {
             self.drained(replica, ctx);
@@ -813,6 +844,18 @@ impl Service {
     /// new work from a random choice (balancers drop them too) and finish what they hold.
     pub fn set_instances(&mut self, count: u32, ctx: &mut Ctx<'_>) {
         let count = count.max(1);
+        if count > 1 && !self.books_on {
+            // The only instance's figures so far are the service's: its books start from them.
+            let stats = ctx.stats();
+            if let Some(first) = self.instances.first_mut() {
+                let b = &mut first.books;
+                b.arrivals = stats.arrivals;
+                b.threads = stats.threads_busy.clone();
+                b.cpus = stats.cpus_busy.clone();
+                (b.successes, b.successes_at_open, b.successes_at_close) = stats.success_marks();
+            }
+            self.books_on = true;
+        }
         if count > self.active {
             for r in self.active..count {
                 match self.instances.get_mut(r as usize) {
@@ -843,7 +886,8 @@ impl Service {
     /// both).
     #[inline(always)]
     fn finish(&mut self, replica: u32, id: CallId, outcome: Outcome, ctx: &mut Ctx<'_>) {
-        if outcome.is_ok()
+        if self.books_on
+            && outcome.is_ok()
             && let Some(inst) = self.instances.get_mut(replica as usize)
         {
             inst.books.successes += 1;

@@ -23,7 +23,7 @@ impl LatencyHistogram {
     }
 
     /// Record one latency.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, ns: u64) {
         self.record_in(Self::bucket_of(ns), ns);
     }

@@ -180,7 +180,8 @@ impl NodeStats {
             successes_at_tick: 0,
             errors: [0; ErrorCause::MAX],
             censored: 0,
-            by_class: vec![ClassStats::default(); classes.max(1)],
+            // Built one by one: a cloned histogram would be copied, not lazily zeroed.
+            by_class: (0..classes.max(1)).map(|_| ClassStats::default()).collect(),
             wait: LatencyHistogram::new(),
             waits_zero: 0,
             error_latency: LatencyHistogram::new(),
@@ -253,6 +254,15 @@ impl NodeStats {
         } else {
             self.in_flight_uncounted.inc(now_ns);
         }
+    }
+
+    /// Successes so far, and their number when the counting window opened and closed.
+    pub fn success_marks(&self) -> (u64, Option<u64>, Option<u64>) {
+        (
+            self.successes(),
+            self.successes_at_open,
+            self.successes_at_close,
+        )
     }
 
     /// Successes so far, counted or not.
