@@ -314,7 +314,7 @@ impl Client {
             counted,
             if user == OPEN_ARRIVAL { 0 } else { user + 1 },
         );
-        ctx.stats().arrive(now, counted, attrs.class);
+        ctx.stats().arrive(now, counted);
         if counted {
             ctx.count_request();
         }

@@ -261,7 +261,7 @@ impl<'a> Ctx<'a> {
         call.arrived_ns = now;
         call.counted = counted;
         call.delivered = true;
-        self.stats.arrive(now, counted, call.attrs.class);
+        self.stats.arrive(now, counted);
         Some(call)
     }
 

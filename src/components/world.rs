@@ -413,14 +413,14 @@ impl World {
                 && c.outcome.is_none()
                 && let Some(s) = self.nodes.get_mut(c.callee as usize).map(|n| &mut n.stats)
             {
-                s.censored += 1;
+                s.censor(c.attrs.class);
             }
             if c.parent.is_none()
                 && c.attrs.counted
                 && !c.caller_done
                 && let Some(s) = self.nodes.get_mut(c.caller as usize).map(|n| &mut n.stats)
             {
-                s.censored += 1;
+                s.censor(c.attrs.class);
             }
         }
     }

@@ -122,18 +122,30 @@ pub struct NodeStats {
     pub series: Series,
 }
 
-/// One request class's figures at one node.
+/// One request class's figures at one node. Only what cannot be derived is counted on the
+/// hot path: successes are the latency histogram's count, and arrivals are successes +
+/// failures + censored (every counted call ends one of these ways).
 #[derive(Debug, Clone, Default)]
 pub struct ClassStats {
-    /// Counted arrivals.
-    pub arrivals: u64,
-    /// Counted successes.
-    pub completions: u64,
     /// Counted failures.
     pub errors: u64,
+    /// Counted calls unfinished when the drain ended.
+    pub censored: u64,
     /// Latency of counted successes (the node's latency is the merge over classes: one
     /// histogram record per call).
     pub latency: LatencyHistogram,
+}
+
+impl ClassStats {
+    /// Counted successes.
+    pub fn completions(&self) -> u64 {
+        self.latency.count()
+    }
+
+    /// Counted arrivals (once the run is over and unfinished calls are censored).
+    pub fn arrivals(&self) -> u64 {
+        self.completions() + self.errors + self.censored
+    }
 }
 
 /// The measurement window and series settings shared by every node.
@@ -242,17 +254,22 @@ impl NodeStats {
         (cap > 0).then(|| self.cpus_busy.area(end_ns) as f64 / cap as f64)
     }
 
-    /// A call of request class `class` arrived.
+    /// A call arrived.
     #[inline(always)]
-    pub fn arrive(&mut self, now_ns: u64, counted: bool, class: u8) {
+    pub fn arrive(&mut self, now_ns: u64, counted: bool) {
         if counted {
             self.arrivals += 1;
-            if let Some(c) = self.by_class.get_mut(usize::from(class)) {
-                c.arrivals += 1;
-            }
             self.in_flight_counted.inc(now_ns);
         } else {
             self.in_flight_uncounted.inc(now_ns);
+        }
+    }
+
+    /// A counted call of class `class` was unfinished when the drain ended.
+    pub fn censor(&mut self, class: u8) {
+        self.censored += 1;
+        if let Some(c) = self.by_class.get_mut(usize::from(class)) {
+            c.censored += 1;
         }
     }
 
@@ -306,7 +323,6 @@ impl NodeStats {
             Ok(()) => {
                 self.completions += 1;
                 if let Some(c) = self.by_class.get_mut(usize::from(class)) {
-                    c.completions += 1;
                     c.latency.record_in(bucket, latency_ns);
                 }
             }
@@ -329,12 +345,9 @@ impl NodeStats {
     /// connection). Counted calls only; a zero wait is a count, not a histogram record.
     #[inline(always)]
     pub fn record_wait(&mut self, counted: bool, wait_ns: u64) {
-        if !counted {
-            return;
-        }
         if wait_ns == 0 {
-            self.waits_zero += 1;
-        } else {
+            self.waits_zero += u64::from(counted);
+        } else if counted {
             self.wait.record(wait_ns);
         }
     }

@@ -224,8 +224,8 @@ fn by_class(stats: &[&NodeStats], classes: &[String]) -> BTreeMap<String, ClassR
         let mut latency = super::LatencyHistogram::new();
         for s in stats {
             if let Some(k) = s.by_class.get(i) {
-                c.arrivals += k.arrivals;
-                c.completions += k.completions;
+                c.arrivals += k.arrivals();
+                c.completions += k.completions();
                 c.errors += k.errors;
                 latency.merge(&k.latency);
             }
