@@ -34,3 +34,4 @@ pub mod kinds;
 pub mod metrics;
 pub mod simulation;
 pub mod topology;
+pub mod units;
