@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Rng;
 use crate::engine::time::secs_to_nanos;
-use crate::topology::units::Duration;
+use crate::units::Duration;
 
 /// z such that P(Z ≤ z) = 0.99 for a standard normal Z.
 const Z_99: f64 = 2.326_347_874_040_840_8;

@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod components;
 pub mod dist;
@@ -34,3 +35,4 @@ pub mod kinds;
 pub mod metrics;
 pub mod simulation;
 pub mod topology;
+pub mod units;

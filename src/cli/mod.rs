@@ -185,7 +185,7 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
         flags.push(format!("--seed {s}"));
     }
     if let Some(d) = &req.duration {
-        let d = match topology::units::Duration::parse(d) {
+        let d = match crate::units::Duration::parse(d) {
             Ok(d) => d,
             Err(msg) => {
                 eprintln!("error: --duration: {msg}");

@@ -12,8 +12,11 @@ pub mod overrides;
 pub mod parse;
 pub mod reference;
 pub mod spec;
-pub mod units;
 pub mod validate;
+
+/// The units moved to [`crate::units`] (below both topology and [`crate::dist`]); this path is
+/// kept because the kind schemas, the events section and the validator import it from here.
+pub use crate::units;
 
 use std::path::Path;
 

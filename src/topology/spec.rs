@@ -15,8 +15,8 @@ pub use super::kinds::Component;
 pub use super::kinds::load_balancer::{Layer, LoadBalancer, Policy};
 pub use super::kinds::router::{Route, Router};
 pub use super::kinds::service::{AnswerValue, Call, CallMode, ServerModel, Service};
-use super::units::{Duration, Rate};
 use crate::dist::Dist;
+use crate::units::{Duration, Rate};
 
 /// The file format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod broken_models;
+mod call_lifecycle;
 mod cli;
 mod cli_determinism;
 mod commands;
@@ -9,9 +10,10 @@ mod common;
 mod conditional_calls;
 mod cpu_handover;
 mod determinism;
-mod engine_review;
+mod event_budgets;
+mod event_queue_order;
 mod flag_errors;
-mod handover_review;
+mod hop_limit;
 mod kinds;
 mod little;
 mod loader_fuzz;
@@ -21,8 +23,9 @@ mod output_checks;
 mod overload;
 mod reference;
 mod report_inputs;
-mod review_findings;
+mod request_budget;
 mod router;
+mod service_capacity_bookkeeping;
 mod set_values;
 mod stability;
 mod theory;

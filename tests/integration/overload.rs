@@ -54,3 +54,21 @@ fn stable_run_is_not_flagged() {
     // The run ends with its last request, not at the next series tick.
     assert!(r.end_s - r.sim_duration_s < 0.2, "ended at {}", r.end_s);
 }
+
+/// The overload note names the cap that was hit (not the number of calls still in flight
+/// when the run ended, often 0).
+#[test]
+fn the_overload_note_names_the_cap() {
+    let topo = load(
+        r#"Topology(duration: "30s", warmup: "1s", limits: Limits(max_in_flight: 500, drain: "10m"),
+            workloads: {"w": Open(rate: "2000/s", to: "s")},
+            components: {"s": Service(cpu: Exp(mean: "1ms"))})"#,
+    );
+    let r = run(&topo, 0);
+    let note = r
+        .unstable
+        .iter()
+        .find(|n| n.contains("max_in_flight"))
+        .expect("overload note");
+    assert!(note.contains("because 500 calls"), "{note}");
+}

@@ -1,8 +1,8 @@
 //! A run without an SLO can still fail: unstable, no request completed, nothing arrived. Each
 //! failure names its reason, exits 1 (as a missed SLO does), and `--no-fail` prints the
-//! verdict but exits 0.
+//! verdict but exits 0. An SLO is not met by a run in which nothing finished.
 
-use crate::common::{cli, model_file, scratch, stdout};
+use crate::common::{cli, load, model_file, run, scratch, stdout};
 
 fn verdict(out: &std::process::Output) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -128,4 +128,25 @@ fn every_request_censored_fails_even_without_slo() {
     let reasons = verdict(&out)["reasons"].to_string();
     assert!(reasons.contains("no request completed"), "{reasons}");
     assert!(reasons.contains("censored"), "{reasons}");
+}
+
+/// With every counted request censored (none finished), the SLO is not met (the p99 of an
+/// empty histogram is 0 and the error rate 0/0 is reported as 0, which would pass).
+#[test]
+fn the_slo_is_not_met_when_nothing_finished() {
+    let topo = load(
+        r#"Topology(duration: "10s", warmup: "0s", limits: Limits(drain: "1s"),
+            workloads: {"w": Open(rate: "10/s", to: "s")},
+            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1h"))},
+            slo: Slo(p99: "100ms", error_rate: 0.001))"#,
+    );
+    let r = run(&topo, 0);
+    assert_eq!(r.end_to_end.completed + r.end_to_end.errors, 0);
+    assert!(r.end_to_end.censored > 0);
+    let slo = r.slo.expect("the model has targets");
+    assert!(
+        !slo.pass,
+        "SLO passes although not one of {} requests finished: {:?}",
+        r.end_to_end.offered, slo.targets
+    );
 }

@@ -1,6 +1,9 @@
 //! Workloads offer what their profiles say: arrival counts against the integral of the rate
 //! (Poisson counts: sd = √mean, so 4σ tolerances), class mixes, closed loops, timeouts.
 
+use flashcrowd::engine::{SimTime, StepOutcome};
+use flashcrowd::simulation::{RunOptions, Simulation};
+
 use crate::common::{errors_of, load, run};
 
 /// Offered requests in [warmup, duration) for a one-service model with this workload.
@@ -196,4 +199,60 @@ fn keys_are_drawn_when_an_ip_hash_balancer_reads_them() {
     };
     assert!(model("IpHash").reads_keys());
     assert!(!model("RoundRobin").reads_keys());
+}
+
+/// Deterministic arrivals on a continuous profile follow the profile's rate, like Poisson
+/// arrivals do (thinning would accept every deterministic candidate, so the workload would run
+/// at the profile's *maximum* rate the whole time).
+#[test]
+fn deterministic_arrivals_follow_a_ramp() {
+    // 10 s at 100/s, 20 s ramping to 500/s (mean 300/s), 10 s at 500/s: 12 000 arrivals.
+    let topo = load(
+        r#"Topology(duration: "40s", warmup: "0s",
+            workloads: {"w": Open(rate: "100/s", to: "s", arrivals: Deterministic,
+                profile: Ramp(to: "500/s", start: "10s", over: "20s"))},
+            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"))})"#,
+    );
+    let n = run(&topo, 0).end_to_end.offered;
+    assert!(
+        (11_900..=12_100).contains(&n),
+        "deterministic ramp offered {n}, expected about 12 000 (20 000 = always the peak rate)"
+    );
+}
+
+/// Deterministic arrivals on a piecewise-constant profile keep their gap across rate changes
+/// (restarting it at each change is exact only for Poisson, by memorylessness: with changes
+/// every second the gap of 1/1.5 s would be cut short every time, 1 arrival per second).
+#[test]
+fn deterministic_arrivals_keep_their_rate_across_piecewise_changes() {
+    // The rate is 1.5/s throughout; the profile only restates it every second.
+    let topo = load(
+        r#"Topology(duration: "40s", warmup: "0s",
+            workloads: {"w": Open(rate: "1.5/s", to: "s", arrivals: Deterministic,
+                profile: Piecewise([("1s", "1.5/s"), ("2s", "1.5/s"), ("3s", "1.5/s"), ("4s", "1.5/s"), ("5s", "1.5/s"), ("6s", "1.5/s"), ("7s", "1.5/s"), ("8s", "1.5/s"), ("9s", "1.5/s"), ("10s", "1.5/s"), ("11s", "1.5/s"), ("12s", "1.5/s"), ("13s", "1.5/s"), ("14s", "1.5/s"), ("15s", "1.5/s"), ("16s", "1.5/s"), ("17s", "1.5/s"), ("18s", "1.5/s"), ("19s", "1.5/s"), ("20s", "1.5/s"), ("21s", "1.5/s"), ("22s", "1.5/s"), ("23s", "1.5/s"), ("24s", "1.5/s"), ("25s", "1.5/s"), ("26s", "1.5/s"), ("27s", "1.5/s"), ("28s", "1.5/s"), ("29s", "1.5/s"), ("30s", "1.5/s"), ("31s", "1.5/s"), ("32s", "1.5/s"), ("33s", "1.5/s"), ("34s", "1.5/s"), ("35s", "1.5/s"), ("36s", "1.5/s"), ("37s", "1.5/s"), ("38s", "1.5/s"), ("39s", "1.5/s")]))},
+            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"))})"#,
+    );
+    let n = run(&topo, 0).end_to_end.offered;
+    assert!(
+        (59..=60).contains(&n),
+        "1.5/s for 40 s offered {n}, expected 60"
+    );
+}
+
+/// A closed-loop user with zero think time whose request fails at once (here: queue_full)
+/// does not re-send at the same instant forever: simulated time advances.
+#[test]
+fn closed_loop_with_zero_think_time_and_instant_failures_makes_progress() {
+    let topo = load(
+        r#"Topology(duration: "10s", warmup: "0s",
+            workloads: {"u": Closed(users: 3, think: Const("0s"), to: "s")},
+            components: {"s": Service(threads: 1, cpus: 1, queue_limit: 1, cpu: Const("10ms"))})"#,
+    );
+    let mut sim = Simulation::new(&topo, RunOptions::default());
+    let out = sim.step(SimTime::MAX, 2_000_000);
+    assert!(
+        out == StepOutcome::Idle || sim.now() > SimTime::ZERO,
+        "2 000 000 events handled and simulated time is still {}",
+        sim.now()
+    );
 }

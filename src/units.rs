@@ -3,6 +3,10 @@
 //!
 //! Parsing happens during deserialization so a bad unit is reported at its line and column.
 //! Each type serializes back to a canonical string, which is what `--set` and saving use.
+//!
+//! It sits at the crate root, below both [`crate::topology`] (the schema) and [`crate::dist`]
+//! (whose parameters are durations), so neither imports the other for them; it knows only
+//! the engine's integer time and must never know the schema or the simulation.
 
 use std::borrow::Cow;
 use std::fmt;

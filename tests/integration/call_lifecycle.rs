@@ -1,149 +1,12 @@
-//! Regression tests from the first correctness review: each pins a behaviour the
-//! architecture document promises that was once broken (or a panic/hang on a valid model);
-//! `review_pin_call_lifecycle_invariants_under_kill_and_revive` pins the call/span
-//! bookkeeping under kill/revive, fan-out, timeouts and every balancer policy.
+//! The call (span) bookkeeping survives kills and revives: calls are freed, levels and
+//! balancer connection counts follow the live calls step by step, and the report's
+//! conservation and Little's law hold afterwards.
 
 use flashcrowd::components::Live;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
 
-use crate::common::{load, run};
-
-/// Deterministic arrivals on a continuous profile must follow the profile's rate, like
-/// Poisson arrivals do. Thinning accepts every deterministic candidate, so the workload
-/// runs at the profile's *maximum* rate the whole time.
-#[test]
-fn review_deterministic_arrivals_follow_a_ramp() {
-    // 10 s at 100/s, 20 s ramping to 500/s (mean 300/s), 10 s at 500/s: 12 000 arrivals.
-    let topo = load(
-        r#"Topology(duration: "40s", warmup: "0s",
-            workloads: {"w": Open(rate: "100/s", to: "s", arrivals: Deterministic,
-                profile: Ramp(to: "500/s", start: "10s", over: "20s"))},
-            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"))})"#,
-    );
-    let n = run(&topo, 0).end_to_end.offered;
-    assert!(
-        (11_900..=12_100).contains(&n),
-        "deterministic ramp offered {n}, expected about 12 000 (20 000 = always the peak rate)"
-    );
-}
-
-/// A closed-loop user with zero think time whose request fails at once (here: queue_full)
-/// re-sends at the same instant forever: simulated time never advances and `run` hangs.
-#[test]
-fn review_closed_loop_zero_think_instant_failure_makes_progress() {
-    let topo = load(
-        r#"Topology(duration: "10s", warmup: "0s",
-            workloads: {"u": Closed(users: 3, think: Const("0s"), to: "s")},
-            components: {"s": Service(threads: 1, cpus: 1, queue_limit: 1, cpu: Const("10ms"))})"#,
-    );
-    let mut sim = Simulation::new(&topo, RunOptions::default());
-    let out = sim.step(SimTime::MAX, 2_000_000);
-    assert!(
-        out == StepOutcome::Idle || sim.now() > SimTime::ZERO,
-        "2 000 000 events handled and simulated time is still {}",
-        sim.now()
-    );
-}
-
-/// With every counted request censored (none finished), the SLO verdict passes: the p99 of
-/// an empty histogram is 0 and the error rate 0/0 is reported as 0.
-#[test]
-fn review_slo_does_not_pass_when_nothing_finished() {
-    let topo = load(
-        r#"Topology(duration: "10s", warmup: "0s", limits: Limits(drain: "1s"),
-            workloads: {"w": Open(rate: "10/s", to: "s")},
-            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1h"))},
-            slo: Slo(p99: "100ms", error_rate: 0.001))"#,
-    );
-    let r = run(&topo, 0);
-    assert_eq!(r.end_to_end.completed + r.end_to_end.errors, 0);
-    assert!(r.end_to_end.censored > 0);
-    let slo = r.slo.expect("the model has targets");
-    assert!(
-        !slo.pass,
-        "SLO passes although not one of {} requests finished: {:?}",
-        r.end_to_end.offered, slo.targets
-    );
-}
-
-/// `limits.max_hops` beyond what hop counters hold is refused, and a deep self-calling
-/// chain at the largest allowed limit ends in `hop_limit`, never an overflow.
-#[test]
-fn review_hop_counter_does_not_overflow() {
-    let model = |hops: u32| {
-        format!(
-            r#"Topology(duration: "1s", warmup: "0s", limits: Limits(max_hops: {hops}),
-            workloads: {{"w": Open(rate: "4/s", to: "a", arrivals: Deterministic)}},
-            components: {{"a": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("0s"),
-                calls: [Call(to: "a", probability: 0.999999)])}})"#
-        )
-    };
-    let refused =
-        flashcrowd::topology::load_str(&model(100_000), None, std::path::Path::new("."), &[]);
-    assert!(refused.unwrap_err().to_string().contains("limits.max_hops"));
-    let r = run(&load(&model(10_000)), 0);
-    // Arrivals at 0.25, 0.5 and 0.75 s; each chain goes 10 000 deep and fails there.
-    assert_eq!(r.end_to_end.offered, 3);
-    assert_eq!(r.end_to_end.errors_by_cause.get("hop_limit"), Some(&3));
-}
-
-/// `requests: N` ends the counting window at the N-th counted arrival; the drain must then be
-/// bounded by `limits.drain` from there, not from the model's original `duration`.
-#[test]
-fn review_request_budget_drain_counts_from_the_window_end() {
-    let topo = load(
-        r#"Topology(duration: "1000s", warmup: "0s", requests: 5, limits: Limits(drain: "1s"),
-            workloads: {"w": Open(rate: "10/s", to: "s", arrivals: Deterministic)},
-            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1h"))})"#,
-    );
-    let r = run(&topo, 0);
-    assert_eq!(r.end_to_end.offered, 5);
-    assert!(r.sim_duration_s < 0.6, "window end {}", r.sim_duration_s);
-    assert!(
-        r.end_s <= r.sim_duration_s + 1.0 + 1e-6,
-        "the run drained until {} s, {} s after the window ended (limits.drain = 1 s)",
-        r.end_s,
-        r.end_s - r.sim_duration_s
-    );
-}
-
-/// The overload note should name the cap that was hit; it prints the number of calls still
-/// in flight when the run ended (often 0, shown as 1).
-#[test]
-fn review_overload_note_names_the_cap() {
-    let topo = load(
-        r#"Topology(duration: "30s", warmup: "1s", limits: Limits(max_in_flight: 500, drain: "10m"),
-            workloads: {"w": Open(rate: "2000/s", to: "s")},
-            components: {"s": Service(cpu: Exp(mean: "1ms"))})"#,
-    );
-    let r = run(&topo, 0);
-    let note = r
-        .unstable
-        .iter()
-        .find(|n| n.contains("max_in_flight"))
-        .expect("overload note");
-    assert!(note.contains("because 500 calls"), "{note}");
-}
-
-/// Deterministic arrivals on a piecewise-constant profile restart their gap at every rate
-/// change (exact only for Poisson, by memorylessness): with changes every second the gap of
-/// 1/1.5 s is cut short every time, so 1.5/s yields 1 arrival per second.
-#[test]
-fn review_deterministic_arrivals_keep_their_rate_across_piecewise_changes() {
-    // The rate is 1.5/s throughout; the profile only restates it every second.
-    let topo = load(
-        r#"Topology(duration: "40s", warmup: "0s",
-            workloads: {"w": Open(rate: "1.5/s", to: "s", arrivals: Deterministic,
-                profile: Piecewise([("1s", "1.5/s"), ("2s", "1.5/s"), ("3s", "1.5/s"), ("4s", "1.5/s"), ("5s", "1.5/s"), ("6s", "1.5/s"), ("7s", "1.5/s"), ("8s", "1.5/s"), ("9s", "1.5/s"), ("10s", "1.5/s"), ("11s", "1.5/s"), ("12s", "1.5/s"), ("13s", "1.5/s"), ("14s", "1.5/s"), ("15s", "1.5/s"), ("16s", "1.5/s"), ("17s", "1.5/s"), ("18s", "1.5/s"), ("19s", "1.5/s"), ("20s", "1.5/s"), ("21s", "1.5/s"), ("22s", "1.5/s"), ("23s", "1.5/s"), ("24s", "1.5/s"), ("25s", "1.5/s"), ("26s", "1.5/s"), ("27s", "1.5/s"), ("28s", "1.5/s"), ("29s", "1.5/s"), ("30s", "1.5/s"), ("31s", "1.5/s"), ("32s", "1.5/s"), ("33s", "1.5/s"), ("34s", "1.5/s"), ("35s", "1.5/s"), ("36s", "1.5/s"), ("37s", "1.5/s"), ("38s", "1.5/s"), ("39s", "1.5/s")]))},
-            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"))})"#,
-    );
-    let n = run(&topo, 0).end_to_end.offered;
-    assert!(
-        (59..=60).contains(&n),
-        "1.5/s for 40 s offered {n}, expected 60"
-    );
-}
+use crate::common::load;
 
 fn lifecycle_model(mode: &str, server: &str, policy: &str) -> String {
     format!(
@@ -166,13 +29,13 @@ fn lifecycle_model(mode: &str, server: &str, policy: &str) -> String {
     )
 }
 
-/// Pins (passes today): across sequential/parallel calls, thread-pool/async servers, every
-/// balancer policy, fire-and-forget calls, caller timeouts and repeated kill/revive, no call
-/// leaks, every level returns to zero, the balancers' active counts equal their live backend
-/// calls at every step, the per-instance thread/CPU/queue counters equal their levels, and
-/// conservation and Little's law hold on every component.
+/// Across sequential/parallel calls, thread-pool/async servers, every balancer policy,
+/// fire-and-forget calls, caller timeouts and repeated kill/revive: no call leaks, every level
+/// returns to zero, the balancers' active counts equal their live backend calls at every
+/// step, the per-instance thread/CPU/queue counters equal their levels, and conservation and
+/// Little's law hold on every component.
 #[test]
-fn review_pin_call_lifecycle_invariants_under_kill_and_revive() {
+fn call_bookkeeping_stays_consistent_under_kill_and_revive() {
     for mode in ["Sequential", "Parallel"] {
         for server in ["ThreadPool", "Async"] {
             for policy in ["RoundRobin", "LeastConn", "IpHash", "Random", "PowerOfTwo"] {

@@ -1,7 +1,9 @@
-//! Stress test of the service's resource bookkeeping (written in review of the thread and CPU
-//! handover): one event at a time, under kills and revives, over sequential and parallel calls,
-//! thread-pool and async servers and several thread/CPU shapes, every instance's counters must
-//! match the calls that hold its threads and CPUs, and the statistics levels must match both.
+//! A service's thread and CPU bookkeeping is exact at every event: one event at a time, under
+//! kills and revives, over sequential and parallel calls, thread-pool and async servers and
+//! several thread/CPU shapes, every instance's counters match the calls that hold its threads
+//! and CPUs, and the statistics levels match both (a stress test of the thread and CPU
+//! handover).
+
 use flashcrowd::components::Live;
 use flashcrowd::components::service::downstream_step;
 use flashcrowd::engine::{SimTime, StepOutcome};
@@ -28,7 +30,7 @@ fn model(mode: &str, server: &str, threads: &str, cpus: &str) -> String {
 }
 
 #[test]
-fn handover_invariants_every_event() {
+fn thread_and_cpu_counters_match_their_holders_at_every_event() {
     let combos = [
         ("4", "2"),
         ("2", "4"),
