@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Node, NodeId};
-use super::units::Duration;
+use crate::units::Duration;
 
 /// A change to a running simulation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -349,7 +349,7 @@ fn set_live(topo: Nodes<'_>, path: &str, value: &str) -> Result<Action, Refusal>
                 _ => return Err(refuse(format!("`{name}` is not a workload"), None)),
             };
             let text = value.trim().trim_matches('"');
-            let rate = super::units::Rate::parse(text).map_err(|e| {
+            let rate = crate::units::Rate::parse(text).map_err(|e| {
                 refuse(
                     format!("`{text}` is not a rate: {e}"),
                     Some("e.g. \"4000/s\"".into()),

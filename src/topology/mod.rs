@@ -16,8 +16,6 @@ pub mod validate;
 
 /// The units moved to [`crate::units`] (below both topology and [`crate::dist`]); this path is
 /// kept because the kind schemas, the events section and the validator import it from here.
-pub use crate::units;
-
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Severity, TopologyError};

@@ -10,7 +10,7 @@ use super::model::*;
 use super::parse::{locate_field, locate_top_field};
 use super::spec::{FORMAT_VERSION, Keys, Profile, TopologySpec, Workload};
 use crate::dist::{Dist, Sampler};
-use crate::topology::units::Duration;
+use crate::units::Duration;
 
 /// Most replicas one service may have: each is simulated (and balanced over) on its own, so a
 /// typo like `replicas: 4000000000` would exhaust memory before the run starts.

@@ -228,7 +228,7 @@ fn the_same_model_gives_the_same_report_straight_stepped_or_replayed_from_live_c
         .iter()
         .map(|e| {
             (
-                flashcrowd::topology::units::Duration::from_nanos(e.at_ns),
+                flashcrowd::units::Duration::from_nanos(e.at_ns),
                 e.command.clone(),
             )
         })

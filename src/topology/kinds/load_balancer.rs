@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::{Edge, Finishes, KindModel, KindSpec};
 use crate::dist::{Dist, Sampler};
 use crate::topology::model::NodeId;
-use crate::topology::units::Duration;
 use crate::topology::validate::KindCx;
+use crate::units::Duration;
 
 /// Load-balancing policy (nginx names where nginx has one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{Edge, Finishes, KindModel, KindSpec};
 use crate::dist::{Dist, Sampler};
 use crate::topology::model::NodeId;
-use crate::topology::units::Duration;
 use crate::topology::validate::KindCx;
+use crate::units::Duration;
 
 fn default_overhead() -> Dist {
     Dist::Const(Duration::from_nanos(150_000))

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::{Edge, KindModel, KindSpec};
 use crate::dist::{Dist, Sampler};
 use crate::topology::model::NodeId;
-use crate::topology::units::{Capacity, Duration, QueueLimit};
 use crate::topology::validate::{KindCx, MAX_REPLICAS};
+use crate::units::{Capacity, Duration, QueueLimit};
 
 /// Most downstream calls one service may list (a call's progress is kept in a byte).
 pub const MAX_CALLS: usize = 255;
