@@ -15,6 +15,15 @@ use crate::metrics::{NodeStats, Report};
 use crate::topology::events::{AppliedEvent, Command, Refusal};
 use crate::topology::{NodeId, Topology};
 
+// A simulation moves to its own thread (the GUI's, a sweep's worker); a topology is shared by
+// the runs of a sweep.
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn sync<T: Sync>() {}
+    send::<Simulation>();
+    sync::<Topology>();
+};
+
 /// How to run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -62,6 +71,22 @@ pub struct Simulation {
     options: RunOptions,
     wall: Instant,
     finished: bool,
+    /// The last series window is closed and unfinished calls are censored.
+    concluded: bool,
+}
+
+/// A running simulation's figures so far ([`Simulation::snapshot`]): plain data, for the GUI,
+/// progress bars and tests.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// Simulated time now, s.
+    pub now_s: f64,
+    /// The run is over.
+    pub finished: bool,
+    /// The report as it stands (no series).
+    pub report: Report,
+    /// Each node's latest closed time-series window, by name.
+    pub latest: BTreeMap<String, crate::metrics::SeriesPoint>,
 }
 
 impl Simulation {
@@ -101,6 +126,7 @@ impl Simulation {
             options,
             wall: Instant::now(),
             finished: false,
+            concluded: false,
         }
     }
 
@@ -175,6 +201,7 @@ impl Simulation {
         let out = self.engine.step(until, max_events);
         if out == StepOutcome::Idle {
             self.finished = true;
+            self.conclude();
         }
         out
     }
@@ -192,11 +219,49 @@ impl Simulation {
 
     /// Close the books and build the report (call once, after the run).
     pub fn finish(mut self) -> Report {
+        self.conclude();
+        self.build_report(self.options.series)
+    }
+
+    /// A view of the run so far, without stopping it: the report as it would read if the
+    /// run ended now (nothing censored yet while it runs), with each node's latest closed
+    /// series window instead of whole series. Once the run is over it equals the final
+    /// report on every field it carries, `wall_s` aside. Cheap enough to take tens of times
+    /// a second (docs/PERFORMANCE.md gives its cost).
+    pub fn snapshot(&self) -> Snapshot {
+        let report = self.build_report(false);
+        let latest = self
+            .names
+            .iter()
+            .zip(&self.engine.model.nodes)
+            .filter_map(|(name, n)| n.stats.series.points.last().map(|p| (name.clone(), *p)))
+            .collect();
+        Snapshot {
+            now_s: self.engine.now().as_nanos() as f64 / 1e9,
+            finished: self.finished,
+            latest,
+            report,
+        }
+    }
+
+    /// The run is over: close the last series window and count unfinished calls as
+    /// censored (once).
+    fn conclude(&mut self) {
+        if self.concluded {
+            return;
+        }
+        self.concluded = true;
         let now = self.engine.now().as_nanos();
-        let events = self.events();
         let world = &mut self.engine.model;
         world.close_series(now);
         world.censor();
+    }
+
+    /// The report of the run as it stands.
+    fn build_report(&self, with_series: bool) -> Report {
+        let now = self.engine.now().as_nanos();
+        let events = self.events();
+        let world = &self.engine.model;
         let window = world.core.env.window;
         let mut report = Report {
             schema_version: SCHEMA_VERSION,
@@ -285,7 +350,7 @@ impl Simulation {
                     Stability::Unstable(note) => report.unstable.push(note),
                 }
             }
-            if self.options.series {
+            if with_series {
                 report.series.insert(name, s.series.points.clone());
             }
         }

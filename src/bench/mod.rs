@@ -94,6 +94,67 @@ pub fn run_case(case: &str, requests: u64, models: &Path) -> Result<Figures, Ben
     })
 }
 
+/// What a snapshot costs on a model of `components` components, and what taking them does
+/// to a run's speed.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotCost {
+    /// Components in the model (a balancer and services behind it).
+    pub components: usize,
+    /// Snapshots taken.
+    pub snapshots: u64,
+    /// Mean wall time of one snapshot, s.
+    pub per_snapshot_s: f64,
+    /// Wall time of the run without snapshots, s.
+    pub plain_run_s: f64,
+    /// Wall time of the same run stepped with a snapshot between steps, s.
+    pub run_with_snapshots_s: f64,
+}
+
+/// Measure [`SnapshotCost`]: a workload at 4000/s into a balancer over `components − 1`
+/// services, 60 simulated seconds; the stepped run takes a snapshot every `every` events.
+pub fn snapshot_cost(components: usize, every: u64) -> Result<SnapshotCost, BenchError> {
+    let services = components.saturating_sub(1).max(1);
+    let names: Vec<String> = (0..services).map(|i| format!("s{i:03}")).collect();
+    let mut text = String::from(
+        "Topology(name: \"snapshot-bench\", duration: \"60s\", warmup: \"5s\",\n  workloads: {\"users\": Open(rate: \"4000/s\", to: \"lb\", mix: {\"read\": 0.8, \"write\": 0.2})},\n  components: {\n",
+    );
+    let backends: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    text.push_str(&format!(
+        "    \"lb\": LoadBalancer(policy: LeastConn, backends: [{}]),\n",
+        backends.join(", ")
+    ));
+    for n in &names {
+        text.push_str(&format!(
+            "    \"{n}\": Service(threads: 4, cpus: 2, cpu: Exp(mean: \"10ms\")),\n"
+        ));
+    }
+    text.push_str("  })\n");
+    let topo = topology::load_str(&text, None, Path::new("."), &[]).map_err(BenchError::Model)?;
+    let start = Instant::now();
+    let plain = Simulation::new(&topo, RunOptions::default()).run();
+    let plain_run_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut sim = Simulation::new(&topo, RunOptions::default());
+    let (mut snapshots, mut in_snapshots) = (0u64, 0.0);
+    while sim.step(crate::engine::SimTime::MAX, every) != crate::engine::StepOutcome::Idle {
+        let t = Instant::now();
+        let snap = sim.snapshot();
+        in_snapshots += t.elapsed().as_secs_f64();
+        snapshots += 1;
+        std::hint::black_box(&snap);
+    }
+    let stepped = sim.finish();
+    let run_with_snapshots_s = start.elapsed().as_secs_f64();
+    debug_assert_eq!(stepped.events, plain.events);
+    Ok(SnapshotCost {
+        components: services + 1,
+        snapshots,
+        per_snapshot_s: in_snapshots / snapshots.max(1) as f64,
+        plain_run_s,
+        run_with_snapshots_s,
+    })
+}
+
 /// The figures of every round: the fastest run of each case (which filters out a busy
 /// machine) and every run's wall time, by case, for the same-round ratios.
 #[derive(Debug, Default)]

@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// compared under the same machine noise.
     #[arg(long, value_name = "BINARY")]
     pub against: Option<PathBuf>,
+    /// Measure what a live snapshot costs on a 100-component model (and nothing else).
+    #[arg(long)]
+    pub snapshot: bool,
     /// Run one case in this process and print its figures as JSON (used internally).
     #[arg(long, hide = true)]
     pub case: Option<String>,
@@ -40,6 +43,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         let f = crate::bench::run_case(case, args.requests, &args.models)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!("{}", serde_json::to_string(&f)?);
+        return Ok(super::exit::OK);
+    }
+    if args.snapshot {
+        let c = crate::bench::snapshot_cost(100, 20_000).map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "snapshot of a {}-component model: {:.0} µs each (mean of {}); the run took {:.3} s plain, {:.3} s with a snapshot every 20 000 events; 30 snapshots a second would cost {:.1} % of a core",
+            c.components,
+            c.per_snapshot_s * 1e6,
+            c.snapshots,
+            c.plain_run_s,
+            c.run_with_snapshots_s,
+            c.per_snapshot_s * 30.0 * 100.0
+        );
         return Ok(super::exit::OK);
     }
     let exe = std::env::current_exe()?;

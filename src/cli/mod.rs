@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod format;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -65,6 +66,9 @@ enum Cmd {
         /// completed).
         #[arg(long)]
         no_fail: bool,
+        /// Draw no progress line (it is drawn on a terminal for runs longer than a second).
+        #[arg(long)]
+        no_progress: bool,
     },
     /// Check model files; print every problem with its location (exit 2 when one is invalid).
     Validate {
@@ -123,6 +127,7 @@ struct RunRequest {
     series: bool,
     csv: Option<PathBuf>,
     no_fail: bool,
+    no_progress: bool,
 }
 
 fn dispatch(args: Args) -> anyhow::Result<u8> {
@@ -136,6 +141,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             series,
             csv,
             no_fail,
+            no_progress,
         } => run(RunRequest {
             file,
             seed,
@@ -145,6 +151,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             series,
             csv,
             no_fail,
+            no_progress,
         }),
         Cmd::Validate { files, set, json } => validate(&files, &set, json),
         Cmd::Reference => {
@@ -221,15 +228,16 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
             eprintln!("{w}");
         }
     }
-    let mut report = Simulation::new(
+    let sim = Simulation::new(
         &topo,
         RunOptions {
             seed: req.seed,
             replication: 0,
             series: req.series || req.csv.is_some(),
         },
-    )
-    .run();
+    );
+    let draw = !req.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut report = progress::run(sim, draw, topo.duration_ns as f64 / 1e9);
     report.provenance.model_fnv1a64 = Some(format!("{:016x}", topology::fnv1a64(text.as_bytes())));
     report.provenance.overrides = req.set.clone();
     report.provenance.flags = flags;

@@ -80,6 +80,38 @@ impl LatencyHistogram {
         self.max_ns = self.max_ns.max(other.max_ns);
     }
 
+    /// The summary of the values of several histograms together (a component's classes,
+    /// several workloads), without merging them into a new one.
+    pub fn summary_of(parts: &[&LatencyHistogram]) -> LatencySummary {
+        match parts {
+            [] => LatencyHistogram::new().summary(),
+            [one] => one.summary(),
+            _ => {
+                let max_ns = parts.iter().map(|p| p.max_ns).max().unwrap_or(0);
+                let sum_ns: u128 = parts.iter().map(|p| p.sum_ns).sum();
+                let count: u64 = parts.iter().map(|p| p.count()).sum();
+                let buckets: Vec<&LogHistogram<REPORT_SUB_BITS>> =
+                    parts.iter().map(|p| &p.buckets).collect();
+                let [p50, p95, p99, p999] =
+                    LogHistogram::quantiles_ns_of(&buckets, [0.50, 0.95, 0.99, 0.999], max_ns)
+                        .map(|q| q.min(max_ns));
+                LatencySummary {
+                    count,
+                    mean: if count == 0 {
+                        0.0
+                    } else {
+                        sum_ns as f64 / count as f64 / 1e9
+                    },
+                    p50: nanos_to_secs(p50),
+                    p95: nanos_to_secs(p95),
+                    p99: nanos_to_secs(p99),
+                    p999: nanos_to_secs(p999),
+                    max: nanos_to_secs(max_ns),
+                }
+            }
+        }
+    }
+
     /// The report summary, in seconds.
     pub fn summary(&self) -> LatencySummary {
         // A bucket's middle can lie above the largest value recorded: never report a
@@ -173,6 +205,22 @@ pub struct LatencySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_of_parts_equals_the_summary_of_their_merge() {
+        let (mut a, mut b) = (LatencyHistogram::new(), LatencyHistogram::new());
+        for v in 1..=3000u64 {
+            a.record(v * 1_000 + 17);
+            if v % 3 == 0 {
+                b.record(v * 7_919);
+            }
+        }
+        let mut merged = LatencyHistogram::new();
+        merged.merge(&a);
+        merged.merge(&b);
+        assert_eq!(LatencyHistogram::summary_of(&[&a, &b]), merged.summary());
+        assert_eq!(LatencyHistogram::summary_of(&[&a]), a.summary());
+    }
 
     #[test]
     fn zeros_join_the_distribution_by_rank() {

@@ -17,17 +17,32 @@ const MAX_MSB: u32 = 47;
 #[derive(Debug, Clone)]
 pub struct LogHistogram<const SUB_BITS: u32> {
     counts: Box<[u64]>,
+    /// Totals of each group of 2^SUB_BITS consecutive buckets (one magnitude): counts and
+    /// quantile scans skip whole groups, so reading a histogram costs about a group per
+    /// quantile instead of every bucket up to the largest value (a live snapshot reads
+    /// hundreds of them).
+    groups: [u64; GROUPS],
 }
+
+/// Groups of buckets a histogram keeps totals of: enough for every magnitude of a `u64` at
+/// the resolutions used (5 and 10 sub-bucket bits); a power of two, so a mask keeps the
+/// index in range with no bounds check.
+const GROUPS: usize = 64;
 
 impl<const SUB_BITS: u32> Default for LogHistogram<SUB_BITS> {
     fn default() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS;
         Self {
             counts: vec![0; Self::BUCKETS].into_boxed_slice(),
+            groups: [0; GROUPS],
         }
     }
 }
 
 impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
+    /// Every bucket's group is below [`GROUPS`] (checked at compile time where used).
+    const FITS: () = assert!(Self::BUCKETS.div_ceil(Self::SUB) <= GROUPS);
     const SUB: usize = 1 << SUB_BITS;
     const EXACT: usize = 2 * Self::SUB;
     const BUCKETS: usize = Self::EXACT + (MAX_MSB - SUB_BITS) as usize * Self::SUB;
@@ -76,9 +91,10 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
     }
 
     /// Record one value whose bucket is `i` (from [`LogHistogram::index`]).
-    #[inline]
+    #[inline(always)]
     pub fn record_index(&mut self, i: usize) {
         self.counts[i] += 1;
+        self.groups[(i >> SUB_BITS) & (GROUPS - 1)] += 1;
     }
 
     /// The buckets that can be non-empty when no value above `max_ns` was recorded.
@@ -90,24 +106,16 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
     /// Values recorded, none above `max_ns` (`u64::MAX` when not known): a sum over the
     /// buckets up to that value's (recording keeps no separate total).
     pub fn count(&self, max_ns: u64) -> u64 {
-        self.up_to(max_ns).iter().sum()
+        self.groups[..=(Self::index(max_ns) >> SUB_BITS).min(GROUPS - 1)]
+            .iter()
+            .sum()
     }
 
     /// Several quantiles (ascending q in 0..=1) in one pass, ns; each is the middle of the
     /// bucket holding the ⌈q·n⌉-th smallest value; no value above `max_ns` was recorded
     /// (`u64::MAX` when not known). Zeros when empty.
     pub fn quantiles_ns<const N: usize>(&self, qs: [f64; N], max_ns: u64) -> [u64; N] {
-        let used = self.up_to(max_ns);
-        let mut scan = Scan::<SUB_BITS, N>::new(used.iter().sum(), qs);
-        for (i, &c) in used.iter().enumerate() {
-            if scan.found_all() {
-                break;
-            }
-            if c != 0 {
-                scan.add(i, c);
-            }
-        }
-        scan.out
+        Self::quantiles_ns_of(&[self], qs, max_ns)
     }
 
     /// The quantiles of the `total` values recorded (as [`LogHistogram::quantiles_ns`]),
@@ -131,6 +139,38 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
             }
         }
         debug_assert!(self.counts.iter().all(|&c| c == 0), "total was too small");
+        self.groups.fill(0);
+        scan.out
+    }
+
+    /// [`LogHistogram::quantiles_ns`] of the values of several histograms together, none
+    /// above `max_ns`, without merging them into a new one (no allocation). Whole groups of
+    /// buckets that hold no quantile are skipped by their totals.
+    pub fn quantiles_ns_of<const N: usize>(parts: &[&Self], qs: [f64; N], max_ns: u64) -> [u64; N] {
+        let last_group = (Self::index(max_ns) >> SUB_BITS).min(GROUPS - 1);
+        let group_total = |g: usize| -> u64 { parts.iter().map(|p| p.groups[g]).sum() };
+        let total: u64 = (0..=last_group).map(group_total).sum();
+        let mut scan = Scan::<SUB_BITS, N>::new(total, qs);
+        for g in 0..=last_group {
+            if scan.found_all() {
+                break;
+            }
+            let t = group_total(g);
+            if t == 0 {
+                continue;
+            }
+            if scan.seen + t < scan.next {
+                scan.seen += t;
+                continue;
+            }
+            let first = g << SUB_BITS;
+            for i in first..(first + Self::SUB).min(Self::BUCKETS) {
+                let c: u64 = parts.iter().map(|p| p.counts[i]).sum();
+                if c != 0 {
+                    scan.add(i, c);
+                }
+            }
+        }
         scan.out
     }
 
@@ -142,6 +182,9 @@ impl<const SUB_BITS: u32> LogHistogram<SUB_BITS> {
             if b != 0 {
                 *a += b;
             }
+        }
+        for (a, &b) in self.groups.iter_mut().zip(&other.groups) {
+            *a += b;
         }
     }
 }
@@ -293,7 +336,13 @@ mod tests {
             h.record(v);
         }
         assert_eq!(h.count(70_000), 3);
-        assert_eq!(h.count(69_000), 2, "the bound is trusted");
+        // The bound is trusted: a count stops at the bound's group of buckets (values in
+        // a later group are not looked at).
+        let mut far = H5::default();
+        for v in [5u64, 3_000, 70_000_000] {
+            far.record(v);
+        }
+        assert_eq!(far.count(69_000), 2, "the bound is trusted");
         assert_eq!(
             h.quantiles_ns([0.5, 1.0], 70_000),
             [middle(3_000), middle(70_000)]

@@ -387,13 +387,15 @@ impl NodeStats {
         f
     }
 
-    /// Latency of counted successes, every class together.
-    pub fn latency(&self) -> LatencyHistogram {
-        let mut all = LatencyHistogram::new();
-        for c in &self.by_class {
-            all.merge(&c.latency);
-        }
-        all
+    /// The latency histograms of counted successes, one per class.
+    pub fn latency_parts(&self) -> impl Iterator<Item = &LatencyHistogram> {
+        self.by_class.iter().map(|c| &c.latency)
+    }
+
+    /// Latency of counted successes, every class together, summarized.
+    pub fn latency_summary(&self) -> LatencySummary {
+        let parts: Vec<&LatencyHistogram> = self.latency_parts().collect();
+        LatencyHistogram::summary_of(&parts)
     }
 
     /// The counting window opens (at warm-up) or closes (at the end of arrivals) now.

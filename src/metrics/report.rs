@@ -221,20 +221,21 @@ fn by_class(stats: &[&NodeStats], classes: &[String]) -> BTreeMap<String, ClassR
     let mut out = BTreeMap::new();
     for (i, name) in classes.iter().enumerate() {
         let mut c = ClassReport::default();
-        let mut latency = super::LatencyHistogram::new();
+        let mut parts = Vec::with_capacity(stats.len());
         for s in stats {
             if let Some(k) = s.by_class.get(i) {
-                c.arrivals += k.arrivals();
-                c.completions += k.completions();
+                let completions = k.completions();
+                c.completions += completions;
+                c.arrivals += completions + k.errors + k.censored;
                 c.errors += k.errors;
-                latency.merge(&k.latency);
+                parts.push(&k.latency);
             }
         }
         if c.arrivals + c.completions + c.errors == 0 {
             continue;
         }
         c.error_rate = ratio(c.errors, c.completions + c.errors);
-        c.latency_s = latency.summary();
+        c.latency_s = super::LatencyHistogram::summary_of(&parts);
         out.insert(name.clone(), c);
     }
     out
@@ -349,8 +350,8 @@ fn ratio(a: u64, b: u64) -> f64 {
 impl EndToEnd {
     /// Combine workload statistics (one or more) into end-to-end figures.
     pub fn from_stats(stats: &[&NodeStats], w: &Window, end_ns: u64, names: Names<'_>) -> Self {
-        let mut latency = super::LatencyHistogram::new();
-        let mut error_latency = super::LatencyHistogram::new();
+        let mut latency = Vec::new();
+        let mut error_latency = Vec::new();
         let mut out = EndToEnd::default();
         let mut errors = [0u64; ErrorCause::MAX];
         let mut area = 0u128;
@@ -364,8 +365,8 @@ impl EndToEnd {
             for (e, n) in errors.iter_mut().zip(s.errors) {
                 *e += n;
             }
-            latency.merge(&s.latency());
-            error_latency.merge(&s.error_latency);
+            latency.extend(s.latency_parts());
+            error_latency.push(&s.error_latency);
             area += s.in_flight_counted.area_since_start(end_ns);
             sojourn += s.sojourn_sum_ns();
         }
@@ -374,8 +375,8 @@ impl EndToEnd {
         out.by_class = by_class(stats, names.classes);
         out.throughput_per_s = departures as f64 / w.length_s();
         out.error_rate = ratio(out.errors, out.completed + out.errors);
-        out.latency_s = latency.summary();
-        out.error_latency_s = error_latency.summary();
+        out.latency_s = super::LatencyHistogram::summary_of(&latency);
+        out.error_latency_s = super::LatencyHistogram::summary_of(&error_latency);
         out.mean_in_flight = area as f64 / 1e9 / w.length_s();
         out.in_flight_at_close = stats.iter().map(|s| s.in_flight_at_close()).sum();
         let finished = out.completed + out.errors;
@@ -420,7 +421,7 @@ impl ComponentReport {
             } else {
                 s.sojourn_sum_ns() as f64 / 1e9 / finished as f64
             },
-            latency_s: s.latency().summary(),
+            latency_s: s.latency_summary(),
             error_latency_s: s.error_latency.summary(),
             by_class: by_class(&[s], names.classes),
             figures,

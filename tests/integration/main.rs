@@ -27,6 +27,7 @@ mod request_budget;
 mod router;
 mod service_capacity_bookkeeping;
 mod set_values;
+mod snapshots;
 mod stability;
 mod theory;
 mod validate_json;
