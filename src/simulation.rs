@@ -24,6 +24,61 @@ const _: () = {
     sync::<Topology>();
 };
 
+/// The JSON Schema of the report, with what the derived schema cannot say: which keys of a
+/// component's object are common and which figures each kind adds (from the registry:
+/// `x-kind-figures`, and in the description).
+pub fn report_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Report)).unwrap_or_default();
+    let Some(component) = schema
+        .get_mut("$defs")
+        .and_then(|d| d.get_mut("ComponentReport"))
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return schema;
+    };
+    let common: Vec<String> = component
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut kinds = serde_json::Map::new();
+    let mut lines = Vec::new();
+    for kind in crate::components::KINDS {
+        let figures: serde_json::Map<String, serde_json::Value> = kind
+            .meta
+            .figures
+            .iter()
+            .map(|f| (f.name.to_string(), serde_json::Value::from(f.summary)))
+            .collect();
+        let names: Vec<&str> = kind.meta.figures.iter().map(|f| f.name).collect();
+        lines.push(format!(
+            "{}: {}",
+            kind.name,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+        kinds.insert(kind.name.to_string(), serde_json::Value::Object(figures));
+    }
+    let description = component
+        .get("description")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    component.insert(
+        "description".into(),
+        serde_json::Value::from(format!(
+            "{description}\n\nThe properties listed are common to every kind. Each kind adds its own figures as further keys (x-kind-figures says what each means) — {}.",
+            lines.join("; ")
+        )),
+    );
+    component.insert("x-common-keys".into(), serde_json::json!(common));
+    component.insert("x-kind-figures".into(), serde_json::Value::Object(kinds));
+    schema
+}
+
 /// How to run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {

@@ -161,7 +161,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
         Cmd::Schema { what } => {
             let schema = match what.as_str() {
                 "topology" => topology::reference::schema(),
-                "report" => serde_json::to_value(schemars::schema_for!(crate::metrics::Report))?,
+                "report" => crate::simulation::report_schema(),
                 other => {
                     eprintln!("error: unknown schema `{other}`; choose `topology` or `report`");
                     return Ok(exit::BAD_INPUT);

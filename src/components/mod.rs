@@ -465,6 +465,16 @@ pub const RESOURCE_FIGURES: [FigureInfo; 6] = [
     },
 ];
 
+/// `figures` with no CLI column (a kind that keeps keys for compatibility, not for reading).
+pub const fn without_columns<const N: usize>(mut figures: [FigureInfo; N]) -> [FigureInfo; N] {
+    let mut i = 0;
+    while i < N {
+        figures[i].column = None;
+        i += 1;
+    }
+    figures
+}
+
 /// What a kind says of itself: for the GUI's palette, the docs and the error-cause registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KindMeta {
