@@ -21,10 +21,64 @@ pub fn parse_spec(text: &str, file: Option<&Path>) -> Result<TopologySpec, Diagn
     let spec = ron_options()
         .from_str::<TopologySpec>(text)
         .map_err(|e| ron_diagnostic(&e, text, file))?;
-    match non_finite_number(text, file) {
+    match non_finite_number(text, file).or_else(|| duplicate_key(text, file)) {
         Some(d) => Err(d),
         None => Ok(spec),
     }
+}
+
+/// An empty map key (`"": Service(...)`), or a key written twice in one map (`{"web": ..., "web": ...}`): RON keeps the last one
+/// silently, so the first would vanish without a word. Located at the second, naming the
+/// first; every map of the file format is covered, whatever it holds.
+fn duplicate_key(text: &str, file: Option<&Path>) -> Option<Diagnostic> {
+    let toks = tokens(text);
+    // Per open bracket: the keys seen so far when it is a map.
+    let mut stack: Vec<(char, std::collections::BTreeMap<&str, (usize, usize)>)> = Vec::new();
+    for (k, t) in toks.iter().enumerate() {
+        match t.kind {
+            TokKind::Open(c) => stack.push((c, std::collections::BTreeMap::new())),
+            TokKind::Close(_) => {
+                stack.pop();
+            }
+            TokKind::Str(true) if toks.get(k + 1).is_some_and(|n| n.kind == TokKind::Colon) => {
+                let Some(('{', keys)) = stack.last_mut() else {
+                    continue;
+                };
+                if t.text.trim().is_empty() {
+                    let ctx = context_at(&toks, t.at);
+                    let mut d = Diagnostic::error(
+                        "an empty name: every component, workload, class and region needs one"
+                            .to_string(),
+                    )
+                    .maybe_hint(Some("write a name between the quotes, e.g. \"web\"".into()));
+                    d.file = file.map(Path::to_path_buf);
+                    d.line_col = Some(t.at);
+                    if !ctx.parent_path.is_empty() {
+                        d.path = Some(ctx.parent_path);
+                    }
+                    return Some(d);
+                }
+                if let Some(&(line, col)) = keys.get(t.text.as_str()) {
+                    let ctx = context_at(&toks, t.at);
+                    let mut d = Diagnostic::error(format!(
+                        "duplicate key `{}`: it is also at line {line}, column {col}, and only one of them would count",
+                        t.text
+                    ))
+                    .maybe_hint(Some("rename one of them, or merge them into one entry".into()));
+                    d.file = file.map(Path::to_path_buf);
+                    d.line_col = Some(t.at);
+                    if !ctx.parent_path.is_empty() {
+                        d.path = Some(ctx.parent_path);
+                    }
+                    d.component = ctx.entry;
+                    return Some(d);
+                }
+                keys.insert(t.text.as_str(), t.at);
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// RON reads `inf`, `NaN` and literals too large for a float (`1e999`) as numbers that no
