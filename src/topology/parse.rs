@@ -32,8 +32,9 @@ pub fn parse_spec(text: &str, file: Option<&Path>) -> Result<TopologySpec, Diagn
 /// first; every map of the file format is covered, whatever it holds.
 fn duplicate_key(text: &str, file: Option<&Path>) -> Option<Diagnostic> {
     let toks = tokens(text);
-    // Per open bracket: the keys seen so far when it is a map.
-    let mut stack: Vec<(char, std::collections::BTreeMap<&str, (usize, usize)>)> = Vec::new();
+    // Per open bracket: the keys seen so far (with where) when it is a map.
+    type Seen<'t> = std::collections::BTreeMap<&'t str, (usize, usize)>;
+    let mut stack: Vec<(char, Seen<'_>)> = Vec::new();
     for (k, t) in toks.iter().enumerate() {
         match t.kind {
             TokKind::Open(c) => stack.push((c, std::collections::BTreeMap::new())),
