@@ -582,6 +582,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
 
     if c.errors.is_empty() {
         routing_checks(&mut c, &nodes, n_workloads);
+        depth_check(&mut c, &nodes, n_workloads, spec.limits.max_hops);
     }
     let mut events = Vec::new();
     if c.errors.is_empty() {
@@ -883,6 +884,77 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
                 );
             }
         }
+    }
+}
+
+/// A call chain deeper than `limits.max_hops` fails every request that takes it with
+/// `hop_limit`: refuse it here rather than let every such request fail. Chains are followed
+/// along every edge (whatever its probability), cycles excepted (a cycle that can exit is a
+/// warning of its own; it goes as deep as its requests bounce).
+fn depth_check(c: &mut Checker, nodes: &[Node], n_workloads: usize, max_hops: u32) {
+    let out: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|n| n.kind.edges().iter().map(|e| e.to as usize).collect())
+        .collect();
+    // The longest chain of components starting at each node (itself included), its next
+    // node, by depth-first search; an edge back onto the current path is skipped.
+    let mut memo: Vec<Option<(u32, Option<usize>)>> = vec![None; nodes.len()];
+    let mut on_path = vec![false; nodes.len()];
+    fn longest(
+        i: usize,
+        out: &[Vec<usize>],
+        memo: &mut [Option<(u32, Option<usize>)>],
+        on_path: &mut [bool],
+    ) -> u32 {
+        if let Some((d, _)) = memo[i] {
+            return d;
+        }
+        on_path[i] = true;
+        let mut best = (1u32, None);
+        for &j in &out[i] {
+            if on_path[j] {
+                continue;
+            }
+            let d = 1 + longest(j, out, memo, on_path);
+            if d > best.0 {
+                best = (d, Some(j));
+            }
+        }
+        on_path[i] = false;
+        memo[i] = Some(best);
+        best.0
+    }
+    for w in 0..n_workloads {
+        let Some(&first) = out[w].first() else {
+            continue;
+        };
+        let depth = longest(first, &out, &mut memo, &mut on_path);
+        if depth <= max_hops {
+            continue;
+        }
+        let mut chain = vec![nodes[w].name.as_str()];
+        let mut at = Some(first);
+        while let Some(i) = at {
+            if chain.len() > 12 {
+                chain.push("…");
+                break;
+            }
+            chain.push(nodes[i].name.as_str());
+            at = memo[i].and_then(|m| m.1);
+        }
+        let name = nodes[w].name.clone();
+        c.error(
+            Some(&name),
+            None,
+            "limits.max_hops".into(),
+            format!(
+                "requests from `{name}` can go {depth} calls deep ({}), beyond limits.max_hops = {max_hops}: each that does fails with hop_limit",
+                chain.join(" → ")
+            ),
+            Some(format!(
+                "raise limits.max_hops to at least {depth}, or shorten the chain"
+            )),
+        );
     }
 }
 
