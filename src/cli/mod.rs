@@ -69,6 +69,10 @@ enum Cmd {
         /// Draw no progress line (it is drawn on a terminal for runs longer than a second).
         #[arg(long)]
         no_progress: bool,
+        /// Run even when the model would offer more than 1e10 requests (refused otherwise,
+        /// as a likely typo).
+        #[arg(long)]
+        allow_huge: bool,
     },
     /// Check model files; print every problem with its location (exit 2 when one is invalid).
     Validate {
@@ -81,6 +85,9 @@ enum Cmd {
         /// Print the diagnostics as one JSON object (for CI pipelines).
         #[arg(long)]
         json: bool,
+        /// Accept models that would offer more than 1e10 requests.
+        #[arg(long)]
+        allow_huge: bool,
     },
     /// Print the model reference (Markdown) generated from the schema.
     Reference,
@@ -128,6 +135,7 @@ struct RunRequest {
     csv: Option<PathBuf>,
     no_fail: bool,
     no_progress: bool,
+    allow_huge: bool,
 }
 
 fn dispatch(args: Args) -> anyhow::Result<u8> {
@@ -142,6 +150,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             csv,
             no_fail,
             no_progress,
+            allow_huge,
         } => run(RunRequest {
             file,
             seed,
@@ -152,8 +161,14 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             csv,
             no_fail,
             no_progress,
+            allow_huge,
         }),
-        Cmd::Validate { files, set, json } => validate(&files, &set, json),
+        Cmd::Validate {
+            files,
+            set,
+            json,
+            allow_huge,
+        } => validate(&files, &set, json, allow_huge),
         Cmd::Reference => {
             print!("{}", topology::reference::markdown());
             Ok(exit::OK)
@@ -216,6 +231,12 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
             return Ok(exit::BAD_INPUT);
         }
     };
+    // An absurd size is refused with its estimate (a likely typo), before anything runs.
+    if let Err(mut d) = topology::size::RunSize::of(&topo).check(req.allow_huge) {
+        d.file = Some(req.file.clone());
+        eprintln!("{d}");
+        return Ok(exit::BAD_INPUT);
+    }
     // An output folder that cannot be written is found before the run, not after it.
     if let Some(dir) = &req.csv
         && let Err(e) = format::prepare_csv_dir(dir)
@@ -307,7 +328,7 @@ impl From<&Diagnostic> for DiagnosticJson {
     }
 }
 
-fn validate(files: &[PathBuf], set: &[String], json: bool) -> anyhow::Result<u8> {
+fn validate(files: &[PathBuf], set: &[String], json: bool, allow_huge: bool) -> anyhow::Result<u8> {
     let overrides = match set
         .iter()
         .map(|s| Override::parse(s))
@@ -327,7 +348,16 @@ fn validate(files: &[PathBuf], set: &[String], json: bool) -> anyhow::Result<u8>
     let mut worst = exit::OK;
     let mut results = Vec::new();
     for f in files {
-        let result = load(f, &overrides, &[]);
+        // A model that loads is also checked for size (a likely typo's absurd run).
+        let result = load(f, &overrides, &[]).and_then(|(t, text)| {
+            match topology::size::RunSize::of(&t).check(allow_huge) {
+                Ok(()) => Ok((t, text)),
+                Err(mut d) => {
+                    d.file = Some(f.clone());
+                    Err(TopologyError::Invalid(vec![d]))
+                }
+            }
+        });
         if result.is_err() {
             worst = exit::BAD_INPUT;
         }

@@ -11,6 +11,7 @@ pub mod model;
 pub mod overrides;
 pub mod parse;
 pub mod reference;
+pub mod size;
 pub mod spec;
 pub mod validate;
 

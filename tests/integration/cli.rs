@@ -199,3 +199,32 @@ fn bench_compares_against_another_binary_and_checks_memory() {
         );
     }
 }
+
+#[test]
+fn an_absurdly_large_run_is_refused_with_its_estimate_unless_allowed() {
+    let out = crate::common::cli(&["run", "models/quickstart.ron", "--duration", "100d"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = crate::common::stderr(&out);
+    assert!(err.contains("would offer about 1.73e10 requests"), "{err}");
+    assert!(err.contains("--allow-huge"), "{err}");
+    let out = crate::common::cli(&[
+        "validate",
+        "models/quickstart.ron",
+        "--set",
+        "duration=\"100d\"",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = crate::common::cli(&[
+        "validate",
+        "--allow-huge",
+        "models/quickstart.ron",
+        "--set",
+        "duration=\"100d\"",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::common::stderr(&out)
+    );
+}
