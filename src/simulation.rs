@@ -140,11 +140,6 @@ impl Simulation {
         self.engine.events_handled()
     }
 
-    /// The live world (read-only), for snapshots.
-    pub fn world(&self) -> &World {
-        &self.engine.model
-    }
-
     /// A self-check for tests and fuzzing, cheap enough to call between steps (it reads only
     /// and costs O(live calls)): the bookkeeping of every node agrees with the live calls and
     /// with its statistics ([`World::check_invariants`] lists what is checked). `Err` says

@@ -164,7 +164,7 @@ impl Local {
 }
 
 /// How far `call` has got through its service's downstream calls (0: none made yet).
-pub fn downstream_step(call: &Call) -> usize {
+fn downstream_step(call: &Call) -> usize {
     usize::from(Local::load(call.local).step)
 }
 
