@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::components::{CommandError, Live, World, error_cause_names};
+use crate::components::{CommandError, InstanceView, Live, World, error_cause_names};
 use crate::engine::{Engine, SimTime, StepOutcome};
 use crate::metrics::report::{
     ComponentReport, EndToEnd, Names, Provenance, SCHEMA_VERSION, SloTargets, SloVerdict, Verdict,
@@ -195,9 +195,25 @@ impl Simulation {
         self.engine.events_handled()
     }
 
-    /// The live world (read-only), for snapshots.
-    pub fn world(&self) -> &World {
-        &self.engine.model
+    /// A self-check for tests and fuzzing, cheap enough to call between steps (it reads only
+    /// and costs O(live calls)): the bookkeeping of every node agrees with the live calls and
+    /// with its statistics ([`World::check_invariants`] lists what is checked). `Err` says
+    /// what broke, at which node (by name and id), and which instance and call.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.engine.model.check_invariants()
+    }
+
+    /// The instances of the component called `name` as they stand between steps (its
+    /// threads, CPUs, the calls running a burst and those queued, in order): one per replica
+    /// for a kind whose work waits for threads and CPUs (a service), none for other kinds;
+    /// `None` when there is no such node. Read-only; costs O(live calls).
+    pub fn instances(&self, name: &str) -> Option<Vec<InstanceView>> {
+        self.engine.model.instance_views(self.node_id(name)?)
+    }
+
+    /// Calls alive now, in every component (0 once a run has drained).
+    pub fn calls_in_flight(&self) -> usize {
+        self.engine.model.core.calls.len()
     }
 
     /// The id of a node by name.

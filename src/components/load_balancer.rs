@@ -10,7 +10,7 @@ use rand::RngExt;
 
 use super::{
     ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta,
-    NodeCommand, RequestAttrs, Side, Timer,
+    NodeCalls, NodeCommand, RequestAttrs, Side, Timer, call_name,
 };
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
@@ -221,6 +221,52 @@ impl Component for LoadBalancer {
                 })
             }
         }
+    }
+
+    /// Each backend's active connections equal the calls forwarded to it whose reply the
+    /// balancer still awaits; a request has at most one call out; a balancer that is down
+    /// holds no unanswered request.
+    fn check_invariants(&self, calls: NodeCalls<'_>, stats: &NodeStats) -> Result<(), String> {
+        let _ = stats;
+        let mut open = vec![0u32; self.active.len()];
+        let mut parents: Vec<CallId> = Vec::new();
+        for &(id, c) in calls.made() {
+            if c.caller_done {
+                continue;
+            }
+            match open.get_mut(c.tag as usize) {
+                Some(n) => *n += 1,
+                None => {
+                    return Err(format!(
+                        "{} went to backend {}, which does not exist ({} backends)",
+                        call_name(id),
+                        c.tag,
+                        self.active.len()
+                    ));
+                }
+            }
+            parents.extend(c.parent);
+        }
+        for (b, (&active, &live)) in self.active.iter().zip(&open).enumerate() {
+            if active != live {
+                return Err(format!(
+                    "backend {b} has {active} active connections but {live} calls out awaiting a reply"
+                ));
+            }
+        }
+        parents.sort_unstable();
+        if let Some(w) = parents.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("{} has two calls out", call_name(w[0])));
+        }
+        if self.down
+            && let Some((id, _)) = calls
+                .handled()
+                .iter()
+                .find(|(_, c)| c.delivered && c.outcome.is_none())
+        {
+            return Err(format!("down, yet {} is unanswered", call_name(*id)));
+        }
+        Ok(())
     }
 }
 

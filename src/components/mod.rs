@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 pub use ctx::{Core, Ctx, Env};
 pub use world::{Action, CommandError, World};
 
-use crate::engine::{EventQueue, Key, LaneId, Packed};
+use crate::engine::{EventQueue, Key, LaneId, Packed, Slab};
 use crate::metrics::report::Figures;
 use crate::metrics::{ErrorCause, NodeStats, Window};
 use crate::topology::NodeId;
@@ -527,6 +527,69 @@ impl Build<'_> {
     }
 }
 
+/// The live calls one node is party to, read-only: what [`Component::check_invariants`] and
+/// [`Component::instance_views`] compare a kind's own bookkeeping with. Built by the world in
+/// one pass over the live calls ([`World::check_invariants`]).
+#[derive(Clone, Copy)]
+pub struct NodeCalls<'a> {
+    all: &'a Slab<Call>,
+    handled: &'a [(CallId, &'a Call)],
+    made: &'a [(CallId, &'a Call)],
+}
+
+impl<'a> NodeCalls<'a> {
+    /// The calls of one node: `handled` (it is their callee) and `made` (their caller), each
+    /// in slot order, out of `all`.
+    pub fn new(
+        all: &'a Slab<Call>,
+        handled: &'a [(CallId, &'a Call)],
+        made: &'a [(CallId, &'a Call)],
+    ) -> Self {
+        Self { all, handled, made }
+    }
+
+    /// Any live call, by id.
+    pub fn get(&self, id: CallId) -> Option<&'a Call> {
+        self.all.get(id)
+    }
+
+    /// Live calls addressed to this node (delivered or not, answered or not), in slot order.
+    pub fn handled(&self) -> &'a [(CallId, &'a Call)] {
+        self.handled
+    }
+
+    /// Live calls this node made (awaited or abandoned), in slot order.
+    pub fn made(&self) -> &'a [(CallId, &'a Call)] {
+        self.made
+    }
+}
+
+/// One instance of a component whose work waits for threads and CPUs (a service replica),
+/// as it stands between events: a read-only view for tests and tools
+/// ([`crate::simulation::Simulation::instances`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceView {
+    /// Its replica index.
+    pub replica: u32,
+    /// Killed (and not revived).
+    pub down: bool,
+    /// Threads in use.
+    pub threads_busy: u32,
+    /// CPUs in use.
+    pub cpus_busy: u32,
+    /// Calls running a CPU burst now, in slot order (as many as `cpus_busy`).
+    pub running: Vec<CallId>,
+    /// Calls holding a thread and waiting for a CPU, first to be served first.
+    pub cpu_queue: Vec<CallId>,
+    /// Calls waiting for a thread, first to be served first.
+    pub thread_queue: Vec<CallId>,
+}
+
+/// How an invariant's failure names a call: its slot (stable while it lives).
+pub(crate) fn call_name(id: CallId) -> String {
+    format!("call #{}", id.index())
+}
+
 /// The one contract every kind implements, workloads included. Handlers run inside the
 /// world's event loop: they must be cheap and must not allocate on the hot path.
 pub trait Component: Sized {
@@ -595,6 +658,23 @@ pub trait Component: Sized {
             kind: Self::META.label,
             command: cmd,
         })
+    }
+
+    /// A self-check between events, for tests and fuzzing: compare the kind's own bookkeeping
+    /// (counters, queues, connection counts) with the live calls it is party to and with its
+    /// common statistics `stats`, and say what disagrees (which instance, which call). It
+    /// reads only; it must cost O(its calls + its instances). The default checks nothing
+    /// beyond what the world checks of every node ([`World::check_invariants`]).
+    fn check_invariants(&self, calls: NodeCalls<'_>, stats: &NodeStats) -> Result<(), String> {
+        let _ = (calls, stats);
+        Ok(())
+    }
+
+    /// Its instances as they stand, for kinds whose work waits for threads and CPUs (empty
+    /// for the others).
+    fn instance_views(&self, calls: NodeCalls<'_>) -> Vec<InstanceView> {
+        let _ = calls;
+        Vec::new()
     }
 }
 
@@ -701,6 +781,22 @@ macro_rules! live_enum {
                 match self {
                     Live::Client(c) => c.on_command(cmd, ctx),
                     $( Live::$variant(k) => k.on_command(cmd, ctx), )*
+                }
+            }
+
+            /// See [`Component::check_invariants`].
+            pub fn check_invariants(&self, calls: NodeCalls<'_>, stats: &NodeStats) -> Result<(), String> {
+                match self {
+                    Live::Client(c) => c.check_invariants(calls, stats),
+                    $( Live::$variant(k) => k.check_invariants(calls, stats), )*
+                }
+            }
+
+            /// See [`Component::instance_views`].
+            pub fn instance_views(&self, calls: NodeCalls<'_>) -> Vec<InstanceView> {
+                match self {
+                    Live::Client(c) => c.instance_views(calls),
+                    $( Live::$variant(k) => k.instance_views(calls), )*
                 }
             }
         }

@@ -12,7 +12,7 @@
 
 use super::{
     Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, FigureInfo, FigureUnit,
-    KindMeta, NodeCommand, Side, Timer,
+    KindMeta, NodeCalls, NodeCommand, Side, Timer, call_name,
 };
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::report::Figures;
@@ -164,6 +164,26 @@ impl Component for Router {
                 })
             }
         }
+    }
+
+    /// A request has at most one call out; a router that is down holds no unanswered
+    /// request.
+    fn check_invariants(&self, calls: NodeCalls<'_>, stats: &NodeStats) -> Result<(), String> {
+        let _ = stats;
+        let mut parents: Vec<CallId> = calls.made().iter().filter_map(|(_, c)| c.parent).collect();
+        parents.sort_unstable();
+        if let Some(w) = parents.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("{} has two calls out", call_name(w[0])));
+        }
+        if self.down
+            && let Some((id, _)) = calls
+                .handled()
+                .iter()
+                .find(|(_, c)| c.delivered && c.outcome.is_none())
+        {
+            return Err(format!("down, yet {} is unanswered", call_name(*id)));
+        }
+        Ok(())
     }
 }
 

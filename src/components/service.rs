@@ -15,8 +15,8 @@ use rand::RngExt;
 
 use super::{
     ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx,
-    FigureInfo, FigureUnit, KindMeta, NodeCommand, Outcome, RESOURCE_FIGURES, RequestAttrs, Side,
-    Timer,
+    FigureInfo, FigureUnit, InstanceView, KindMeta, NodeCalls, NodeCommand, Outcome,
+    RESOURCE_FIGURES, RequestAttrs, Side, Timer, call_name,
 };
 use crate::dist::Sampler;
 use crate::engine::{Rng, StreamKey};
@@ -164,7 +164,7 @@ impl Local {
 }
 
 /// How far `call` has got through its service's downstream calls (0: none made yet).
-pub fn downstream_step(call: &Call) -> usize {
+fn downstream_step(call: &Call) -> usize {
     usize::from(Local::load(call.local).step)
 }
 
@@ -495,6 +495,16 @@ impl Component for Service {
                 command: cmd,
             }),
         }
+    }
+
+    /// Each instance's threads, CPUs and queues against the calls holding and awaiting them,
+    /// the statistics' levels and capacity against the instances ([`Service::check`]).
+    fn check_invariants(&self, calls: NodeCalls<'_>, stats: &NodeStats) -> Result<(), String> {
+        self.check(calls, stats)
+    }
+
+    fn instance_views(&self, calls: NodeCalls<'_>) -> Vec<InstanceView> {
+        self.views(calls)
     }
 }
 
@@ -938,5 +948,292 @@ impl Service {
             inst.down = false;
             inst.incarnation = inst.incarnation.wrapping_add(1) & INCARNATION_MASK;
         }
+    }
+}
+
+/// The self-checks ([`Component::check_invariants`]) and views of a service.
+impl Service {
+    /// Whether `c`, a live call addressed to this service, is in its CPU phase (running or
+    /// waiting for a burst) rather than waiting on downstream calls.
+    fn in_cpu_phase(&self, c: &Call) -> bool {
+        self.model.calls.is_empty() || downstream_step(c) == 0
+    }
+
+    /// Whether `c` (addressed to this service) is unanswered work of the current
+    /// incarnation of an instance that is up.
+    fn is_current_work(&self, c: &Call) -> bool {
+        self.instances.get(c.replica as usize).is_some_and(|inst| {
+            !inst.down && c.incarnation == inst.incarnation && c.delivered && c.outcome.is_none()
+        })
+    }
+
+    /// What holds between events, per instance `r`:
+    /// - at most `threads` threads and `cpus` CPUs busy, at most `queue_limit` calls waiting
+    ///   for a thread; nobody waits for a thread (a CPU) while one is free; no CPU is left
+    ///   passing (`cpu_passing`) once its event is handled;
+    /// - a killed instance holds nothing and has no unanswered call; a draining one is
+    ///   scaled in, up, and busy;
+    /// - the calls holding a thread (live, delivered, unanswered, of the current incarnation)
+    ///   are as many as `threads_busy`; those of them in their CPU phase are as many as the
+    ///   busy CPUs plus the calls waiting for one; every call waiting for a CPU holds a
+    ///   thread, every call waiting for a thread holds none, all unanswered and here;
+    /// - only unanswered calls of an instance's current incarnation hold a thread (what
+    ///   `finish` relies on), and past its CPU burst a call holds its thread on a thread-pool
+    ///   server and none on an async one;
+    /// - the busy-thread, busy-CPU and queue-length levels equal the sums over the
+    ///   instances, each instance's own levels (`per_replica`) its counters, and the
+    ///   capacity the instances that count.
+    ///
+    /// Costs O(calls addressed to it + instances + their queues).
+    pub fn check(&self, calls: NodeCalls<'_>, stats: &NodeStats) -> Result<(), String> {
+        let m = &self.model;
+        let n = self.instances.len();
+        // Per instance: calls holding a thread, and those of them in their CPU phase.
+        let mut holders = vec![0u64; n];
+        let mut cpu_phase = vec![0u64; n];
+        for &(id, c) in calls.handled() {
+            let r = c.replica;
+            let Some(inst) = self.instances.get(r as usize) else {
+                if c.holds_capacity {
+                    return Err(format!(
+                        "{} holds a thread of instance {r}, which does not exist ({n} instances)",
+                        call_name(id)
+                    ));
+                }
+                continue;
+            };
+            let at = |what: String| format!("instance {r}: {} {what}", call_name(id));
+            let unanswered = c.delivered && c.outcome.is_none();
+            if inst.down && unanswered {
+                return Err(at("is unanswered, but the instance is down".into()));
+            }
+            let current = self.is_current_work(c);
+            if c.holds_capacity && !current {
+                return Err(at(format!(
+                    "holds a thread but is {} (a stray thread holder)",
+                    if c.outcome.is_some() {
+                        "answered".to_string()
+                    } else {
+                        format!(
+                            "of incarnation {}, not the instance's {}",
+                            c.incarnation, inst.incarnation
+                        )
+                    }
+                )));
+            }
+            if !current {
+                continue;
+            }
+            if c.holds_capacity {
+                holders[r as usize] += 1;
+                cpu_phase[r as usize] += u64::from(self.in_cpu_phase(c));
+            }
+            if !self.in_cpu_phase(c) {
+                let keeps = m.server == ServerModel::ThreadPool;
+                if c.holds_capacity != keeps {
+                    return Err(at(format!(
+                        "waits on its downstream calls {} a thread on a {} server",
+                        if c.holds_capacity {
+                            "holding"
+                        } else {
+                            "without"
+                        },
+                        if keeps { "thread-pool" } else { "async" }
+                    )));
+                }
+            }
+        }
+        let (mut threads, mut cpus, mut queued) = (0u64, 0u64, 0u64);
+        for (r, inst) in self.instances.iter().enumerate() {
+            self.check_instance(r, inst, holders[r], cpu_phase[r], calls)
+                .map_err(|e| format!("instance {r}: {e}"))?;
+            threads += u64::from(inst.threads_busy);
+            cpus += u64::from(inst.cpus_busy);
+            queued += inst.thread_queue.len() as u64;
+        }
+        for (what, level, sum) in [
+            ("busy threads", stats.threads_busy.value(), threads),
+            ("busy CPUs", stats.cpus_busy.value(), cpus),
+            ("queue length", stats.queue_len.value(), queued),
+        ] {
+            if level != sum {
+                return Err(format!(
+                    "the {what} level is {level} but the instances add up to {sum}"
+                ));
+            }
+        }
+        let count = self.counted_instances();
+        let (per_thread, per_cpu) = self.per_instance();
+        for (what, cap, per) in [
+            ("thread", stats.thread_capacity, per_thread),
+            ("CPU", stats.cpu_capacity, per_cpu),
+        ] {
+            let want = per.map(|p| p * count);
+            if cap != want {
+                return Err(format!(
+                    "the {what} capacity is {cap:?} but {count} instances count, {per:?} each"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Service::check`] for instance `r`, given the calls holding its threads (`holders`)
+    /// and those of them in their CPU phase (`cpu_phase`).
+    fn check_instance(
+        &self,
+        r: usize,
+        inst: &Instance,
+        holders: u64,
+        cpu_phase: u64,
+        calls: NodeCalls<'_>,
+    ) -> Result<(), String> {
+        let m = &self.model;
+        let (tb, cb) = (inst.threads_busy, inst.cpus_busy);
+        let (tq, cq) = (inst.thread_queue.len(), inst.cpu_queue.len());
+        if tb > m.threads {
+            return Err(format!("{tb} threads busy, over its {}", m.threads));
+        }
+        if cb > m.cpus {
+            return Err(format!("{cb} CPUs busy, over its {}", m.cpus));
+        }
+        if tq as u64 > u64::from(m.queue_limit) {
+            return Err(format!(
+                "{tq} calls wait for a thread, over the queue limit {}",
+                m.queue_limit
+            ));
+        }
+        if tq > 0 && tb < m.threads {
+            return Err(format!(
+                "{tq} calls wait for a thread while one is free ({tb} of {} busy)",
+                m.threads
+            ));
+        }
+        if cq > 0 && cb < m.cpus {
+            return Err(format!(
+                "{cq} calls wait for a CPU while one is free ({cb} of {} busy)",
+                m.cpus
+            ));
+        }
+        if inst.cpu_passing {
+            return Err("a CPU is still passing after its event".into());
+        }
+        if inst.down && (tb, cb, tq, cq) != (0, 0, 0, 0) {
+            return Err(format!(
+                "down, yet {tb} threads and {cb} CPUs busy, {tq} calls waiting for a thread and {cq} for a CPU"
+            ));
+        }
+        if inst.draining && ((r as u32) < self.active || inst.down || tb == 0) {
+            return Err(format!(
+                "draining while {}",
+                if (r as u32) < self.active {
+                    "in service"
+                } else if inst.down {
+                    "down"
+                } else {
+                    "idle"
+                }
+            ));
+        }
+        for (id, _, _) in &inst.cpu_queue {
+            let here = calls.get(*id).filter(|c| {
+                c.callee == self.node && c.replica as usize == r && self.is_current_work(c)
+            });
+            match here {
+                None => {
+                    return Err(format!(
+                        "{} waits for a CPU but is not unanswered work of this instance",
+                        call_name(*id)
+                    ));
+                }
+                Some(c) if !c.holds_capacity || !self.in_cpu_phase(c) => {
+                    return Err(format!(
+                        "{} waits for a CPU without holding a thread in its CPU phase",
+                        call_name(*id)
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for id in &inst.thread_queue {
+            let here = calls.get(*id).filter(|c| {
+                c.callee == self.node && c.replica as usize == r && self.is_current_work(c)
+            });
+            match here {
+                None => {
+                    return Err(format!(
+                        "{} waits for a thread but is not unanswered work of this instance",
+                        call_name(*id)
+                    ));
+                }
+                Some(c) if c.holds_capacity => {
+                    return Err(format!(
+                        "{} waits for a thread but already holds one",
+                        call_name(*id)
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if !inst.down {
+            if holders != u64::from(tb) {
+                return Err(format!(
+                    "{holders} calls hold a thread but {tb} threads are busy"
+                ));
+            }
+            if cpu_phase != u64::from(cb) + cq as u64 {
+                return Err(format!(
+                    "{cpu_phase} thread holders are in their CPU phase but {cb} CPUs are busy and {cq} calls wait for one"
+                ));
+            }
+        }
+        if self.books_on {
+            let counts = u64::from((r as u32) < self.active || inst.draining);
+            for (what, level, want) in [
+                ("busy threads", inst.books.threads.value(), u64::from(tb)),
+                ("busy CPUs", inst.books.cpus.value(), u64::from(cb)),
+                ("in service", inst.books.in_service.value(), counts),
+            ] {
+                if level != want {
+                    return Err(format!("its own {what} level is {level}, not {want}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Each instance as it stands: its counters, the calls running a CPU burst, and its
+    /// queues in order.
+    fn views(&self, calls: NodeCalls<'_>) -> Vec<InstanceView> {
+        self.instances
+            .iter()
+            .enumerate()
+            .map(|(r, inst)| {
+                let cpu_queue: Vec<CallId> = inst.cpu_queue.iter().map(|&(id, _, _)| id).collect();
+                let waiting: std::collections::BTreeSet<CallId> =
+                    cpu_queue.iter().copied().collect();
+                let running = calls
+                    .handled()
+                    .iter()
+                    .filter(|(id, c)| {
+                        c.replica as usize == r
+                            && c.holds_capacity
+                            && self.is_current_work(c)
+                            && self.in_cpu_phase(c)
+                            && !waiting.contains(id)
+                    })
+                    .map(|&(id, _)| id)
+                    .collect();
+                InstanceView {
+                    replica: r as u32,
+                    down: inst.down,
+                    threads_busy: inst.threads_busy,
+                    cpus_busy: inst.cpus_busy,
+                    running,
+                    cpu_queue,
+                    thread_queue: inst.thread_queue.iter().copied().collect(),
+                }
+            })
+            .collect()
     }
 }

@@ -2,7 +2,10 @@
 //! each event to the component it concerns and applies commands (kill an instance, change
 //! the traffic) between events.
 
-use super::{Answer, Build, CallId, Core, Ctx, Env, Event, Faults, Live, NodeCommand, Side};
+use super::{
+    Answer, Build, Call, CallId, Core, Ctx, Env, Event, Faults, InstanceView, Live, NodeCalls,
+    NodeCommand, Side, call_name,
+};
 use crate::engine::{EventQueue, Model, SimTime, StreamKey};
 use crate::metrics::{ErrorCause, NodeStats};
 pub use crate::topology::events::Action;
@@ -32,6 +35,9 @@ pub enum CommandError {
         replica: u32,
     },
 }
+
+/// Live calls grouped by node id.
+type ByNode<'a> = Vec<Vec<(CallId, &'a Call)>>;
 
 /// A live component and its statistics, side by side: one look-up finds both.
 #[derive(Debug)]
@@ -63,6 +69,8 @@ pub struct World {
     applied: Vec<(u64, u32, Result<(), CommandError>)>,
     /// The workloads' node ids.
     workloads: Vec<NodeId>,
+    /// Node names, by id (for what [`World::check_invariants`] reports).
+    names: Vec<String>,
 }
 
 impl World {
@@ -127,6 +135,7 @@ impl World {
                 .filter(|(_, n)| n.kind.is_workload())
                 .map(|(i, _)| i as NodeId)
                 .collect(),
+            names: topo.nodes.iter().map(|n| n.name.clone()).collect(),
         }
     }
 
@@ -427,6 +436,117 @@ impl World {
 }
 
 impl World {
+    /// A self-check for tests and fuzzing, cheap enough to call between steps (it costs
+    /// O(live calls + nodes + instances) and reads only): every live call names existing
+    /// nodes, and holds capacity only while delivered and unanswered; every node's calls in
+    /// flight (`NodeStats::in_flight_counted` and `in_flight_uncounted`) equal the calls
+    /// delivered to it and not answered yet, plus the requests it made (a workload) and still
+    /// awaits; then each component's own checks ([`super::Component::check_invariants`]:
+    /// a service's threads, CPUs and queues against the calls holding them and its levels, a
+    /// balancer's connections against its calls out). The error names the node, and the
+    /// instance and call where there is one.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let (handled, made) = self.calls_by_node()?;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let name = self.names.get(i).map_or("?", String::as_str);
+            let calls = NodeCalls::new(&self.core.calls, &handled[i], &made[i]);
+            Self::check_in_flight(calls, &node.stats)
+                .and_then(|()| node.live.check_invariants(calls, &node.stats))
+                .map_err(|e| format!("`{name}` (node {i}): {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The instances of node `node` as they stand (empty for kinds without threads and CPUs,
+    /// `None` when there is no such node). Costs O(live calls).
+    pub fn instance_views(&self, node: NodeId) -> Option<Vec<InstanceView>> {
+        let n = self.nodes.get(node as usize)?;
+        let handled: Vec<(CallId, &Call)> = self
+            .core
+            .calls
+            .iter()
+            .filter(|(_, c)| c.callee == node)
+            .collect();
+        let made: Vec<(CallId, &Call)> = self
+            .core
+            .calls
+            .iter()
+            .filter(|(_, c)| c.caller == node)
+            .collect();
+        Some(
+            n.live
+                .instance_views(NodeCalls::new(&self.core.calls, &handled, &made)),
+        )
+    }
+
+    /// Live calls per node they are addressed to, and per node that made them (slot order),
+    /// checking what holds of every call whatever its kinds.
+    fn calls_by_node(&self) -> Result<(ByNode<'_>, ByNode<'_>), String> {
+        let n = self.nodes.len();
+        let mut handled = vec![Vec::new(); n];
+        let mut made = vec![Vec::new(); n];
+        for (id, c) in self.core.calls.iter() {
+            let (callee, caller) = (c.callee as usize, c.caller as usize);
+            if callee >= n || caller >= n {
+                return Err(format!(
+                    "{} from node {caller} to node {callee}: no such node ({n} nodes)",
+                    call_name(id)
+                ));
+            }
+            if c.holds_capacity && (!c.delivered || c.outcome.is_some()) {
+                let name = self.names.get(callee).map_or("?", String::as_str);
+                return Err(format!(
+                    "`{name}` (node {callee}): {} holds capacity but is {}",
+                    call_name(id),
+                    if c.delivered {
+                        "answered"
+                    } else {
+                        "not delivered"
+                    }
+                ));
+            }
+            handled[callee].push((id, c));
+            made[caller].push((id, c));
+        }
+        Ok((handled, made))
+    }
+
+    /// A node's calls in flight, counted and not, against its statistics: calls delivered to
+    /// it and unanswered, plus the requests it made (a workload: calls with no parent) and
+    /// still awaits.
+    fn check_in_flight(calls: NodeCalls<'_>, stats: &NodeStats) -> Result<(), String> {
+        let (mut counted, mut uncounted) = (0u64, 0u64);
+        let inside = calls
+            .handled()
+            .iter()
+            .filter(|(_, c)| c.delivered && c.outcome.is_none())
+            .map(|(_, c)| c.counted);
+        let awaited = calls
+            .made()
+            .iter()
+            .filter(|(_, c)| c.parent.is_none() && !c.caller_done)
+            .map(|(_, c)| c.attrs.counted);
+        for is_counted in inside.chain(awaited) {
+            if is_counted {
+                counted += 1;
+            } else {
+                uncounted += 1;
+            }
+        }
+        let (c_level, u_level) = (
+            stats.in_flight_counted.value(),
+            stats.in_flight_uncounted.value(),
+        );
+        if (c_level, u_level) != (counted, uncounted) {
+            return Err(format!(
+                "in flight (counted, uncounted) is ({c_level}, {u_level}) in the statistics but ({counted}, {uncounted}) by the live calls"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl World {
     /// Component `i` and the context it handles an event in (disjoint borrows of `self`).
     #[inline(always)]
     fn node_ctx(&mut self, i: usize) -> (&mut Live, Ctx<'_>) {
@@ -499,5 +619,125 @@ impl Model for World {
     #[inline]
     fn horizon(&self) -> Option<SimTime> {
         self.core.horizon
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::engine::Engine;
+
+    /// A run stopped while busy: `lb` spreads over two `web` instances that queue for threads
+    /// and CPUs.
+    fn busy() -> (Engine<World>, usize, usize) {
+        let topo = crate::topology::load_str(
+            r#"Topology(duration: "2s", warmup: "0s",
+            workloads: { "users": Open(rate: "2500/s", to: "lb") },
+            components: {
+                "lb": LoadBalancer(policy: RoundRobin, backends: ["web"]),
+                "web": Service(replicas: 2, threads: 2, cpus: 1, queue_limit: 50, cpu: Exp(mean: "1ms"),
+                    calls: [Call(to: "db")]),
+                "db": Service(threads: 4, cpus: 4, cpu: Const("1ms")),
+            })"#,
+            None,
+            Path::new("."),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let node = |name: &str| topo.nodes.iter().position(|n| n.name == name).unwrap();
+        let (lb, web) = (node("lb"), node("web"));
+        let mut engine = Engine::new(World::new(&topo, 1, 0));
+        engine.model.start(&[]);
+        engine.step(SimTime::from_secs_f64(0.5), u64::MAX);
+        (engine, lb, web)
+    }
+
+    /// `check_invariants` fails, naming the node and the `words` of what broke.
+    fn fails_with(world: &World, words: &[&str]) {
+        let err = world
+            .check_invariants()
+            .expect_err("a corrupted counter passed the checks");
+        for w in words {
+            assert!(err.contains(w), "`{err}` does not say `{w}`");
+        }
+    }
+
+    #[test]
+    fn corrupted_bookkeeping_fails_the_checks_and_says_where() {
+        let (mut engine, lb, web) = busy();
+        let now = engine.now().as_nanos();
+        let w = &mut engine.model;
+        w.check_invariants().unwrap();
+        let (at_web, at_lb) = (format!("`web` (node {web})"), format!("`lb` (node {lb})"));
+        let Live::Service(s) = &w.nodes[web].live else {
+            unreachable!("web is a service")
+        };
+        let inst = &s.instances[1];
+        assert!(
+            inst.threads_busy > 0 && !inst.thread_queue.is_empty(),
+            "not busy enough to test: {inst:?}"
+        );
+
+        // An instance's counter.
+        let Live::Service(s) = &mut w.nodes[web].live else {
+            unreachable!()
+        };
+        s.instances[1].threads_busy -= 1;
+        fails_with(w, &[&at_web, "instance 1", "thread"]);
+        let Live::Service(s) = &mut w.nodes[web].live else {
+            unreachable!()
+        };
+        s.instances[1].threads_busy += 1;
+        w.check_invariants().unwrap();
+
+        // An instance's queue.
+        let Live::Service(s) = &mut w.nodes[web].live else {
+            unreachable!()
+        };
+        let queued = s.instances[0].thread_queue.pop_back().unwrap();
+        fails_with(w, &[&at_web, "queue length level"]);
+        let Live::Service(s) = &mut w.nodes[web].live else {
+            unreachable!()
+        };
+        s.instances[0].thread_queue.push_back(queued);
+        w.check_invariants().unwrap();
+
+        // A statistics level.
+        w.nodes[web].stats.cpus_busy.inc(now);
+        fails_with(w, &[&at_web, "busy CPUs level is"]);
+        w.nodes[web].stats.cpus_busy.dec(now);
+        w.check_invariants().unwrap();
+
+        // A balancer's connections.
+        let Live::LoadBalancer(b) = &mut w.nodes[lb].live else {
+            unreachable!("lb is a balancer")
+        };
+        b.active[0] += 1;
+        fails_with(w, &[&at_lb, "backend 0", "active connections"]);
+        let Live::LoadBalancer(b) = &mut w.nodes[lb].live else {
+            unreachable!()
+        };
+        b.active[0] -= 1;
+        w.check_invariants().unwrap();
+
+        // A node's calls in flight (checked of every node by the world).
+        w.nodes[lb].stats.in_flight_uncounted.inc(now);
+        fails_with(w, &[&at_lb, "in flight"]);
+        w.nodes[lb].stats.in_flight_uncounted.dec(now);
+        w.check_invariants().unwrap();
+
+        // A call holding a thread it cannot hold.
+        let (id, _) = w
+            .core
+            .calls
+            .iter()
+            .find(|(_, c)| {
+                c.callee as usize == web && c.outcome.is_none() && !c.holds_capacity && c.delivered
+            })
+            .expect("a call waiting for a thread");
+        w.core.calls.get_mut(id).unwrap().holds_capacity = true;
+        fails_with(w, &[&at_web, &format!("call #{}", id.index())]);
     }
 }

@@ -2,7 +2,6 @@
 //! balancer connection counts follow the live calls step by step, and the report's
 //! conservation and Little's law hold afterwards.
 
-use flashcrowd::components::Live;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
 
@@ -47,54 +46,11 @@ fn call_bookkeeping_stays_consistent_under_kill_and_revive() {
                 let mut k = 0u32;
                 while sim.step(SimTime::from_secs_f64(t), u64::MAX) != StepOutcome::Idle {
                     t += 0.37;
-                    let w = sim.world();
-                    for (i, n) in w.nodes.iter().map(|n| &n.live).enumerate() {
-                        match n {
-                            Live::LoadBalancer(lb) => {
-                                let live = w
-                                    .core
-                                    .calls
-                                    .iter()
-                                    .filter(|(_, c)| c.caller as usize == i && c.parent.is_some())
-                                    .count() as u32;
-                                assert_eq!(lb.active.iter().sum::<u32>(), live, "lb {i} active");
-                            }
-                            Live::Service(s) => {
-                                let tb: u64 =
-                                    s.instances.iter().map(|x| u64::from(x.threads_busy)).sum();
-                                let cb: u64 =
-                                    s.instances.iter().map(|x| u64::from(x.cpus_busy)).sum();
-                                let q: u64 = s
-                                    .instances
-                                    .iter()
-                                    .map(|x| x.thread_queue.len() as u64)
-                                    .sum();
-                                assert_eq!(w.nodes[i].stats.threads_busy.value(), tb);
-                                assert_eq!(w.nodes[i].stats.cpus_busy.value(), cb);
-                                assert_eq!(w.nodes[i].stats.queue_len.value(), q);
-                                let holders = w
-                                    .core
-                                    .calls
-                                    .iter()
-                                    .filter(|(_, c)| c.callee as usize == i && c.holds_capacity)
-                                    .count() as u64;
-                                assert_eq!(holders, tb, "svc {i} holders");
-                                let inside = w
-                                    .core
-                                    .calls
-                                    .iter()
-                                    .filter(|(_, c)| {
-                                        c.callee as usize == i && c.delivered && c.outcome.is_none()
-                                    })
-                                    .count() as u64;
-                                assert_eq!(
-                                    w.nodes[i].stats.in_flight(),
-                                    inside,
-                                    "svc {i} in flight"
-                                );
-                            }
-                            _ => {}
-                        }
+                    // Balancer connections against their calls out, service counters against
+                    // the calls holding threads and CPUs and against the levels, every node's
+                    // in-flight level against its live calls (the library's self-check).
+                    if let Err(e) = sim.check_invariants() {
+                        panic!("{mode} {server} {policy} at {t:.2}s: {e}");
                     }
                     k += 1;
                     if t < 19.0 {
@@ -120,44 +76,25 @@ fn call_bookkeeping_stays_consistent_under_kill_and_revive() {
                         }
                     }
                 }
-                let w = sim.world();
-                assert_eq!(
-                    w.core.calls.len(),
-                    0,
-                    "{mode} {server} {policy}: calls leaked"
-                );
-                for (i, n) in w.nodes.iter().map(|n| &n.live).enumerate() {
-                    match n {
-                        Live::LoadBalancer(lb) => assert!(
-                            lb.active.iter().all(|&a| a == 0),
-                            "{mode} {server} {policy}: lb {i} active {:?}",
-                            lb.active
-                        ),
-                        Live::Service(s) => {
-                            for inst in &s.instances {
-                                assert_eq!(
-                                    inst.threads_busy, 0,
-                                    "{mode} {server} {policy}: svc {i}"
-                                );
-                                assert_eq!(inst.cpus_busy, 0);
-                                assert!(inst.thread_queue.is_empty());
-                            }
-                        }
-                        _ => {}
+                // No call leaked; with the self-check passing, every level, balancer
+                // connection count and in-flight count (counted or not) follows the calls, so
+                // all are zero; and the instances hold nothing.
+                let what = format!("{mode} {server} {policy}");
+                assert_eq!(sim.calls_in_flight(), 0, "{what}: calls leaked");
+                if let Err(e) = sim.check_invariants() {
+                    panic!("{what} at the end: {e}");
+                }
+                for name in sim.names() {
+                    for inst in sim.instances(name).unwrap() {
+                        assert!(
+                            inst.threads_busy == 0
+                                && inst.cpus_busy == 0
+                                && inst.thread_queue.is_empty()
+                                && inst.cpu_queue.is_empty(),
+                            "{what}: `{name}` instance {} still busy: {inst:?}",
+                            inst.replica
+                        );
                     }
-                    assert_eq!(
-                        w.nodes[i].stats.in_flight(),
-                        0,
-                        "{mode} {server} {policy}: node {i} in_flight level"
-                    );
-                    assert_eq!(
-                        w.nodes[i].stats.threads_busy.value(),
-                        0,
-                        "{mode} {server} {policy}: node {i} threads level"
-                    );
-                    assert_eq!(w.nodes[i].stats.cpus_busy.value(), 0);
-                    assert_eq!(w.nodes[i].stats.queue_len.value(), 0);
-                    assert_eq!(w.nodes[i].stats.in_flight_counted.value(), 0);
                 }
                 let r = sim.finish();
                 let window = r.sim_duration_s - r.warmup_s;

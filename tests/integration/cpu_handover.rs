@@ -6,8 +6,6 @@
 use std::collections::HashSet;
 
 use flashcrowd::components::CallId;
-use flashcrowd::components::Live;
-use flashcrowd::components::service::downstream_step;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
 
@@ -29,39 +27,12 @@ fn model(mode: &str, server: &str, threads: &str, cpus: &str, cpu: &str) -> Stri
     )
 }
 
-/// Per service instance: calls running a burst, calls waiting for a CPU.
-fn cpu_state(sim: &Simulation, node: usize) -> Vec<(HashSet<CallId>, Vec<CallId>)> {
-    let w = sim.world();
-    let Live::Service(s) = &w.nodes[node].live else {
-        panic!()
-    };
-    let leaf = s.model.calls.is_empty();
-    s.instances
-        .iter()
-        .enumerate()
-        .map(|(r, inst)| {
-            let queued: Vec<CallId> = inst.cpu_queue.iter().map(|&(id, _, _)| id).collect();
-            let running = if inst.down {
-                HashSet::new()
-            } else {
-                w.core
-                    .calls
-                    .iter()
-                    .filter(|(_, c)| {
-                        c.callee as usize == node
-                            && c.replica == r as u32
-                            && c.delivered
-                            && c.outcome.is_none()
-                            && c.incarnation == inst.incarnation
-                            && c.holds_capacity
-                            && (leaf || downstream_step(c) == 0)
-                    })
-                    .map(|(k, _)| k)
-                    .filter(|k| !queued.contains(k))
-                    .collect()
-            };
-            (running, queued)
-        })
+/// Per instance of service `name`: calls running a burst, calls waiting for a CPU (in order).
+fn cpu_state(sim: &Simulation, name: &str) -> Vec<(HashSet<CallId>, Vec<CallId>)> {
+    sim.instances(name)
+        .expect("a service")
+        .into_iter()
+        .map(|inst| (inst.running.into_iter().collect(), inst.cpu_queue))
         .collect()
 }
 
@@ -83,13 +54,11 @@ fn cpu_level_matches_running_bursts_and_cpus_serve_fifo() {
                     let what = format!("{cpu} {mode} {server} t{threads} c{cpus}");
                     let topo = load(&model(mode, server, threads, cpus, cpu));
                     let mut sim = Simulation::new(&topo, RunOptions::default());
-                    let nodes: Vec<usize> = ["web", "db", "log"]
-                        .iter()
-                        .map(|n| sim.node_id(n).unwrap() as usize)
-                        .collect();
+                    let names = ["web", "db", "log"];
+                    let nodes: Vec<u32> = names.iter().map(|n| sim.node_id(n).unwrap()).collect();
                     let (warm, end) = (500_000_000u64, 3_000_000_000u64);
                     let mut area = vec![0u128; nodes.len()];
-                    let mut before: Vec<_> = nodes.iter().map(|&n| cpu_state(&sim, n)).collect();
+                    let mut before: Vec<_> = names.iter().map(|n| cpu_state(&sim, n)).collect();
                     let mut t_prev = 0u64;
                     let mut next_cmd = 0.7;
                     let mut k = 0u32;
@@ -109,7 +78,7 @@ fn cpu_level_matches_running_bursts_and_cpus_serve_fifo() {
                         if out == StepOutcome::TimeLimit {
                             k += 1;
                             next_cmd += 0.23;
-                            let node = nodes[(k % 2) as usize] as u32;
+                            let node = nodes[(k % 2) as usize];
                             let replica = (k / 2) % 2;
                             let cmd = if next_cmd > 2.8 {
                                 next_cmd = 1e6;
@@ -124,14 +93,14 @@ fn cpu_level_matches_running_bursts_and_cpus_serve_fifo() {
                                 for &n in &nodes[..2] {
                                     for r in 0..2 {
                                         let _ = {
-                                            let c = crate::common::revive(&sim, n as u32, r);
+                                            let c = crate::common::revive(&sim, n, r);
                                             sim.command(&c)
                                         };
                                     }
                                 }
                             }
                         }
-                        let after: Vec<_> = nodes.iter().map(|&n| cpu_state(&sim, n)).collect();
+                        let after: Vec<_> = names.iter().map(|n| cpu_state(&sim, n)).collect();
                         for (j, (b, a)) in before.iter().zip(&after).enumerate() {
                             for (r, ((run0, q0), (run1, q1))) in b.iter().zip(a).enumerate() {
                                 // A burst that started now without having waited...
@@ -141,12 +110,17 @@ fn cpu_level_matches_running_bursts_and_cpus_serve_fifo() {
                                 let still_waiting = q0.iter().any(|id| q1.contains(id));
                                 assert!(
                                     !(jumped && still_waiting),
-                                    "{what}: node {j} r{r} at {now}: a burst jumped the CPU queue"
+                                    "{what}: `{}` instance {r} at {now}: a burst jumped the CPU queue",
+                                    names[j]
                                 );
                                 // Waiters leave in order: what is left is a prefix-free suffix.
                                 let kept: Vec<_> = q0.iter().filter(|id| q1.contains(id)).collect();
                                 let head: Vec<_> = q1.iter().take(kept.len()).collect();
-                                assert_eq!(kept, head, "{what}: node {j} r{r}: CPU queue order");
+                                assert_eq!(
+                                    kept, head,
+                                    "{what}: `{}` instance {r}: CPU queue order",
+                                    names[j]
+                                );
                             }
                         }
                         before = after;

@@ -1,7 +1,9 @@
-//! Every bundled model loads, says what it shows, and runs.
+//! Every bundled model loads, says what it shows, and runs, passing the simulation's
+//! self-check throughout.
 
 use std::path::Path;
 
+use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
 use flashcrowd::topology::{self, Override};
 
@@ -57,7 +59,17 @@ fn every_bundled_model_loads_describes_itself_and_runs() {
             f.display(),
             topo.warnings
         );
-        let r = Simulation::new(&topo, RunOptions::default()).run();
+        // The bookkeeping self-check holds all along (every 1000 events), whatever the
+        // model's commands do (kills, revives, replica changes).
+        let mut sim = Simulation::new(&topo, RunOptions::default());
+        while sim.step(SimTime::MAX, 1000) != StepOutcome::Idle {
+            if let Err(e) = sim.check_invariants() {
+                panic!("{} at {:?}: {e}", f.display(), sim.now());
+            }
+        }
+        sim.check_invariants()
+            .unwrap_or_else(|e| panic!("{} at the end: {e}", f.display()));
+        let r = sim.finish();
         assert!(
             r.end_to_end.completed > 0,
             "{} completed nothing",

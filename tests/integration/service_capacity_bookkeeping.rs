@@ -2,13 +2,11 @@
 //! kills and revives, over sequential and parallel calls, thread-pool and async servers and
 //! several thread/CPU shapes, every instance's counters match the calls that hold its threads
 //! and CPUs, and the statistics levels match both (a stress test of the thread and CPU
-//! handover).
+//! handover). The checks themselves are the library's (`Simulation::check_invariants`, which
+//! lists them); this test drives the runs into the states they are about.
 
-use flashcrowd::components::Live;
-use flashcrowd::components::service::downstream_step;
 use flashcrowd::engine::{SimTime, StepOutcome};
 use flashcrowd::simulation::{RunOptions, Simulation};
-use flashcrowd::topology::spec::ServerModel;
 
 use crate::common::load;
 
@@ -87,13 +85,21 @@ fn thread_and_cpu_counters_match_their_holders_at_every_event() {
                         }
                     }
                 }
-                let w = sim.world();
-                assert_eq!(w.core.calls.len(), 0);
-                for (i, n) in w.nodes.iter().map(|n| &n.live).enumerate() {
-                    if let Live::Service(_) = n {
-                        assert_eq!(w.nodes[i].stats.threads_busy.value(), 0);
-                        assert_eq!(w.nodes[i].stats.cpus_busy.value(), 0);
-                        assert_eq!(w.nodes[i].stats.queue_len.value(), 0);
+                // Drained: no call is left, and with the checks passing (levels equal the
+                // instances' counters, which equal the calls holding them) nothing is busy.
+                let what = format!("{mode} {server} t{threads} c{cpus} at the end");
+                assert_eq!(sim.calls_in_flight(), 0, "{what}: calls leaked");
+                check(&sim, &what, &mut seen);
+                for name in sim.names() {
+                    for inst in sim.instances(name).unwrap() {
+                        assert!(
+                            inst.threads_busy == 0
+                                && inst.cpus_busy == 0
+                                && inst.thread_queue.is_empty()
+                                && inst.cpu_queue.is_empty(),
+                            "{what}: `{name}` instance {} still busy: {inst:?}",
+                            inst.replica
+                        );
                     }
                 }
             }
@@ -118,110 +124,60 @@ struct Seen {
     down: u64,
 }
 
+/// The library's self-check, and how often the states it is about were seen.
 fn check(sim: &Simulation, what: &str, seen: &mut Seen) {
-    let w = sim.world();
-    for (i, n) in w.nodes.iter().map(|n| &n.live).enumerate() {
-        let Live::Service(s) = n else { continue };
-        let (mut tb, mut cb, mut q) = (0u64, 0u64, 0u64);
-        for (r, inst) in s.instances.iter().enumerate() {
-            let r = r as u32;
-            tb += u64::from(inst.threads_busy);
-            cb += u64::from(inst.cpus_busy);
-            q += inst.thread_queue.len() as u64;
+    if let Err(e) = sim.check_invariants() {
+        panic!("{what}: {e}");
+    }
+    for name in sim.names() {
+        for inst in sim.instances(name).unwrap() {
             seen.thread_queued += u64::from(!inst.thread_queue.is_empty());
             seen.cpu_queued += u64::from(!inst.cpu_queue.is_empty());
             seen.down += u64::from(inst.down);
-            assert!(
-                inst.threads_busy <= s.model.threads,
-                "{what}: threads over cap"
-            );
-            assert!(inst.cpus_busy <= s.model.cpus, "{what}: cpus over cap");
-            if !inst.thread_queue.is_empty() {
-                assert_eq!(
-                    inst.threads_busy, s.model.threads,
-                    "{what}: queued with a free thread"
-                );
-            }
-            if !inst.cpu_queue.is_empty() {
-                assert_eq!(
-                    inst.cpus_busy, s.model.cpus,
-                    "{what}: cpu-queued with a free cpu"
-                );
-            }
-            if inst.down {
-                continue;
-            }
-            let mine = |c: &flashcrowd::components::Call| {
-                c.callee as usize == i
-                    && c.replica == r
-                    && c.delivered
-                    && c.outcome.is_none()
-                    && c.incarnation == inst.incarnation
-            };
-            let holders = w
-                .core
-                .calls
-                .iter()
-                .filter(|(_, c)| mine(c) && c.holds_capacity)
-                .count() as u32;
-            assert_eq!(holders, inst.threads_busy, "{what}: svc {i} r{r} holders");
-            let leaf = s.model.calls.is_empty();
-            let cpu_phase = w
-                .core
-                .calls
-                .iter()
-                .filter(|(_, c)| mine(c) && c.holds_capacity && (leaf || downstream_step(c) == 0))
-                .count() as u64;
-            assert_eq!(
-                cpu_phase,
-                u64::from(inst.cpus_busy) + inst.cpu_queue.len() as u64,
-                "{what}: svc {i} r{r} cpu phase"
-            );
-            for (id, _, _) in &inst.cpu_queue {
-                let c = w.core.calls.get(*id).expect("cpu-queued call alive");
-                assert!(c.holds_capacity && c.outcome.is_none());
-            }
-            for id in &inst.thread_queue {
-                let c = w.core.calls.get(*id).expect("thread-queued call alive");
-                assert!(!c.holds_capacity && c.outcome.is_none());
-            }
         }
-        // What answering relies on (`Service::finish` skips the thread look-up when the call
-        // was just read to hold none): only a live, unanswered call of the current
-        // incarnation holds a thread; past its CPU burst, a thread-pool call still holds its
-        // thread and an async call holds none.
-        for (_, c) in w.core.calls.iter().filter(|(_, c)| c.callee as usize == i) {
-            let Some(inst) = s.instances.get(c.replica as usize) else {
-                continue;
-            };
-            let current = !inst.down && c.incarnation == inst.incarnation;
-            if c.holds_capacity {
-                assert!(
-                    current && c.outcome.is_none(),
-                    "{what}: stray thread holder"
-                );
+    }
+}
+
+/// The same checks hold while instances are added and removed (scaled-in instances drain,
+/// scaled-out ones start empty, balancers follow), with kills and revives in between.
+#[test]
+fn the_checks_hold_while_instances_come_and_go() {
+    use flashcrowd::topology::events::Command;
+    for server in ["ThreadPool", "Async"] {
+        for mode in ["Sequential", "Parallel"] {
+            let topo = load(&model(mode, server, "3", "2"));
+            let mut sim = Simulation::new(&topo, RunOptions::default());
+            let web = sim.node_id("web").unwrap();
+            let plan = [4, 1, 3, 5, 2, 2, 6, 1, 3];
+            let mut at = 1.2;
+            let mut events = 0u64;
+            let mut k = 0usize;
+            let mut seen = Seen::default();
+            loop {
+                let out = sim.step(SimTime::from_secs_f64(at), 1);
+                if out == StepOutcome::Idle {
+                    break;
+                }
+                events += 1;
+                check(&sim, &format!("{mode} {server} ev{events}"), &mut seen);
+                if out == StepOutcome::TimeLimit {
+                    at = if k + 1 < plan.len() { at + 0.4 } else { 1e6 };
+                    let cmd = match k % 3 {
+                        2 => crate::common::kill(&sim, web, (k % 2) as u32),
+                        _ => Command::Replicas {
+                            component: "web".into(),
+                            count: plan[k],
+                        },
+                    };
+                    let _ = sim.command(&cmd);
+                    if k % 3 == 2 {
+                        let _ = sim.command(&crate::common::revive(&sim, web, 0));
+                    }
+                    k += 1;
+                }
             }
-            if current && c.delivered && c.outcome.is_none() && downstream_step(c) > 0 {
-                assert_eq!(
-                    c.holds_capacity,
-                    s.model.server == ServerModel::ThreadPool,
-                    "{what}: a call waiting on its downstream calls"
-                );
-            }
+            assert_eq!(sim.calls_in_flight(), 0, "{mode} {server}: calls leaked");
+            assert!(k >= plan.len(), "{mode} {server}: only {k} commands");
         }
-        assert_eq!(w.nodes[i].stats.threads_busy.value(), tb, "{what}");
-        assert_eq!(w.nodes[i].stats.cpus_busy.value(), cb, "{what}");
-        assert_eq!(w.nodes[i].stats.queue_len.value(), q, "{what}");
-        let unanswered = w
-            .core
-            .calls
-            .iter()
-            .filter(|(_, c)| c.callee as usize == i && c.delivered && c.outcome.is_none())
-            .count() as u64;
-        assert_eq!(
-            w.nodes[i].stats.in_flight(),
-            unanswered,
-            "{what}: in flight"
-        );
     }
 }
