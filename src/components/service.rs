@@ -870,8 +870,10 @@ impl Service {
             for r in self.active..count {
                 match self.instances.get_mut(r as usize) {
                     Some(inst) => {
-                        if !inst.draining {
-                            // Idle since it was scaled in: a fresh start.
+                        // Back in service as it is: it may still hold calls (an async server's
+                        // calls waiting on downstream answers hold no thread), which must go
+                        // on. Only one killed meanwhile starts afresh (it holds nothing).
+                        if inst.down {
                             inst.down = false;
                             inst.incarnation = inst.incarnation.wrapping_add(1) & INCARNATION_MASK;
                         }

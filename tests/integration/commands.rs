@@ -388,3 +388,31 @@ fn a_balancer_follows_its_backend_when_it_scales_out_and_in() {
     // One instance at ρ = 1.2 is overloaded: saturated.
     assert!(util(45.0, 60.0) > 0.97, "{}", util(45.0, 60.0));
 }
+
+#[test]
+fn an_async_service_scaled_in_and_out_again_finishes_every_call_it_held() {
+    // Async servers hold no thread while their calls are out: an instance scaled in then
+    // back out keeps those calls, and their answers still reach it.
+    let topo = load(
+        r#"Topology(duration: "3s", warmup: "0s", seed: 2,
+            workloads: {"users": Open(rate: "300/s", to: "web")},
+            components: {
+                "web": Service(replicas: 2, server: Async, threads: 4, cpu: Exp(mean: "1ms"), calls: [Call(to: "db")]),
+                "db": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("200ms")),
+            },
+            events: [
+                ("1s", Replicas(component: "web", count: 1)),
+                ("1.05s", Replicas(component: "web", count: 2)),
+            ])"#,
+    );
+    let mut sim = Simulation::new(&topo, RunOptions::default());
+    while sim.step(SimTime::MAX, 500) != StepOutcome::Idle {
+        if let Err(e) = sim.check_invariants() {
+            panic!("{e}");
+        }
+    }
+    let r = sim.finish();
+    assert_eq!(r.end_to_end.censored, 0, "{:?}", r.end_to_end);
+    assert_eq!(r.end_to_end.errors, 0);
+    assert_eq!(r.end_to_end.completed, r.end_to_end.offered);
+}
