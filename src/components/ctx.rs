@@ -5,7 +5,8 @@
 use super::{Call, CallId, Event, Faults, Outcome, Side, Timer};
 use crate::engine::{EventQueue, SimTime, Slab};
 use crate::metrics::{ErrorCause, NodeStats, Window};
-use crate::topology::NodeId;
+use crate::topology::model::Place;
+use crate::topology::{NodeId, Topology};
 
 /// Settings every component reads.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +50,88 @@ pub struct Core {
     pub faults: Vec<Faults>,
     /// Some command has injected a fault (answers then go through `faults`).
     pub faults_active: bool,
+    /// Some call can pay a latency for crossing regions or zones (calls then look their
+    /// places up in `places`).
+    pub places_active: bool,
+    /// Where each node runs and what crossing between places costs.
+    pub places: PlaceLatency,
+}
+
+/// Where each node runs and what a call between two places costs, flattened for
+/// [`Ctx::send`]: a place id is 0 (none), a region id `r` (a component placed in a region),
+/// or `regions + z` for zone id `z`.
+#[derive(Debug, Clone, Default)]
+pub struct PlaceLatency {
+    /// Place id by node; [`PlaceLatency::FROM_REQUEST`] for a workload.
+    place: Vec<u8>,
+    /// Number of place ids (places + 1).
+    n: usize,
+    /// One-way latency from place `a` to place `b`, ns, at `a * n + b`.
+    latency_ns: Vec<u64>,
+}
+
+impl PlaceLatency {
+    /// A workload's calls start where the request was drawn from: its region id.
+    const FROM_REQUEST: u8 = u8::MAX;
+
+    /// The places and latencies of `topo`.
+    pub fn new(topo: &Topology) -> Self {
+        let regions = topo.regions.len();
+        let n = regions + topo.zones.len() + 1;
+        let place_of = |p: usize| -> Place {
+            if p <= regions {
+                Place {
+                    region: u8::try_from(p).unwrap_or(0),
+                    zone: 0,
+                }
+            } else {
+                let z = p - regions;
+                Place {
+                    region: topo.zones.get(z - 1).map_or(0, |z| z.region),
+                    zone: u8::try_from(z).unwrap_or(0),
+                }
+            }
+        };
+        let mut latency_ns = vec![0; n * n];
+        for a in 0..n {
+            for b in 0..n {
+                latency_ns[a * n + b] = topo.one_way_ns(place_of(a), place_of(b));
+            }
+        }
+        let place = topo
+            .nodes
+            .iter()
+            .map(|node| {
+                if node.kind.is_workload() {
+                    Self::FROM_REQUEST
+                } else if node.place.zone != 0 {
+                    u8::try_from(regions + usize::from(node.place.zone)).unwrap_or(0)
+                } else {
+                    node.place.region
+                }
+            })
+            .collect();
+        Self {
+            place,
+            n,
+            latency_ns,
+        }
+    }
+
+    /// One-way latency of a call from `caller` to `callee` of a request from `region`, ns.
+    #[inline]
+    fn one_way_ns(&self, caller: NodeId, callee: NodeId, region: u8) -> u64 {
+        let place = |node: NodeId| self.place.get(node as usize).copied().unwrap_or(0);
+        let from = match place(caller) {
+            Self::FROM_REQUEST => region,
+            p => p,
+        };
+        let to = place(callee);
+        self.latency_ns
+            .get(usize::from(from) * self.n + usize::from(to))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 impl Core {
@@ -68,6 +151,8 @@ impl Core {
             horizon: None,
             faults,
             faults_active: false,
+            places_active: false,
+            places: PlaceLatency::default(),
         }
     }
 
@@ -191,8 +276,9 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
-    /// Start a call: store it and deliver it after `latency_ns` (back after `return_ns`);
-    /// arm the caller's timeout if any.
+    /// Start a call: store it and deliver it after `latency_ns` (back after `return_ns`),
+    /// each plus the one-way latency between the caller's place and the callee's (a
+    /// workload's calls start in the request's region); arm the caller's timeout if any.
     #[inline(always)]
     pub fn send(
         &mut self,
@@ -201,6 +287,15 @@ impl<'a> Ctx<'a> {
         return_ns: u64,
         timeout: Option<Timer>,
     ) -> CallId {
+        let (mut latency_ns, mut return_ns) = (latency_ns, return_ns);
+        if self.core.places_active {
+            let extra = self
+                .core
+                .places
+                .one_way_ns(call.caller, call.callee, call.attrs.region);
+            latency_ns += extra;
+            return_ns += extra;
+        }
         call.return_ns = return_ns;
         let node = call.callee;
         let id = self.core.calls.insert(call);

@@ -2,10 +2,13 @@
 //! each event to the component it concerns and applies commands (kill an instance, change
 //! the traffic) between events.
 
-use super::{Answer, Build, CallId, Core, Ctx, Env, Event, Faults, Live, NodeCommand, Side};
+use super::{
+    Answer, Build, CallId, Core, Ctx, Env, Event, Faults, Live, NodeCommand, PlaceLatency, Side,
+};
 use crate::engine::{EventQueue, Model, SimTime, StreamKey};
 use crate::metrics::{ErrorCause, NodeStats};
 pub use crate::topology::events::Action;
+use crate::topology::model::Place;
 use crate::topology::{NodeId, Topology};
 
 /// Why a component did not take a command.
@@ -63,6 +66,8 @@ pub struct World {
     applied: Vec<(u64, u32, Result<(), CommandError>)>,
     /// The workloads' node ids.
     workloads: Vec<NodeId>,
+    /// Where each node runs, by node id (for outages).
+    places: Vec<Place>,
 }
 
 impl World {
@@ -102,18 +107,24 @@ impl World {
                 .rng(),
             ));
         }
+        let mut core = Core::new(
+            Env {
+                window,
+                max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX - 1),
+                max_in_flight: topo.limits.max_in_flight as usize,
+            },
+            topo.requests,
+            topo.limits.drain.as_nanos(),
+            faults,
+        );
+        if topo.has_place_latency() {
+            core.places_active = true;
+            core.places = PlaceLatency::new(topo);
+        }
         Self {
             nodes,
-            core: Core::new(
-                Env {
-                    window,
-                    max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX - 1),
-                    max_in_flight: topo.limits.max_in_flight as usize,
-                },
-                topo.requests,
-                topo.limits.drain.as_nanos(),
-                faults,
-            ),
+            core,
+            places: topo.nodes.iter().map(|n| n.place).collect(),
             window_start_ns: 0,
             series_window_ns: topo.window_ns,
             window_closed: false,
@@ -272,6 +283,25 @@ impl World {
                 f.fail_until_ns = now.saturating_add(lasting_ns);
                 self.core.faults_active = true;
                 Ok(())
+            }
+            Action::Outage { place, down } => {
+                // Every component there, in node order, through the instances' own path.
+                let replica = None;
+                let order = if down {
+                    NodeCommand::Kill { replica }
+                } else {
+                    NodeCommand::Revive { replica }
+                };
+                let mut taken = Ok(());
+                for i in 0..self.places.len() {
+                    if self.places.get(i).is_some_and(|&p| place.holds(p)) {
+                        let told = self.tell(i as NodeId, order);
+                        if taken.is_ok() {
+                            taken = told;
+                        }
+                    }
+                }
+                taken
             }
         }
     }

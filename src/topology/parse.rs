@@ -667,6 +667,40 @@ pub fn locate_top_field(text: &str, name: &str) -> Option<(usize, usize)> {
     best.map(|b| b.1).or_else(|| toks.first().map(|t| t.at))
 }
 
+/// Line and column of the `nth` (0-based) string `"value"` inside the top-level field
+/// `field` (`placement: {"web": "eu-west-1x"}` → the zone), or of the field itself.
+pub fn locate_string_in_top_field(
+    text: &str,
+    field: &str,
+    value: &str,
+    nth: usize,
+) -> Option<(usize, usize)> {
+    let mut seen = 0;
+    let at = locate_top_field(text, field)?;
+    let toks = tokens(text);
+    let start = toks.iter().position(|t| t.at == at)?;
+    let mut depth = 0usize;
+    for t in &toks[start..] {
+        match t.kind {
+            TokKind::Open(_) => depth += 1,
+            TokKind::Close(_) => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            TokKind::Str(_) if t.text == value && depth > 0 => {
+                if seen == nth {
+                    return Some(t.at);
+                }
+                seen += 1;
+            }
+            _ => {}
+        }
+    }
+    Some(at)
+}
+
 /// Line and column (1-based) of the first `"name"` key followed by `:` in the text.
 pub fn locate_key(text: &str, name: &str) -> Option<(usize, usize)> {
     let needle = format!("\"{name}\"");
