@@ -118,8 +118,7 @@ impl World {
             faults,
         );
         if topo.has_place_latency() {
-            core.places_active = true;
-            core.places = PlaceLatency::new(topo);
+            core.places = Some(Box::new(PlaceLatency::new(topo)));
         }
         Self {
             nodes,
