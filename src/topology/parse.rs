@@ -668,11 +668,13 @@ pub fn locate_top_field(text: &str, name: &str) -> Option<(usize, usize)> {
 }
 
 /// Line and column of the `nth` (0-based) string `"value"` inside the top-level field
-/// `field` (`placement: {"web": "eu-west-1x"}` → the zone), or of the field itself.
+/// `field`, among map keys (`key`: followed by `:`) or among the other strings
+/// (`placement: {"web": "eu-west-1x"}` → the zone), or of the field itself.
 pub fn locate_string_in_top_field(
     text: &str,
     field: &str,
     value: &str,
+    key: bool,
     nth: usize,
 ) -> Option<(usize, usize)> {
     let mut seen = 0;
@@ -680,7 +682,8 @@ pub fn locate_string_in_top_field(
     let toks = tokens(text);
     let start = toks.iter().position(|t| t.at == at)?;
     let mut depth = 0usize;
-    for t in &toks[start..] {
+    for (k, t) in toks.iter().enumerate().skip(start) {
+        let is_key = || toks.get(k + 1).is_some_and(|n| n.kind == TokKind::Colon);
         match t.kind {
             TokKind::Open(_) => depth += 1,
             TokKind::Close(_) => {
@@ -689,7 +692,7 @@ pub fn locate_string_in_top_field(
                     break;
                 }
             }
-            TokKind::Str(_) if t.text == value && depth > 0 => {
+            TokKind::Str(_) if t.text == value && depth > 0 && is_key() == key => {
                 if seen == nth {
                     return Some(t.at);
                 }
@@ -769,6 +772,34 @@ fn find_ident(seg: &str, ident: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_in_a_top_field_are_located_as_keys_or_values_by_occurrence() {
+        let text = "Topology(\n  regions: {\"eu\": Region(zones: [\"a\", \"us\"]),\n    \"us\": Region(zones: [\"a\"])},\n  placement: {\"a\": \"a\"},\n)";
+        // The second zone `a`, not the first.
+        assert_eq!(
+            locate_string_in_top_field(text, "regions", "a", false, 1),
+            Some((3, 26))
+        );
+        // The zone `us` comes before the region key `us`.
+        assert_eq!(
+            locate_string_in_top_field(text, "regions", "us", false, 0),
+            Some((2, 39))
+        );
+        assert_eq!(
+            locate_string_in_top_field(text, "regions", "us", true, 0),
+            Some((3, 5))
+        );
+        // Inside `placement` only; a missing string points at the field.
+        assert_eq!(
+            locate_string_in_top_field(text, "placement", "a", false, 0),
+            Some((4, 20))
+        );
+        assert_eq!(
+            locate_string_in_top_field(text, "placement", "b", false, 0),
+            Some((4, 3))
+        );
+    }
 
     #[test]
     fn unknown_field_is_located_with_hint() {

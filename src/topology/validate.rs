@@ -72,13 +72,12 @@ impl Checker<'_> {
         self.errors.push(d);
     }
 
-    /// A problem with the `nth` string `value` inside the top-level field `field`
-    /// (`placement`, `regions`, `region_latency`).
+    /// A problem with the `nth` string `value` (a map key or not, `key`) inside the
+    /// top-level field `field` (`placement`, `regions`, `region_latency`).
     fn error_at_string(
         &mut self,
         field: &str,
-        value: &str,
-        nth: usize,
+        (value, key, nth): (&str, bool, usize),
         path: String,
         msg: String,
         hint: Option<String>,
@@ -88,7 +87,7 @@ impl Checker<'_> {
         d.line_col = self
             .origin
             .text
-            .and_then(|text| locate_string_in_top_field(text, field, value, nth));
+            .and_then(|text| locate_string_in_top_field(text, field, value, key, nth));
         self.errors.push(d);
     }
 
@@ -735,8 +734,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                 };
                 c.error_at_string(
                     "regions",
-                    zone,
-                    before,
+                    (zone, false, before),
                     path,
                     msg,
                     Some("a zone belongs to one region: rename or remove one".into()),
@@ -744,8 +742,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
             } else if spec.regions.contains_key(zone) {
                 c.error_at_string(
                     "regions",
-                    zone,
-                    before + 1,
+                    (zone, false, before),
                     path,
                     format!("zone `{zone}` has the name of a region"),
                     Some("placement names a zone or a region: give the zone its own name".into()),
@@ -788,8 +785,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
             };
             c.error_at_string(
                 "region_latency",
-                name,
-                before,
+                (name, false, before),
                 format!("region_latency.{i}.{end}"),
                 format!("no region named `{name}` ({known})"),
                 did_you_mean(name, regions.iter().map(String::as_str)).or_else(|| {
@@ -806,8 +802,11 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
             if d.as_nanos() > 0 {
                 c.error_at_string(
                     "region_latency",
-                    a,
-                    named_times.get(a).map_or(0, |k| k.saturating_sub(2)),
+                    (
+                        a,
+                        false,
+                        named_times.get(a).map_or(0, |k| k.saturating_sub(2)),
+                    ),
                     format!("region_latency.{i}"),
                     format!("a latency from region `{a}` to itself"),
                     Some("calls within a region pay `zone_latency` between zones".into()),
@@ -818,8 +817,11 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
         if given[ia * n + ib] {
             c.error_at_string(
                 "region_latency",
-                a,
-                named_times.get(a).map_or(0, |k| k.saturating_sub(1)),
+                (
+                    a,
+                    false,
+                    named_times.get(a).map_or(0, |k| k.saturating_sub(1)),
+                ),
                 format!("region_latency.{i}"),
                 format!("the latency between `{a}` and `{b}` is given twice"),
                 Some("keep one entry per pair of regions (it holds both ways)".into()),
@@ -873,8 +875,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                         });
                         c.error_at_string(
                             "placement",
-                            at,
-                            before,
+                            (at, false, before),
                             path,
                             format!("no zone or region named `{at}`"),
                             hint,
@@ -890,8 +891,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                 };
                 c.error_at_string(
                     "placement",
-                    comp,
-                    0,
+                    (comp, true, 0),
                     path,
                     msg,
                     did_you_mean(comp, spec.components.keys().map(String::as_str)),
