@@ -109,6 +109,10 @@ pub struct Simulation {
     classes: Vec<String>,
     /// The model's nodes, to resolve commands by name.
     nodes: Vec<crate::topology::model::Node>,
+    /// Region names, by id − 1 (for outage commands).
+    regions: Vec<String>,
+    /// Zones, by id − 1 (for outage commands).
+    zones: Vec<crate::topology::model::Zone>,
     /// Every command scheduled, by the index the world gave it.
     commands: Vec<Command>,
     names: Vec<String>,
@@ -162,6 +166,8 @@ impl Simulation {
         Self {
             engine,
             classes: topo.classes.clone(),
+            regions: topo.regions.clone(),
+            zones: topo.zones.clone(),
             nodes: topo.nodes.clone(),
             commands,
             names: topo.nodes.iter().map(|n| n.name.clone()).collect(),
@@ -232,7 +238,9 @@ impl Simulation {
         if self.finished {
             return Err(CommandRefused::Finished);
         }
-        let action = cmd.resolve(&self.nodes).map_err(CommandRefused::Invalid)?;
+        let action = cmd
+            .resolve(&self.nodes, &self.regions, &self.zones)
+            .map_err(CommandRefused::Invalid)?;
         let now = self.engine.now();
         let at = if self.engine.instant_begun() {
             now.plus_nanos(1)

@@ -22,7 +22,7 @@ pub mod world;
 
 use std::sync::OnceLock;
 
-pub use ctx::{Core, Ctx, Env};
+pub use ctx::{Core, Ctx, Env, PlaceLatency};
 pub use world::{Action, CommandError, World};
 
 use crate::engine::{EventQueue, Key, LaneId, Packed, Slab};

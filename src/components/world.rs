@@ -4,11 +4,12 @@
 
 use super::{
     Answer, Build, Call, CallId, Core, Ctx, Env, Event, Faults, InstanceView, Live, NodeCalls,
-    NodeCommand, Side, call_name,
+    NodeCommand, PlaceLatency, Side, call_name,
 };
 use crate::engine::{EventQueue, Model, SimTime, StreamKey};
 use crate::metrics::{ErrorCause, NodeStats};
 pub use crate::topology::events::Action;
+use crate::topology::model::Place;
 use crate::topology::{NodeId, Topology};
 
 /// Why a component did not take a command.
@@ -71,6 +72,8 @@ pub struct World {
     workloads: Vec<NodeId>,
     /// Node names, by id (for what [`World::check_invariants`] reports).
     names: Vec<String>,
+    /// Where each node runs, by node id (for outages).
+    places: Vec<Place>,
 }
 
 impl World {
@@ -110,18 +113,23 @@ impl World {
                 .rng(),
             ));
         }
+        let mut core = Core::new(
+            Env {
+                window,
+                max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX - 1),
+                max_in_flight: topo.limits.max_in_flight as usize,
+            },
+            topo.requests,
+            topo.limits.drain.as_nanos(),
+            faults,
+        );
+        if topo.has_place_latency() {
+            core.places = Some(Box::new(PlaceLatency::new(topo)));
+        }
         Self {
             nodes,
-            core: Core::new(
-                Env {
-                    window,
-                    max_hops: u16::try_from(topo.limits.max_hops).unwrap_or(u16::MAX - 1),
-                    max_in_flight: topo.limits.max_in_flight as usize,
-                },
-                topo.requests,
-                topo.limits.drain.as_nanos(),
-                faults,
-            ),
+            core,
+            places: topo.nodes.iter().map(|n| n.place).collect(),
             window_start_ns: 0,
             series_window_ns: topo.window_ns,
             window_closed: false,
@@ -281,6 +289,25 @@ impl World {
                 f.fail_until_ns = now.saturating_add(lasting_ns);
                 self.core.faults_active = true;
                 Ok(())
+            }
+            Action::Outage { place, down } => {
+                // Every component there, in node order, through the instances' own path.
+                let replica = None;
+                let order = if down {
+                    NodeCommand::Kill { replica }
+                } else {
+                    NodeCommand::Revive { replica }
+                };
+                let mut taken = Ok(());
+                for i in 0..self.places.len() {
+                    if self.places.get(i).is_some_and(|&p| place.holds(p)) {
+                        let told = self.tell(i as NodeId, order);
+                        if taken.is_ok() {
+                            taken = told;
+                        }
+                    }
+                }
+                taken
             }
         }
     }

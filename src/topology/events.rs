@@ -6,7 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Node, NodeId};
+use super::model::{Node, NodeId, Place, Zone};
 use crate::units::Duration;
 
 /// A change to a running simulation.
@@ -70,6 +70,28 @@ pub enum Command {
         /// How long it lasts; default: to the end.
         #[serde(default)]
         lasting: Option<Duration>,
+    },
+    /// Take an availability zone down: every instance of every component placed in it is
+    /// killed (as `Kill` does), until a `ZoneRestore`.
+    ZoneOutage {
+        /// The zone (from `regions`).
+        zone: String,
+    },
+    /// Bring a zone back: every instance of every component placed in it is revived, empty.
+    ZoneRestore {
+        /// The zone.
+        zone: String,
+    },
+    /// Take a whole region down: every component placed in it or in one of its zones is
+    /// killed, until a `RegionRestore`.
+    RegionOutage {
+        /// The region.
+        region: String,
+    },
+    /// Bring a region back: every component placed in it or in its zones is revived, empty.
+    RegionRestore {
+        /// The region.
+        region: String,
     },
     /// Set a field by its dotted path (as `--set` writes it), for the fields the model
     /// reference marks as live: `workloads.NAME.rate` and `components.NAME.replicas`.
@@ -144,6 +166,32 @@ pub enum Action {
         /// How long, ns (`u64::MAX`: to the end).
         lasting_ns: u64,
     },
+    /// Kill (`down`) or revive every instance of the components placed in a place.
+    Outage {
+        /// The zone or region.
+        place: PlaceRef,
+        /// Down (an outage) or up again (a restore).
+        down: bool,
+    },
+}
+
+/// A zone or a whole region, by id (1-based, see `Topology::zones` and `regions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaceRef {
+    /// One availability zone.
+    Zone(u8),
+    /// A region: the components placed in it and in its zones.
+    Region(u8),
+}
+
+impl PlaceRef {
+    /// Whether a component at `place` is in this zone or region.
+    pub fn holds(self, place: Place) -> bool {
+        match self {
+            PlaceRef::Zone(z) => place.zone == z,
+            PlaceRef::Region(r) => place.region == r,
+        }
+    }
 }
 
 /// A model's nodes, looked up by name.
@@ -183,9 +231,14 @@ fn refuse(message: String, hint: Option<String>) -> Refusal {
 }
 
 impl Command {
-    /// Resolve names to ids and check the command against a model's nodes
-    /// (`Topology::nodes`).
-    pub fn resolve(&self, nodes: &[Node]) -> Result<Action, Refusal> {
+    /// Resolve names to ids and check the command against a model's nodes, regions and
+    /// zones (`Topology::nodes`, `regions`, `zones`).
+    pub fn resolve(
+        &self,
+        nodes: &[Node],
+        regions: &[String],
+        zones: &[Zone],
+    ) -> Result<Action, Refusal> {
         let topo = Nodes(nodes);
         let component = |name: &str| -> Result<NodeId, Refusal> {
             match topo.node_id(name) {
@@ -321,14 +374,60 @@ impl Command {
                     lasting_ns: lasting(*d),
                 }
             }
-            Command::Set { path, value } => return set_live(topo, path, value),
+            Command::ZoneOutage { zone } | Command::ZoneRestore { zone } => {
+                let Some(i) = zones.iter().position(|z| z.name == *zone) else {
+                    let names = || zones.iter().map(|z| z.name.as_str());
+                    let hint = if regions.contains(zone) {
+                        Some(format!(
+                            "`{zone}` is a region: use RegionOutage / RegionRestore"
+                        ))
+                    } else if zones.is_empty() {
+                        Some("the model lists no zones: give its `regions` some `zones`".into())
+                    } else {
+                        super::diagnostic::did_you_mean(zone, names()).or_else(|| {
+                            Some(format!("zones: {}", names().collect::<Vec<_>>().join(", ")))
+                        })
+                    };
+                    return Err(refuse(format!("no zone named `{zone}`"), hint));
+                };
+                Action::Outage {
+                    place: PlaceRef::Zone(u8::try_from(i + 1).unwrap_or(u8::MAX)),
+                    down: matches!(self, Command::ZoneOutage { .. }),
+                }
+            }
+            Command::RegionOutage { region } | Command::RegionRestore { region } => {
+                let Some(i) = regions.iter().position(|r| r == region) else {
+                    return Err(refuse(
+                        format!("no region named `{region}`"),
+                        super::diagnostic::did_you_mean(region, regions.iter().map(String::as_str))
+                            .or_else(|| {
+                                Some(if regions.is_empty() {
+                                    "the model has no regions".into()
+                                } else {
+                                    format!("regions: {}", regions.join(", "))
+                                })
+                            }),
+                    ));
+                };
+                Action::Outage {
+                    place: PlaceRef::Region(u8::try_from(i + 1).unwrap_or(u8::MAX)),
+                    down: matches!(self, Command::RegionOutage { .. }),
+                }
+            }
+            Command::Set { path, value } => return set_live(topo, path, value, regions, zones),
         })
     }
 }
 
 /// `Set` of a live field: the workload rate becomes a traffic multiplier, a service's
 /// `replicas` an instance count. Every other field is refused.
-fn set_live(topo: Nodes<'_>, path: &str, value: &str) -> Result<Action, Refusal> {
+fn set_live(
+    topo: Nodes<'_>,
+    path: &str,
+    value: &str,
+    regions: &[String],
+    zones: &[Zone],
+) -> Result<Action, Refusal> {
     let live = "live fields: workloads.NAME.rate, components.NAME.replicas";
     let parts: Vec<&str> = path.split('.').collect();
     match parts.as_slice() {
@@ -379,7 +478,7 @@ fn set_live(topo: Nodes<'_>, path: &str, value: &str) -> Result<Action, Refusal>
                 component: (*name).to_string(),
                 count,
             }
-            .resolve(topo.0)
+            .resolve(topo.0, regions, zones)
         }
         _ => Err(refuse(
             format!("`{path}` cannot change while the simulation runs"),

@@ -35,6 +35,14 @@ pub struct Topology {
     pub classes: Vec<String>,
     /// Region names; region id `i + 1` is `regions[i]` (0 = no region).
     pub regions: Vec<String>,
+    /// Availability zones; zone id `i + 1` is `zones[i]` (0 = no zone), listed region by
+    /// region in the order the file gives them.
+    pub zones: Vec<Zone>,
+    /// One-way latency between regions, ns: `region_latency_ns[a * (regions.len() + 1) + b]`
+    /// for region ids `a` and `b` (row and column 0, "no region", are zero; symmetric).
+    pub region_latency_ns: Vec<u64>,
+    /// One-way latency between two zones of one region, ns.
+    pub zone_latency_ns: u64,
     /// Workloads first (sorted by name), then components (sorted by name).
     pub nodes: Vec<Node>,
     /// SLO targets.
@@ -59,6 +67,31 @@ impl Topology {
         self.nodes.iter().any(|n| n.kind.reads_keys())
     }
 
+    /// Whether any call can pay a latency for crossing regions or zones (the run then looks
+    /// every call's places up; otherwise it never does).
+    pub fn has_place_latency(&self) -> bool {
+        self.zone_latency_ns > 0 || self.region_latency_ns.iter().any(|&l| l > 0)
+    }
+
+    /// One-way latency, ns, of a call from place `from` to place `to`: the regions'
+    /// latency when they differ; within a region, `zone_latency_ns` between two different
+    /// zones, else zero. Unplaced ends (region 0) pay nothing.
+    pub fn one_way_ns(&self, from: Place, to: Place) -> u64 {
+        if from.region == 0 || to.region == 0 {
+            return 0;
+        }
+        if from.region != to.region {
+            let n = self.regions.len() + 1;
+            let i = usize::from(from.region) * n + usize::from(to.region);
+            return self.region_latency_ns.get(i).copied().unwrap_or(0);
+        }
+        if from.zone != 0 && to.zone != 0 && from.zone != to.zone {
+            self.zone_latency_ns
+        } else {
+            0
+        }
+    }
+
     /// The id of the node with this name.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.nodes
@@ -75,6 +108,27 @@ pub struct Node {
     pub name: String,
     /// What it is.
     pub kind: NodeKind,
+    /// Where it runs (`placement`); workloads and unplaced components have no place.
+    pub place: Place,
+}
+
+/// Where a component runs: a region id and a zone id (1-based, 0 = none; a component
+/// placed in a zone also has that zone's region).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Place {
+    /// Region id (see [`Topology::regions`]), 0 = none.
+    pub region: u8,
+    /// Zone id (see [`Topology::zones`]), 0 = none.
+    pub zone: u8,
+}
+
+/// An availability zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// Its name (unique across regions).
+    pub name: String,
+    /// The id of its region (1-based).
+    pub region: u8,
 }
 
 /// A validated workload.

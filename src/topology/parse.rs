@@ -722,6 +722,43 @@ pub fn locate_top_field(text: &str, name: &str) -> Option<(usize, usize)> {
     best.map(|b| b.1).or_else(|| toks.first().map(|t| t.at))
 }
 
+/// Line and column of the `nth` (0-based) string `"value"` inside the top-level field
+/// `field`, among map keys (`key`: followed by `:`) or among the other strings
+/// (`placement: {"web": "eu-west-1x"}` → the zone), or of the field itself.
+pub fn locate_string_in_top_field(
+    text: &str,
+    field: &str,
+    value: &str,
+    key: bool,
+    nth: usize,
+) -> Option<(usize, usize)> {
+    let mut seen = 0;
+    let at = locate_top_field(text, field)?;
+    let toks = tokens(text);
+    let start = toks.iter().position(|t| t.at == at)?;
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate().skip(start) {
+        let is_key = || toks.get(k + 1).is_some_and(|n| n.kind == TokKind::Colon);
+        match t.kind {
+            TokKind::Open(_) => depth += 1,
+            TokKind::Close(_) => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            TokKind::Str(_) if t.text == value && depth > 0 && is_key() == key => {
+                if seen == nth {
+                    return Some(t.at);
+                }
+                seen += 1;
+            }
+            _ => {}
+        }
+    }
+    Some(at)
+}
+
 /// Line and column (1-based) of the first `"name"` key followed by `:` in the text.
 pub fn locate_key(text: &str, name: &str) -> Option<(usize, usize)> {
     let needle = format!("\"{name}\"");
@@ -790,6 +827,34 @@ fn find_ident(seg: &str, ident: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_in_a_top_field_are_located_as_keys_or_values_by_occurrence() {
+        let text = "Topology(\n  regions: {\"eu\": Region(zones: [\"a\", \"us\"]),\n    \"us\": Region(zones: [\"a\"])},\n  placement: {\"a\": \"a\"},\n)";
+        // The second zone `a`, not the first.
+        assert_eq!(
+            locate_string_in_top_field(text, "regions", "a", false, 1),
+            Some((3, 26))
+        );
+        // The zone `us` comes before the region key `us`.
+        assert_eq!(
+            locate_string_in_top_field(text, "regions", "us", false, 0),
+            Some((2, 39))
+        );
+        assert_eq!(
+            locate_string_in_top_field(text, "regions", "us", true, 0),
+            Some((3, 5))
+        );
+        // Inside `placement` only; a missing string points at the field.
+        assert_eq!(
+            locate_string_in_top_field(text, "placement", "a", false, 0),
+            Some((4, 20))
+        );
+        assert_eq!(
+            locate_string_in_top_field(text, "placement", "b", false, 0),
+            Some((4, 3))
+        );
+    }
 
     #[test]
     fn unknown_field_is_located_with_hint() {

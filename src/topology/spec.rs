@@ -94,6 +94,29 @@ pub struct TopologySpec {
     /// The components requests flow through, by name.
     #[serde(default)]
     pub components: BTreeMap<String, Component>,
+    /// The regions components run in and requests come from, by name, each with its
+    /// availability zones, e.g. `{"eu-west": Region(zones: ["eu-west-1a", "eu-west-1b"]),
+    /// "us-east": Region()}`. When given, the workloads' `regions` shares must name regions
+    /// listed here; when left out, the regions are the names the workloads' shares use.
+    /// Zone names are unique across regions.
+    #[serde(default)]
+    pub regions: BTreeMap<String, Region>,
+    /// One-way network latency between two regions, e.g. `[("eu-west", "us-east", "40ms")]`
+    /// (symmetric; a pair not listed has none). A call between components placed in
+    /// different regions pays it on the way there and again on the way back, on top of the
+    /// call's own `latency`; a workload's request pays it from the region it was drawn from
+    /// to the region of the component it enters.
+    #[serde(default)]
+    pub region_latency: Vec<(String, String, Duration)>,
+    /// One-way latency of a call between components placed in different zones of one region
+    /// (paid both ways, like `region_latency`). Default: none.
+    #[serde(default)]
+    pub zone_latency: Duration,
+    /// Where each component runs: a zone (`"eu-west-1a"`) or a region (`"us-east"`), e.g.
+    /// `{"web": "eu-west-1a", "db": "us-east"}`. A component left out has no place: it pays
+    /// no latency to anyone, and no zone or region outage reaches it.
+    #[serde(default)]
+    pub placement: BTreeMap<String, String>,
     /// Service-level objectives the run is judged against (exit code 1 when one fails).
     #[serde(default)]
     pub slo: Option<Slo>,
@@ -110,6 +133,16 @@ pub struct TopologySpec {
     /// here, so it replays exactly.
     #[serde(default)]
     pub events: Vec<(Duration, Command)>,
+}
+
+/// A region: a group of availability zones close to each other.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Its availability zones (names unique across the model), e.g.
+    /// `["eu-west-1a", "eu-west-1b"]`; components may be placed in one.
+    #[serde(default)]
+    pub zones: Vec<String>,
 }
 
 /// A source of requests.
@@ -149,7 +182,8 @@ pub struct OpenWorkload {
     /// Number of distinct sessions requests belong to (uniformly); 0 = no session ids.
     #[serde(default)]
     pub sessions: u32,
-    /// Regions requests come from and their shares (must sum to 1); empty = no region.
+    /// Regions requests come from and their shares (must sum to 1), named from the model's
+    /// `regions` when it lists them; empty = no region.
     #[serde(default)]
     pub regions: BTreeMap<String, f64>,
     /// The client gives up after this long and counts a timeout; the system keeps working
@@ -178,7 +212,8 @@ pub struct ClosedWorkload {
     /// Popularity of the keys requests touch.
     #[serde(default)]
     pub keys: Keys,
-    /// Regions users come from and their shares (must sum to 1); empty = no region.
+    /// Regions users come from and their shares (must sum to 1), named from the model's
+    /// `regions` when it lists them; empty = no region.
     #[serde(default)]
     pub regions: BTreeMap<String, f64>,
     /// Each user gives up after this long and counts a timeout, then thinks and retries with

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::diagnostic::{Diagnostic, did_you_mean};
 use super::kinds::Finishes;
 use super::model::*;
-use super::parse::{locate_field, locate_top_field};
+use super::parse::{locate_field, locate_string_in_top_field, locate_top_field};
 use super::spec::{FORMAT_VERSION, Keys, Profile, TopologySpec, Workload};
 use crate::dist::{Dist, Sampler};
 use crate::units::Duration;
@@ -21,6 +21,9 @@ pub const MAX_HOPS: u32 = 10_000;
 
 /// Most regions a model may have (a region id is a byte; 0 means none).
 pub const MAX_REGIONS: usize = 63;
+
+/// Most availability zones a model may have (with the regions, a place id fits a byte).
+pub const MAX_ZONES: usize = 191;
 
 /// Most points per time series (`metrics.max_points`).
 pub const MAX_POINTS: u32 = 100_000;
@@ -66,6 +69,25 @@ impl Checker<'_> {
             d = d.in_component(e);
         }
         let d = self.locate(d, entry, field);
+        self.errors.push(d);
+    }
+
+    /// A problem with the `nth` string `value` (a map key or not, `key`) inside the
+    /// top-level field `field` (`placement`, `regions`, `region_latency`).
+    fn error_at_string(
+        &mut self,
+        field: &str,
+        (value, key, nth): (&str, bool, usize),
+        path: String,
+        msg: String,
+        hint: Option<String>,
+    ) {
+        let mut d = Diagnostic::error(msg).at(path).maybe_hint(hint);
+        d.file = self.origin.file.map(Path::to_path_buf);
+        d.line_col = self
+            .origin
+            .text
+            .and_then(|text| locate_string_in_top_field(text, field, value, key, nth));
         self.errors.push(d);
     }
 
@@ -243,19 +265,25 @@ impl KindCx<'_, '_> {
         if let Some(i) = self.regions.iter().position(|r| r == name) {
             return Some(i + 1);
         }
-        let hint = did_you_mean(name, self.regions.iter().map(String::as_str))
-            .or_else(|| Some("regions are the keys of the workloads' `regions` shares".into()));
+        let listed = !self.spec.regions.is_empty();
+        let hint = did_you_mean(name, self.regions.iter().map(String::as_str)).or_else(|| {
+            Some(if listed {
+                "regions are the keys of the model's `regions`".into()
+            } else {
+                "regions are the keys of the workloads' `regions` shares".into()
+            })
+        });
         let known = if self.regions.is_empty() {
             "no workload has regions".to_string()
         } else {
             format!("regions: {}", self.regions.join(", "))
         };
-        self.error(
-            field,
-            path,
-            format!("no workload sends requests from region `{name}` ({known})"),
-            hint,
-        );
+        let msg = if listed {
+            format!("no region named `{name}` ({known})")
+        } else {
+            format!("no workload sends requests from region `{name}` ({known})")
+        };
+        self.error(field, path, msg, hint);
         None
     }
 }
@@ -426,29 +454,8 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             None,
         );
     }
-    // Regions: the union of every workload's regions; region id i + 1 is regions[i].
-    let mut regions: Vec<String> = Vec::new();
-    for w in spec.workloads.values() {
-        let r = match w {
-            Workload::Open(o) => &o.regions,
-            Workload::Closed(cl) => &cl.regions,
-        };
-        regions.extend(r.keys().cloned());
-    }
-    regions.sort();
-    regions.dedup();
-    if regions.len() > MAX_REGIONS {
-        c.error(
-            None,
-            Some("regions"),
-            "workloads".into(),
-            format!(
-                "{} regions; at most {MAX_REGIONS} are supported",
-                regions.len()
-            ),
-            None,
-        );
-    }
+    let places = places(&mut c, &spec, n_workloads);
+    let regions = places.regions.clone();
 
     let mut nodes: Vec<Node> = Vec::with_capacity(names.len());
     for (name, w) in &spec.workloads {
@@ -560,6 +567,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 regions: regions_cum,
                 timeout_ns: timeout.map(Duration::as_nanos),
             }),
+            place: Place::default(),
         });
     }
 
@@ -574,9 +582,11 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             n_workloads,
         };
         let kind = comp.validate(&mut cx);
+        let place = places.of_node.get(nodes.len()).copied().unwrap_or_default();
         nodes.push(Node {
             name: name.clone(),
             kind,
+            place,
         });
     }
 
@@ -602,7 +612,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                     Some("schedule it within the duration".into()),
                 );
             }
-            match cmd.resolve(&nodes) {
+            match cmd.resolve(&nodes, &regions, &places.zones) {
                 Ok(action) => events.push((at.as_nanos(), action)),
                 Err(r) => c.error(None, Some("events"), path, r.message, r.hint),
             }
@@ -631,6 +641,9 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         seed: spec.seed,
         classes,
         regions,
+        zones: places.zones,
+        region_latency_ns: places.region_latency_ns,
+        zone_latency_ns: spec.zone_latency.as_nanos(),
         nodes,
         slo: spec.slo.clone(),
         limits: spec.limits.clone(),
@@ -640,6 +653,259 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         events,
         spec,
     })
+}
+
+/// The model's places, validated: what [`Topology`] keeps, and each node's place.
+struct Places {
+    regions: Vec<String>,
+    zones: Vec<Zone>,
+    region_latency_ns: Vec<u64>,
+    /// By node id (workloads first: no place).
+    of_node: Vec<Place>,
+}
+
+/// Regions (listed, else the names the workloads' shares use), zones, the latency matrix and
+/// the components' placement.
+fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
+    fn shares(w: &Workload) -> &BTreeMap<String, f64> {
+        match w {
+            Workload::Open(o) => &o.regions,
+            Workload::Closed(cl) => &cl.regions,
+        }
+    }
+    // Region id i + 1 is regions[i].
+    let regions: Vec<String> = if spec.regions.is_empty() {
+        let mut named: Vec<String> = spec
+            .workloads
+            .values()
+            .flat_map(|w| shares(w).keys().cloned())
+            .collect();
+        named.sort();
+        named.dedup();
+        named
+    } else {
+        let listed: Vec<String> = spec.regions.keys().cloned().collect();
+        for (name, w) in &spec.workloads {
+            for r in shares(w).keys().filter(|r| !spec.regions.contains_key(*r)) {
+                c.error(
+                    Some(name),
+                    Some("regions"),
+                    format!("workloads.{name}.regions.{r}"),
+                    format!(
+                        "no region named `{r}` in the model's `regions` ({})",
+                        listed.join(", ")
+                    ),
+                    did_you_mean(r, listed.iter().map(String::as_str))
+                        .or_else(|| Some(format!("add `\"{r}\": Region()` to `regions`"))),
+                );
+            }
+        }
+        listed
+    };
+    if regions.len() > MAX_REGIONS {
+        c.error(
+            None,
+            Some("regions"),
+            "regions".into(),
+            format!(
+                "{} regions; at most {MAX_REGIONS} are supported",
+                regions.len()
+            ),
+            None,
+        );
+    }
+
+    // Zones, region by region; a name belongs to one region and is not a region's name.
+    let mut zones: Vec<Zone> = Vec::new();
+    let mut listed_times: BTreeMap<&str, usize> = BTreeMap::new();
+    for (ri, (region, r)) in spec.regions.iter().enumerate() {
+        for (zi, zone) in r.zones.iter().enumerate() {
+            let nth = listed_times.entry(zone.as_str()).or_insert(0);
+            let before = *nth;
+            *nth += 1;
+            let path = format!("regions.{region}.zones.{zi}");
+            if let Some(other) = zones.iter().find(|z| z.name == *zone) {
+                let other = regions
+                    .get(usize::from(other.region).wrapping_sub(1))
+                    .map_or("", String::as_str);
+                let msg = if other == region {
+                    format!("zone `{zone}` is listed twice in region `{region}`")
+                } else {
+                    format!("zone `{zone}` is in two regions, `{other}` and `{region}`")
+                };
+                c.error_at_string(
+                    "regions",
+                    (zone, false, before),
+                    path,
+                    msg,
+                    Some("a zone belongs to one region: rename or remove one".into()),
+                );
+            } else if spec.regions.contains_key(zone) {
+                c.error_at_string(
+                    "regions",
+                    (zone, false, before),
+                    path,
+                    format!("zone `{zone}` has the name of a region"),
+                    Some("placement names a zone or a region: give the zone its own name".into()),
+                );
+            } else {
+                zones.push(Zone {
+                    name: zone.clone(),
+                    region: u8::try_from(ri + 1).unwrap_or(u8::MAX),
+                });
+            }
+        }
+    }
+    if zones.len() > MAX_ZONES {
+        c.error(
+            None,
+            Some("regions"),
+            "regions".into(),
+            format!("{} zones; at most {MAX_ZONES} are supported", zones.len()),
+            None,
+        );
+    }
+
+    // The latency matrix over region ids (0 = none), symmetric.
+    let n = regions.len() + 1;
+    let mut latency_ns = vec![0u64; n * n];
+    let mut given = vec![false; n * n];
+    let mut named_times: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, (a, b, d)) in spec.region_latency.iter().enumerate() {
+        let mut id = |c: &mut Checker, name: &str, end: usize| -> Option<usize> {
+            let nth = named_times.entry(name.to_string()).or_insert(0);
+            let before = *nth;
+            *nth += 1;
+            if let Some(k) = regions.iter().position(|r| r == name) {
+                return Some(k + 1);
+            }
+            let known = if regions.is_empty() {
+                "the model has no regions".to_string()
+            } else {
+                format!("regions: {}", regions.join(", "))
+            };
+            c.error_at_string(
+                "region_latency",
+                (name, false, before),
+                format!("region_latency.{i}.{end}"),
+                format!("no region named `{name}` ({known})"),
+                did_you_mean(name, regions.iter().map(String::as_str)).or_else(|| {
+                    Some("list regions under `regions`, or name the workloads' regions".into())
+                }),
+            );
+            None
+        };
+        let (ia, ib) = (id(c, a, 0), id(c, b, 1));
+        let (Some(ia), Some(ib)) = (ia, ib) else {
+            continue;
+        };
+        if ia == ib {
+            if d.as_nanos() > 0 {
+                c.error_at_string(
+                    "region_latency",
+                    (
+                        a,
+                        false,
+                        named_times.get(a).map_or(0, |k| k.saturating_sub(2)),
+                    ),
+                    format!("region_latency.{i}"),
+                    format!("a latency from region `{a}` to itself"),
+                    Some("calls within a region pay `zone_latency` between zones".into()),
+                );
+            }
+            continue;
+        }
+        if given[ia * n + ib] {
+            c.error_at_string(
+                "region_latency",
+                (
+                    a,
+                    false,
+                    named_times.get(a).map_or(0, |k| k.saturating_sub(1)),
+                ),
+                format!("region_latency.{i}"),
+                format!("the latency between `{a}` and `{b}` is given twice"),
+                Some("keep one entry per pair of regions (it holds both ways)".into()),
+            );
+            continue;
+        }
+        for (x, y) in [(ia, ib), (ib, ia)] {
+            given[x * n + y] = true;
+            latency_ns[x * n + y] = d.as_nanos();
+        }
+    }
+
+    // Each component's place: a zone, else a region.
+    let mut of_node = vec![Place::default(); n_workloads + spec.components.len()];
+    let mut value_times: BTreeMap<&str, usize> = BTreeMap::new();
+    for (comp, at) in &spec.placement {
+        let nth = value_times.entry(at.as_str()).or_insert(0);
+        let before = *nth;
+        *nth += 1;
+        let path = format!("placement.{comp}");
+        match spec.components.keys().position(|k| k == comp) {
+            Some(i) => {
+                let place = if let Some(z) = zones.iter().position(|z| z.name == *at) {
+                    Some(Place {
+                        region: zones[z].region,
+                        zone: u8::try_from(z + 1).unwrap_or(u8::MAX),
+                    })
+                } else {
+                    regions.iter().position(|r| r == at).map(|r| Place {
+                        region: u8::try_from(r + 1).unwrap_or(u8::MAX),
+                        zone: 0,
+                    })
+                };
+                match place {
+                    Some(p) => {
+                        if let Some(slot) = of_node.get_mut(n_workloads + i) {
+                            *slot = p;
+                        }
+                    }
+                    None => {
+                        let candidates = zones
+                            .iter()
+                            .map(|z| z.name.as_str())
+                            .chain(regions.iter().map(String::as_str));
+                        let hint = did_you_mean(at, candidates.clone()).or_else(|| {
+                            Some(if regions.is_empty() {
+                                "list regions and their zones under `regions`".into()
+                            } else {
+                                format!("places: {}", candidates.collect::<Vec<_>>().join(", "))
+                            })
+                        });
+                        c.error_at_string(
+                            "placement",
+                            (at, false, before),
+                            path,
+                            format!("no zone or region named `{at}`"),
+                            hint,
+                        );
+                    }
+                }
+            }
+            None => {
+                let msg = if spec.workloads.contains_key(comp) {
+                    format!("`{comp}` is a workload; its requests come from its `regions` shares")
+                } else {
+                    format!("no component named `{comp}` to place")
+                };
+                c.error_at_string(
+                    "placement",
+                    (comp, true, 0),
+                    path,
+                    msg,
+                    did_you_mean(comp, spec.components.keys().map(String::as_str)),
+                );
+            }
+        }
+    }
+    Places {
+        regions,
+        zones,
+        region_latency_ns: latency_ns,
+        of_node,
+    }
 }
 
 fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> RateProfile {

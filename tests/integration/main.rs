@@ -21,6 +21,7 @@ mod model_encoding;
 mod models;
 mod output_checks;
 mod overload;
+mod places;
 mod reference;
 mod report_inputs;
 mod request_budget;
