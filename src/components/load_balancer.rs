@@ -10,7 +10,7 @@ use rand::RngExt;
 
 use super::{
     ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta,
-    NodeCalls, NodeCommand, RequestAttrs, Side, Timer, call_name,
+    Liveness, NodeCalls, NodeCommand, RequestAttrs, Side, Timer, call_name,
 };
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
@@ -38,8 +38,8 @@ pub struct LoadBalancer {
     enabled: Vec<bool>,
     /// Every backend is enabled (the fast path).
     all_enabled: bool,
-    /// Killed: requests fail with `instance_down`.
-    down: bool,
+    /// Up or killed.
+    liveness: Liveness,
 }
 
 impl Component for LoadBalancer {
@@ -91,7 +91,7 @@ impl Component for LoadBalancer {
             .rng(),
             enabled: vec![true; n],
             all_enabled: true,
-            down: false,
+            liveness: Liveness::default(),
             model,
         }
     }
@@ -105,7 +105,7 @@ impl Component for LoadBalancer {
             ctx.refuse(id, ErrorCause::HOP_LIMIT);
             return;
         }
-        if self.down {
+        if self.liveness.is_down() {
             ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
             return;
         }
@@ -192,35 +192,7 @@ impl Component for LoadBalancer {
     }
 
     fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
-        match cmd {
-            NodeCommand::Kill {
-                replica: None | Some(0),
-            } => {
-                self.down = true;
-                for id in ctx.unanswered_at_node(self.node) {
-                    ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
-                }
-                Ok(())
-            }
-            NodeCommand::Revive {
-                replica: None | Some(0),
-            } => {
-                self.down = false;
-                Ok(())
-            }
-            NodeCommand::Kill { replica: Some(r) } | NodeCommand::Revive { replica: Some(r) } => {
-                Err(CommandError::NoSuchReplica {
-                    node: self.node,
-                    replica: r,
-                })
-            }
-            NodeCommand::SetTrafficScale { .. } | NodeCommand::SetInstances { .. } => {
-                Err(CommandError::NotTaken {
-                    kind: Self::META.label,
-                    command: cmd,
-                })
-            }
-        }
+        self.liveness.command(self.node, Self::META.label, cmd, ctx)
     }
 
     /// Each backend's active connections equal the calls forwarded to it whose reply the
@@ -258,7 +230,7 @@ impl Component for LoadBalancer {
         if let Some(w) = parents.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("{} has two calls out", call_name(w[0])));
         }
-        if self.down
+        if self.liveness.is_down()
             && let Some((id, _)) = calls
                 .handled()
                 .iter()

@@ -385,6 +385,59 @@ impl Faults {
     }
 }
 
+/// Whether a single-instance component (a balancer, a router) is up, and the kill and revive
+/// commands that change it: a kill fails what it holds and what reaches it afterwards with
+/// `instance_down`; its calls still out run on and their answers are dropped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Liveness {
+    down: bool,
+}
+
+impl Liveness {
+    /// Killed (not revived since).
+    #[inline(always)]
+    pub fn is_down(self) -> bool {
+        self.down
+    }
+
+    /// Take `cmd` for node `node` (a kind labelled `label`): kill and revive of instance 0 or
+    /// of all; anything else is refused.
+    pub fn command(
+        &mut self,
+        node: NodeId,
+        label: &'static str,
+        cmd: NodeCommand,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), CommandError> {
+        match cmd {
+            NodeCommand::Kill {
+                replica: None | Some(0),
+            } => {
+                self.down = true;
+                for id in ctx.unanswered_at_node(node) {
+                    ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
+                }
+                Ok(())
+            }
+            NodeCommand::Revive {
+                replica: None | Some(0),
+            } => {
+                self.down = false;
+                Ok(())
+            }
+            NodeCommand::Kill { replica: Some(r) } | NodeCommand::Revive { replica: Some(r) } => {
+                Err(CommandError::NoSuchReplica { node, replica: r })
+            }
+            NodeCommand::SetTrafficScale { .. } | NodeCommand::SetInstances { .. } => {
+                Err(CommandError::NotTaken {
+                    kind: label,
+                    command: cmd,
+                })
+            }
+        }
+    }
+}
+
 /// A command a kind takes, for the GUI and the docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandInfo {

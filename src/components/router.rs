@@ -12,7 +12,7 @@
 
 use super::{
     Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, FigureInfo, FigureUnit,
-    KindMeta, NodeCalls, NodeCommand, Side, Timer, call_name,
+    KindMeta, Liveness, NodeCalls, NodeCommand, Side, Timer, call_name,
 };
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::report::Figures;
@@ -34,8 +34,8 @@ pub struct Router {
     pub routed: Vec<u64>,
     /// Counted requests no route took.
     pub unrouted: u64,
-    /// Killed: requests fail with `instance_down`.
-    down: bool,
+    /// Up or killed.
+    liveness: Liveness,
 }
 
 impl Component for Router {
@@ -77,7 +77,7 @@ impl Component for Router {
             node: b.node,
             routed: vec![0; model.targets.len()],
             unrouted: 0,
-            down: false,
+            liveness: Liveness::default(),
             model: model.clone(),
             rng: StreamKey {
                 seed: b.seed,
@@ -99,7 +99,7 @@ impl Component for Router {
             ctx.refuse(id, ErrorCause::HOP_LIMIT);
             return;
         }
-        if self.down {
+        if self.liveness.is_down() {
             ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
             return;
         }
@@ -135,35 +135,7 @@ impl Component for Router {
     }
 
     fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
-        match cmd {
-            NodeCommand::Kill {
-                replica: None | Some(0),
-            } => {
-                self.down = true;
-                for id in ctx.unanswered_at_node(self.node) {
-                    ctx.refuse(id, ErrorCause::INSTANCE_DOWN);
-                }
-                Ok(())
-            }
-            NodeCommand::Revive {
-                replica: None | Some(0),
-            } => {
-                self.down = false;
-                Ok(())
-            }
-            NodeCommand::Kill { replica: Some(r) } | NodeCommand::Revive { replica: Some(r) } => {
-                Err(CommandError::NoSuchReplica {
-                    node: self.node,
-                    replica: r,
-                })
-            }
-            NodeCommand::SetTrafficScale { .. } | NodeCommand::SetInstances { .. } => {
-                Err(CommandError::NotTaken {
-                    kind: Self::META.label,
-                    command: cmd,
-                })
-            }
-        }
+        self.liveness.command(self.node, Self::META.label, cmd, ctx)
     }
 
     /// A request has at most one call out; a router that is down holds no unanswered
@@ -175,7 +147,7 @@ impl Component for Router {
         if let Some(w) = parents.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("{} has two calls out", call_name(w[0])));
         }
-        if self.down
+        if self.liveness.is_down()
             && let Some((id, _)) = calls
                 .handled()
                 .iter()
