@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::components::{CommandError, InstanceView, Live, World, error_cause_names};
+use crate::components::{CommandError, InstanceView, World, error_cause_names};
 use crate::engine::{Engine, SimTime, StepOutcome};
 use crate::metrics::report::{
     ComponentReport, EndToEnd, Names, Provenance, SCHEMA_VERSION, SloTargets, SloVerdict, Verdict,
@@ -482,11 +482,6 @@ impl Simulation {
     /// Whether each node is a workload, by id.
     pub fn is_workload(&self, id: NodeId) -> bool {
         self.is_workload.get(id as usize).copied().unwrap_or(false)
-    }
-
-    /// A live component, for inspection.
-    pub fn live(&self, id: NodeId) -> Option<&Live> {
-        self.engine.model.nodes.get(id as usize).map(|n| &n.live)
     }
 
     /// Pending events (for tests of the engine's bookkeeping).
