@@ -435,7 +435,7 @@ impl Simulation {
         }
         if world.overload_rejections() > 0 {
             report.unstable.insert(0, format!(
-                "unstable: {} requests were rejected because {} calls were in flight (limits.max_in_flight); arrivals exceed what the system can serve",
+                "unstable: {} requests or calls were refused because {} calls were in flight (limits.max_in_flight); arrivals exceed what the system can serve, or calls multiply",
                 world.overload_rejections(),
                 world.max_in_flight()
             ));

@@ -188,6 +188,18 @@ impl Core {
         }
     }
 
+    /// Call `id` was made with `limits.max_in_flight` calls already alive: it fails with
+    /// `overload` at once, never reaching its callee (a rare path, out of line).
+    #[cold]
+    #[inline(never)]
+    fn refuse_for_overload(&mut self, id: CallId) {
+        self.overload_rejections += 1;
+        if let Some(c) = self.calls.get_mut(id) {
+            c.outcome = Some(Err(ErrorCause::OVERLOAD));
+        }
+        self.hop(0, Event::Reply { call: id });
+    }
+
     /// No new requests from now on (the request budget is reached); the counting window
     /// ends now.
     #[cold]
@@ -312,7 +324,14 @@ impl<'a> Ctx<'a> {
     ) -> CallId {
         call.return_ns = return_ns;
         let node = call.callee;
+        // Every call alive counts against the cap, not only new requests (a service that fans
+        // out to itself would otherwise fill memory): past it, the call fails at once.
+        let full = self.core.calls.len() >= self.core.env.max_in_flight;
         let id = self.core.calls.insert(call);
+        if full {
+            self.core.refuse_for_overload(id);
+            return id;
+        }
         if self.core.places.is_some() {
             self.core.deliver_across_places(id, node, latency_ns);
         } else {

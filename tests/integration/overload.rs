@@ -72,3 +72,36 @@ fn the_overload_note_names_the_cap() {
         .expect("overload note");
     assert!(note.contains("because 500 calls"), "{note}");
 }
+
+#[test]
+fn calls_that_multiply_are_capped_like_requests() {
+    // Each call makes two more with probability 0.99 (down to limits.max_hops): a request
+    // would make billions of calls. Every call alive counts against the cap, so the run
+    // stays within it, refuses the excess with `overload`, and ends.
+    let topo = load(
+        r#"Topology(duration: "2s", warmup: "0s", limits: Limits(max_in_flight: 20000, drain: "5s"),
+            workloads: {"w": Open(rate: "50/s", to: "s")},
+            components: {"s": Service(threads: "unlimited", cpus: "unlimited", cpu: Const("1ms"), call_mode: Parallel,
+                calls: [Call(to: "s", probability: 0.99), Call(to: "s", probability: 0.99)])})"#,
+    );
+    let mut sim = flashcrowd::simulation::Simulation::new(&topo, Default::default());
+    let mut most = 0;
+    while sim.step(flashcrowd::engine::SimTime::MAX, 10_000)
+        != flashcrowd::engine::StepOutcome::Idle
+    {
+        most = most.max(sim.calls_in_flight());
+    }
+    let r = sim.finish();
+    // The cap holds (a step may make one more round of calls before it is checked again).
+    assert!(most <= 20_000 + 2, "{most} calls alive");
+    assert!(
+        errors_of(&r, "overload") > 0,
+        "{:?}",
+        r.end_to_end.errors_by_cause
+    );
+    assert!(
+        r.unstable.iter().any(|n| n.contains("max_in_flight")),
+        "{:?}",
+        r.unstable
+    );
+}
