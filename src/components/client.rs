@@ -47,6 +47,8 @@ pub struct Client {
     /// Mean gap between open-loop arrivals at the base rate times `scale`, ns (the constant
     /// profile's hot path multiplies instead of dividing).
     mean_gap_ns: f64,
+    /// The fraction of a nanosecond the last open-loop gap left over, carried to the next.
+    gap_carry_ns: f64,
     /// Bumped when the rate changes: pending arrivals of older epochs are dropped.
     pub epoch: u32,
     /// No more arrivals (duration passed or request budget reached).
@@ -97,6 +99,7 @@ impl Component for Client {
             node: b.node,
             timeout: model.timeout_ns.map(Timer::new),
             mean_gap_ns: mean_gap_ns(&model.source, 1.0),
+            gap_carry_ns: 0.0,
             model,
             scale: 1.0,
             epoch: 0,
@@ -248,13 +251,18 @@ impl Client {
             Arrivals::Deterministic => 1.0,
         };
         if let RateProfile::Constant = profile {
-            // The common case, without the profile machinery: an integer gap, rounded.
-            let gap = mass * self.mean_gap_ns + 0.5;
+            // The common case, without the profile machinery: a whole number of nanoseconds,
+            // the fraction carried to the next gap, so the rate is delivered exactly (a gap
+            // rounded on its own biases a rate whose gaps are a few nanoseconds).
+            let gap = mass * self.mean_gap_ns + self.gap_carry_ns;
             if gap.is_nan() || gap >= (u64::MAX / 2) as f64 {
                 return None;
             }
-            // Below 2⁶³ (checked above): the signed conversion is the cheaper one.
-            return Some(t.saturating_add((gap as i64).max(1) as u64));
+            // Non-negative and below 2⁶³ (checked above): the conversion truncates, which is
+            // the floor, and the signed one is the cheaper.
+            let whole = gap as i64;
+            self.gap_carry_ns = gap - whole as f64;
+            return Some(t.saturating_add(whole as u64));
         }
         shaped_arrival(profile, *arrivals, base, scale, rng, t, mass)
     }
