@@ -189,16 +189,38 @@ fn fire_and_forget_calls_run_after_the_answer() {
 fn keys_are_drawn_when_an_ip_hash_balancer_reads_them() {
     let model = |policy: &str| {
         load(&format!(
-            r#"Topology(duration: "10s",
-                workloads: {{"w": Open(rate: "100/s", to: "lb", keys: Uniform(n: 10))}},
+            r#"Topology(duration: "10s", warmup: "0s",
+                workloads: {{"w": Open(rate: "1000/s", to: "lb", keys: Uniform(n: 10))}},
                 components: {{
-                    "lb": LoadBalancer(policy: {policy}, backends: ["s"]),
-                    "s": Service(replicas: 4, cpu: Exp(mean: "1ms")),
+                    "lb": LoadBalancer(policy: {policy}, backends: ["s"], overhead: Const("0s")),
+                    "s": Service(replicas: 4, threads: "unlimited", cpus: "unlimited", cpu: Const("1ms")),
                 }})"#
         ))
     };
     assert!(model("IpHash").reads_keys());
     assert!(!model("RoundRobin").reads_keys());
+    // ip_hash (no sessions) hashes each request's key: with 10 keys drawn uniformly, each
+    // instance gets k/10 of the traffic for the k keys that hash to it. Undrawn keys (all 0)
+    // would send everything to one instance.
+    let r = run(&model("IpHash"), 0);
+    let per = r.components["s"].figures["per_replica"].as_array().unwrap();
+    let n = r.components["s"].arrivals as f64;
+    let shares: Vec<f64> = per
+        .iter()
+        .map(|p| p["arrivals"].as_f64().unwrap() / n)
+        .collect();
+    assert!(
+        shares.iter().filter(|s| **s > 0.0).count() >= 2,
+        "keys reach several instances: {shares:?}"
+    );
+    for s in &shares {
+        // Binomial sd of a share over 10 000 requests is at most 0.005.
+        let nearest = (s * 10.0).round() / 10.0;
+        assert!(
+            (s - nearest).abs() < 4.0 * 0.005,
+            "a share of whole keys: {shares:?}"
+        );
+    }
 }
 
 /// Deterministic arrivals on a continuous profile follow the profile's rate, like Poisson
