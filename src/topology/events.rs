@@ -435,17 +435,17 @@ fn set_live(
             let Some(node) = topo.node_id(name) else {
                 return Err(refuse(format!("no workload named `{name}`"), None));
             };
-            let base = match &topo[node as usize].kind {
-                super::kinds::NodeKind::Workload(w) => match w.source {
-                    super::model::Source::Open { rate_per_s, .. } => rate_per_s,
-                    super::model::Source::Closed { .. } => {
-                        return Err(refuse(
-                            format!("`{name}` is a closed workload: it has users, not a rate"),
-                            None,
-                        ));
-                    }
-                },
-                _ => return Err(refuse(format!("`{name}` is not a workload"), None)),
+            let Some(workload) = topo[node as usize].kind.as_workload() else {
+                return Err(refuse(format!("`{name}` is not a workload"), None));
+            };
+            let base = match workload.source {
+                super::model::Source::Open { rate_per_s, .. } => rate_per_s,
+                super::model::Source::Closed { .. } => {
+                    return Err(refuse(
+                        format!("`{name}` is a closed workload: it has users, not a rate"),
+                        None,
+                    ));
+                }
             };
             let text = value.trim().trim_matches('"');
             let rate = crate::units::Rate::parse(text).map_err(|e| {

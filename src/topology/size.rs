@@ -37,7 +37,7 @@ impl RunSize {
         let window_s = topo.duration_ns as f64 / 1e9;
         let mut arrivals = 0.0;
         for n in &topo.nodes {
-            if let super::kinds::NodeKind::Workload(w) = &n.kind {
+            if let Some(w) = n.kind.as_workload() {
                 arrivals += match &w.source {
                     Source::Open {
                         rate_per_s,

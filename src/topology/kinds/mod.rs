@@ -187,6 +187,14 @@ macro_rules! kind_enums {
                 }
             }
 
+            /// The workload's model, if this is a workload.
+            pub fn as_workload(&self) -> Option<&WorkloadModel> {
+                match self {
+                    NodeKind::Workload(w) => Some(w),
+                    $( NodeKind::$variant(_) => None, )*
+                }
+            }
+
             /// True for a workload.
             pub fn is_workload(&self) -> bool {
                 match self {
