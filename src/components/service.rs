@@ -1137,44 +1137,35 @@ impl Service {
                 }
             ));
         }
+        // A queued call is unanswered work of this instance, looked up in one place.
+        let queued = |id: CallId, what: &str| {
+            calls
+                .get(id)
+                .filter(|c| {
+                    c.callee == self.node && c.replica as usize == r && self.is_current_work(c)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{} waits for a {what} but is not unanswered work of this instance",
+                        call_name(id)
+                    )
+                })
+        };
         for (id, _, _) in &inst.cpu_queue {
-            let here = calls.get(*id).filter(|c| {
-                c.callee == self.node && c.replica as usize == r && self.is_current_work(c)
-            });
-            match here {
-                None => {
-                    return Err(format!(
-                        "{} waits for a CPU but is not unanswered work of this instance",
-                        call_name(*id)
-                    ));
-                }
-                Some(c) if !c.holds_capacity || !self.in_cpu_phase(c) => {
-                    return Err(format!(
-                        "{} waits for a CPU without holding a thread in its CPU phase",
-                        call_name(*id)
-                    ));
-                }
-                Some(_) => {}
+            let c = queued(*id, "CPU")?;
+            if !c.holds_capacity || !self.in_cpu_phase(c) {
+                return Err(format!(
+                    "{} waits for a CPU without holding a thread in its CPU phase",
+                    call_name(*id)
+                ));
             }
         }
         for id in &inst.thread_queue {
-            let here = calls.get(*id).filter(|c| {
-                c.callee == self.node && c.replica as usize == r && self.is_current_work(c)
-            });
-            match here {
-                None => {
-                    return Err(format!(
-                        "{} waits for a thread but is not unanswered work of this instance",
-                        call_name(*id)
-                    ));
-                }
-                Some(c) if c.holds_capacity => {
-                    return Err(format!(
-                        "{} waits for a thread but already holds one",
-                        call_name(*id)
-                    ));
-                }
-                Some(_) => {}
+            if queued(*id, "thread")?.holds_capacity {
+                return Err(format!(
+                    "{} waits for a thread but already holds one",
+                    call_name(*id)
+                ));
             }
         }
         if !inst.down {
