@@ -76,7 +76,55 @@ pub fn report_schema() -> serde_json::Value {
     );
     component.insert("x-common-keys".into(), serde_json::json!(common));
     component.insert("x-kind-figures".into(), serde_json::Value::Object(kinds));
+    describe_kind_series(&mut schema);
     schema
+}
+
+/// Say in the schema which columns each kind adds to its series points (`x-kind-series`).
+fn describe_kind_series(schema: &mut serde_json::Value) {
+    let Some(point) = schema
+        .get_mut("$defs")
+        .and_then(|d| d.get_mut("SeriesPoint"))
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut kinds = serde_json::Map::new();
+    let mut lines = Vec::new();
+    for (name, meta) in crate::components::KINDS
+        .iter()
+        .map(|k| (k.name, &k.meta))
+        .chain([("workload", &crate::components::WORKLOAD_META)])
+    {
+        let columns: serde_json::Map<String, serde_json::Value> = meta
+            .series
+            .iter()
+            .map(|c| (c.name.to_string(), serde_json::Value::from(c.summary)))
+            .collect();
+        let names: Vec<&str> = meta.series.iter().map(|c| c.name).collect();
+        lines.push(format!(
+            "{name}: {}",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+        kinds.insert(name.to_string(), serde_json::Value::Object(columns));
+    }
+    let description = point
+        .get("description")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    point.insert(
+        "description".into(),
+        serde_json::Value::from(format!(
+            "{description}\n\nThe properties listed are common to every node. Each kind adds its own columns as further keys (x-kind-series says what each means) — {}.",
+            lines.join("; ")
+        )),
+    );
+    point.insert("x-kind-series".into(), serde_json::Value::Object(kinds));
 }
 
 /// How to run.
@@ -313,7 +361,7 @@ impl Simulation {
             .names
             .iter()
             .zip(&self.engine.model.nodes)
-            .filter_map(|(name, n)| n.stats.series.points.last().map(|p| (name.clone(), *p)))
+            .filter_map(|(name, n)| n.stats.series.latest().map(|p| (name.clone(), p)))
             .collect();
         Snapshot {
             now_s: self.engine.now().as_nanos() as f64 / 1e9,
@@ -430,7 +478,7 @@ impl Simulation {
                 }
             }
             if with_series {
-                report.series.insert(name, s.series.points.clone());
+                report.series.insert(name, s.series.to_points());
             }
         }
         if world.overload_rejections() > 0 {

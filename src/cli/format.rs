@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::metrics::{LatencySummary, Report, SeriesPoint};
+use crate::metrics::{CommonPoint, LatencySummary, Report, SeriesPoint};
 use crate::topology::Topology;
 
 /// Seconds as a short human duration ("4.12 ms").
@@ -387,8 +387,21 @@ pub fn write_csv(dir: &Path, series: &BTreeMap<String, Vec<SeriesPoint>>) -> any
         let path = dir.join(csv_file_name(name));
         let write = || -> anyhow::Result<()> {
             let mut w = csv::Writer::from_path(&path)?;
+            // The common columns, then the kind's own (every point of a series has the same).
+            let own: Vec<&String> = points
+                .first()
+                .map(|p| p.figures.keys().collect())
+                .unwrap_or_default();
+            w.write_record(
+                CommonPoint::COLUMNS
+                    .iter()
+                    .copied()
+                    .chain(own.iter().map(|k| k.as_str())),
+            )?;
             for p in points {
-                w.serialize(p)?;
+                let fields = p.common.csv_fields();
+                let own_fields = own.iter().map(|k| p.figure(k).unwrap_or(0.0).to_string());
+                w.write_record(fields.into_iter().chain(own_fields))?;
             }
             w.flush()?;
             Ok(())

@@ -78,6 +78,7 @@ impl Component for Client {
         }],
         error_causes: &[],
         figures: &[],
+        series: &[],
         example: r#"Open(rate: "100/s", to: "backend")"#,
     };
 

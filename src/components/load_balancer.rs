@@ -15,7 +15,7 @@ use super::{
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::report::Figures;
-use crate::metrics::{ErrorCause, NodeStats, Window};
+use crate::metrics::{ErrorCause, KindValues, NodeStats, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::load_balancer::{Backend, LoadBalancerModel, Policy};
 
@@ -62,6 +62,7 @@ impl Component for LoadBalancer {
         // The keys services have, kept for one table and one chart to read both; a balancer
         // has no threads or CPUs of its own, so they get no column.
         figures: &super::without_columns(super::RESOURCE_FIGURES),
+        series: &NodeStats::RESOURCE_SERIES,
         example: r#"LoadBalancer(policy: LeastConn, backends: ["backend"])"#,
     };
 
@@ -131,6 +132,10 @@ impl Component for LoadBalancer {
     /// The figures services have (a balancer has no threads or CPUs of its own, so its
     /// occupancy and utilization are null and its busy means 0): kept so one table and one
     /// chart read both.
+    fn series_values(&mut self, stats: &mut NodeStats, now_ns: u64, len_ns: u64) -> KindValues {
+        stats.resource_series(now_ns, len_ns)
+    }
+
     fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {
         stats.resource_figures(window, end_ns)
     }

@@ -21,7 +21,7 @@ use super::{
 use crate::dist::Sampler;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::report::Figures;
-use crate::metrics::{ErrorCause, Level, NodeStats, Window};
+use crate::metrics::{ErrorCause, KindValues, Level, NodeStats, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::service::{CallMode, ServerModel, ServiceModel};
 
@@ -276,6 +276,7 @@ impl Component for Service {
         ],
         error_causes: &[],
         figures: &SERVICE_FIGURES,
+        series: &NodeStats::RESOURCE_SERIES,
         example: r#"Service(replicas: 2, threads: 4, cpus: 2, cpu: Exp(mean: "2ms"), calls: [Call(to: "backend")])"#,
     };
 
@@ -405,6 +406,10 @@ impl Component for Service {
         for inst in &mut self.instances {
             inst.books.window_edge(now_ns, open);
         }
+    }
+
+    fn series_values(&mut self, stats: &mut NodeStats, now_ns: u64, len_ns: u64) -> KindValues {
+        stats.resource_series(now_ns, len_ns)
     }
 
     fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {

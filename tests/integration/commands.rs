@@ -145,13 +145,38 @@ fn scheduled_events_land_at_their_exact_time() {
         (after - 900.0).abs() < 4.0 * (900.0f64 / 29.0).sqrt(),
         "after {after}"
     );
+    // The balancer's offered load (arrivals, failed or not) triples too, and the web tier
+    // takes all of it while an instance is down (its errors are arrivals as well).
+    let lb = &r.series["lb"];
+    let arrivals = |series: &[SeriesPoint], from: f64, to: f64| {
+        let w: Vec<&SeriesPoint> = series
+            .iter()
+            .filter(|p| p.t_s >= from && p.t_s + p.window_s <= to)
+            .collect();
+        w.iter().map(|p| p.arrivals_per_s).sum::<f64>() / w.len() as f64
+    };
+    for (series, from, to, rate) in [
+        (lb, 0.0, 60.0, 300.0),
+        (lb, 60.0, 120.0, 900.0),
+        (web, 30.0, 45.0, 300.0),
+    ] {
+        let windows = to - from;
+        let got = arrivals(series, from, to);
+        assert!(
+            (got - rate).abs() < 4.0 * (rate / windows).sqrt(),
+            "arrivals {got}/s in [{from}, {to}) s, expected {rate}/s"
+        );
+    }
     // Four instances from 90 s: CPU utilization falls from 900/s × 2 ms / 2 = 0.9 to 0.45.
     let util = |from: f64, to: f64| {
         let w: Vec<&SeriesPoint> = web
             .iter()
             .filter(|p| p.t_s >= from && p.t_s + p.window_s <= to)
             .collect();
-        w.iter().map(|p| p.cpu_utilization).sum::<f64>() / w.len() as f64
+        w.iter()
+            .map(|p| p.figure("cpu_utilization").unwrap())
+            .sum::<f64>()
+            / w.len() as f64
     };
     let two = util(70.0, 90.0);
     let four = util(95.0, 120.0);
@@ -376,7 +401,10 @@ fn a_balancer_follows_its_backend_when_it_scales_out_and_in() {
             .iter()
             .filter(|p| p.t_s >= from && p.t_s + p.window_s <= to)
             .collect();
-        w.iter().map(|p| p.cpu_utilization).sum::<f64>() / w.len() as f64
+        w.iter()
+            .map(|p| p.figure("cpu_utilization").unwrap())
+            .sum::<f64>()
+            / w.len() as f64
     };
     // 400/s × 3 ms = 1.2 CPUs busy, over 2, 4 and 1 CPUs.
     assert!((util(5.0, 20.0) - 0.6).abs() < 0.05, "{}", util(5.0, 20.0));
