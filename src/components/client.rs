@@ -176,7 +176,8 @@ impl Component for Client {
             }
             NodeCommand::Kill { .. }
             | NodeCommand::Revive { .. }
-            | NodeCommand::SetInstances { .. } => Err(CommandError::NotTaken {
+            | NodeCommand::SetInstances { .. }
+            | NodeCommand::Own(_) => Err(CommandError::NotTaken {
                 kind: Self::META.label,
                 command: cmd,
             }),

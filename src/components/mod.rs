@@ -335,6 +335,9 @@ pub enum NodeCommand {
         /// The new count.
         count: u32,
     },
+    /// One of the kind's own commands, resolved by its kind's model
+    /// ([`crate::topology::kinds::KindModel::resolve_command`]).
+    Own(crate::topology::kinds::OwnCommand),
 }
 
 /// Faults a command injected into one node: its answers leave late, or some fail.
@@ -428,12 +431,12 @@ impl Liveness {
             NodeCommand::Kill { replica: Some(r) } | NodeCommand::Revive { replica: Some(r) } => {
                 Err(CommandError::NoSuchReplica { node, replica: r })
             }
-            NodeCommand::SetTrafficScale { .. } | NodeCommand::SetInstances { .. } => {
-                Err(CommandError::NotTaken {
-                    kind: label,
-                    command: cmd,
-                })
-            }
+            NodeCommand::SetTrafficScale { .. }
+            | NodeCommand::SetInstances { .. }
+            | NodeCommand::Own(_) => Err(CommandError::NotTaken {
+                kind: label,
+                command: cmd,
+            }),
         }
     }
 }

@@ -495,10 +495,12 @@ impl Component for Service {
                 self.set_instances(count, ctx);
                 Ok(())
             }
-            NodeCommand::SetTrafficScale { .. } => Err(CommandError::NotTaken {
-                kind: Self::META.label,
-                command: cmd,
-            }),
+            NodeCommand::SetTrafficScale { .. } | NodeCommand::Own(_) => {
+                Err(CommandError::NotTaken {
+                    kind: Self::META.label,
+                    command: cmd,
+                })
+            }
         }
     }
 

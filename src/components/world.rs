@@ -265,6 +265,7 @@ impl World {
         match action {
             Action::Kill { node, replica } => self.tell(node, NodeCommand::Kill { replica }),
             Action::Revive { node, replica } => self.tell(node, NodeCommand::Revive { replica }),
+            Action::Own { node, command } => self.tell(node, NodeCommand::Own(command)),
             Action::Traffic {
                 node: Some(node),
                 scale,

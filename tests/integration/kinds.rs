@@ -33,6 +33,21 @@ fn the_registry_lists_every_kind_once_in_every_layer() {
 }
 
 #[test]
+fn every_kinds_own_commands_are_in_its_palette_entry() {
+    for (kind, own) in flashcrowd::topology::kinds::KIND_OWN_COMMANDS {
+        let meta = KINDS.iter().find(|k| k.name == *kind).unwrap().meta;
+        for c in *own {
+            assert!(
+                meta.commands.iter().any(|m| m.name == c.name),
+                "{kind}: own command `{}` is not in META.commands",
+                c.name
+            );
+            assert!(!c.summary.is_empty() && !c.args.is_empty(), "{kind}: {c:?}");
+        }
+    }
+}
+
+#[test]
 fn every_kind_describes_itself_for_the_palette() {
     for k in KINDS
         .iter()
