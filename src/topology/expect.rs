@@ -413,14 +413,15 @@ pub fn check(
                 None
             }
         };
-        if e.within.is_some() && e.near.is_none() && given.len() <= 1 {
+        let stray_within = e.within.is_some() && e.near.is_none() && given.len() <= 1;
+        if stray_within {
             problem(
                 "within",
                 "`within` is the tolerance of `near`, and this expectation has no `near`".into(),
                 "write near: VALUE, within: TOLERANCE, or drop `within`".into(),
             );
         }
-        let Some(comparison) = comparison else {
+        let Some(comparison) = comparison.filter(|_| !stray_within) else {
             continue;
         };
         if let Some((field, message, hint)) = comparison_problem(&comparison) {
@@ -479,10 +480,7 @@ fn comparison_problem(c: &Comparison) -> Option<(&'static str, String, String)> 
                 return Some((
                     "between",
                     format!("the bounds {lo} and {hi} are of two kinds"),
-                    format!(
-                        "write both in the figure's unit, e.g. between: ({lo}, {})",
-                        ExpectValue::Number(hi.as_f64())
-                    ),
+                    "write both bounds the same way, in the figure's unit: two durations (\"40ms\"), two rates (\"900/s\") or two numbers".into(),
                 ));
             }
             if lo.as_f64() > hi.as_f64() {
