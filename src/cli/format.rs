@@ -399,6 +399,12 @@ fn expectations(o: &mut String, r: &Report) {
             e.metric.clone(),
             actual,
             format!("expected {}{range}", e.comparison),
+            // What an unmet expectation teaches is worth reading.
+            if e.holds {
+                String::new()
+            } else {
+                e.why.clone()
+            },
         ]);
     }
     // Metric left-aligned, figure right-aligned, the expectation as written after them.
@@ -415,6 +421,9 @@ fn expectations(o: &mut String, r: &Report) {
             row[2],
             row[3]
         );
+        if !row[4].is_empty() {
+            let _ = writeln!(o, "      why: {}", row[4]);
+        }
     }
     let p = &r.provenance;
     let changed: Vec<String> = p

@@ -39,8 +39,9 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run a model and print its golden signals and verdict (exit 1 when the verdict fails:
-    /// an SLO target missed, the run unstable, no request completed, nothing arrived).
+    /// Run a model and print its golden signals, verdict and expectations (exit 1 when the
+    /// verdict fails: an SLO target missed, the run unstable, no request completed, nothing
+    /// arrived; with --check-expect, an expectation not met).
     Run {
         /// The model file (.ron).
         file: PathBuf,
