@@ -180,6 +180,7 @@ pub fn check_expectations(topo: &Topology) -> Vec<Diagnostic> {
             .collect(),
         classes: topo.classes.clone(),
         causes: error_cause_names().to_vec(),
+        has_slo: topo.slo.is_some(),
     };
     let mut out = Vec::new();
     for e in &topo.expectations {

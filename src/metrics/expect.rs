@@ -151,14 +151,14 @@ fn lookup(report: &Value, path: &[String]) -> Result<Value, String> {
             if i + 1 == path.len() && i > 0 && path[i - 1] == "errors_by_cause" {
                 return Ok(Value::from(0u64));
             }
-            return Err(format!(
-                "not in the report (no `{seg}` under `{}`)",
-                if i == 0 {
-                    "the report".to_string()
-                } else {
+            return Err(if i == 0 {
+                format!("not in the report (it has no `{seg}`)")
+            } else {
+                format!(
+                    "not in the report (no `{seg}` under `{}`)",
                     path[..i].join(".")
-                }
-            ));
+                )
+            });
         };
         parent = Some(node);
         node = next;
@@ -213,6 +213,8 @@ pub struct ReportShape<'a> {
     pub classes: Vec<String>,
     /// The error causes there are.
     pub causes: Vec<&'static str>,
+    /// The model has SLO targets (else its reports have no `slo`).
+    pub has_slo: bool,
 }
 
 /// Why a metric path cannot exist in a report of the model.
@@ -230,7 +232,7 @@ enum At<'s> {
     Schema(&'s Value),
     /// A component's object: the schema's common keys and its kind's figures.
     Component(&'s Value, &'s ComponentShape),
-    /// A number, after the given structural keys.
+    /// A figure of this kind: the path must end here.
     Leaf(QuantityKind),
 }
 
@@ -296,6 +298,14 @@ impl ReportShape<'_> {
                 format!("`{}`", path[..i].join("."))
             };
             let full = path.join(".");
+            if i == 0 && seg == "slo" && !self.has_slo {
+                return Err(ShapeProblem {
+                    message: "the model has no `slo`, so its reports have no `slo` figures".into(),
+                    hint:
+                        "add slo: Slo(p99: \"300ms\"), or name verdict.pass or an end_to_end figure"
+                            .into(),
+                });
+            }
             at = match at {
                 At::Leaf(_) => {
                     return Err(ShapeProblem {
@@ -572,5 +582,125 @@ fn kind_of(node: &Value) -> &'static str {
         Some("string") => "text",
         Some("array") => "a list",
         _ => "a group",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::units::Duration;
+
+    fn expectation(metric: &str, comparison: Comparison) -> Expectation {
+        Expectation {
+            metric: metric.into(),
+            path: metric.split('.').map(str::to_string).collect(),
+            comparison,
+            why: String::new(),
+            index: 0,
+            line_col: None,
+        }
+    }
+
+    fn report() -> Value {
+        json!({
+            "end_to_end": {
+                "errors": 3,
+                "errors_by_cause": {"timeout": 3},
+                "latency_s": {"count": 10, "p99": 0.05},
+                "error_latency_s": {"count": 0, "p99": 0.0},
+            },
+            "verdict": {"pass": true},
+        })
+    }
+
+    #[test]
+    fn units_come_from_the_report_keys() {
+        assert_eq!(
+            unit_of(&["end_to_end", "latency_s", "p99"], false),
+            QuantityKind::Seconds
+        );
+        assert_eq!(
+            unit_of(&["end_to_end", "latency_s", "count"], true),
+            QuantityKind::Number
+        );
+        assert_eq!(
+            unit_of(&["end_to_end", "throughput_per_s"], false),
+            QuantityKind::PerSecond
+        );
+        assert_eq!(
+            unit_of(&["components", "cpu_utilization"], false),
+            QuantityKind::Number
+        );
+        assert_eq!(unit_of(&["warmup_s"], false), QuantityKind::Seconds);
+    }
+
+    #[test]
+    fn below_and_above_exclude_their_bound_and_between_includes_both() {
+        let n = ExpectValue::Number;
+        let r = report();
+        let holds = |c| evaluate(&[expectation("end_to_end.errors", c)], &r)[0].holds;
+        assert!(!holds(Comparison::Below(n(3.0))));
+        assert!(!holds(Comparison::Above(n(3.0))));
+        assert!(holds(Comparison::Above(n(2.0))));
+        assert!(holds(Comparison::Between(n(3.0), n(3.0))));
+        assert!(holds(Comparison::Equals(n(3.0))));
+        assert!(holds(Comparison::Near {
+            value: n(2.0),
+            within: ExpectValue::Percent(50.0),
+        }));
+        assert!(!holds(Comparison::Near {
+            value: n(2.0),
+            within: ExpectValue::Number(0.5),
+        }));
+    }
+
+    #[test]
+    fn a_missing_cause_counts_zero_and_an_unmeasured_figure_does_not_hold() {
+        let r = report();
+        let zero = Comparison::Equals(ExpectValue::Number(0.0));
+        let out = evaluate(
+            &[
+                expectation("end_to_end.errors_by_cause.queue_full", zero),
+                expectation(
+                    "end_to_end.error_latency_s.p99",
+                    Comparison::Below(ExpectValue::Duration(Duration::from_nanos(1))),
+                ),
+                expectation("end_to_end.nothing", zero),
+                expectation("verdict.pass", Comparison::Equals(ExpectValue::Flag(true))),
+                expectation(
+                    "end_to_end.latency_s.p99",
+                    Comparison::Below(ExpectValue::Duration(Duration::from_nanos(60_000_000))),
+                ),
+            ],
+            &r,
+        );
+        assert!(out[0].holds && out[0].actual == json!(0), "{:?}", out[0]);
+        assert!(!out[1].holds && out[1].actual.is_null(), "{:?}", out[1]);
+        assert!(
+            out[1]
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .contains("not measured")
+        );
+        assert!(!out[2].holds, "{:?}", out[2]);
+        assert!(
+            out[2]
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .contains("not in the report")
+        );
+        assert!(out[3].holds && out[3].unit == "flag", "{:?}", out[3]);
+        assert!(out[4].holds && out[4].unit == "s", "{:?}", out[4]);
+        assert_eq!(out[4].high, Some(0.06));
+        assert_eq!(
+            unmet_reason(&out)
+                .as_deref()
+                .map(|r| r.starts_with("expectations not met: 2 of 5")),
+            Some(true)
+        );
     }
 }
