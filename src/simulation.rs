@@ -164,10 +164,22 @@ pub fn check_expectations(topo: &Topology) -> Vec<Diagnostic> {
                             .collect()
                     })
                     .unwrap_or_default();
+                // The most instances it will have: the model's events may scale it out.
+                let replicas = topo
+                    .spec
+                    .events
+                    .iter()
+                    .filter_map(|(_, c)| match c {
+                        Command::Replicas { component, count } if *component == n.name => {
+                            Some(*count)
+                        }
+                        _ => None,
+                    })
+                    .fold(n.kind.instances(), u32::max);
                 ComponentShape {
                     name: n.name.clone(),
                     kind,
-                    replicas: n.kind.instances(),
+                    replicas,
                     figures,
                 }
             })

@@ -194,7 +194,7 @@ pub struct ComponentShape {
     pub name: String,
     /// Its kind's name (`service`).
     pub kind: &'static str,
-    /// Its instances (the indexes a `List` figure has).
+    /// The most instances it has in the run (the indexes a `List` figure can have).
     pub replicas: u32,
     /// The kind's own figures, with how each goes on.
     pub figures: Vec<(&'static str, FigureForm)>,
@@ -346,7 +346,7 @@ impl ReportShape<'_> {
                                 if index.parse::<u32>().map_or(true, |k| k >= comp.replicas) {
                                     return Err(ShapeProblem {
                                         message: format!(
-                                            "`{full}`: `{index}` is not an instance of `{}`, which has {} (0 to {})",
+                                            "`{full}`: `{index}` is not an instance of `{}`, which has at most {} (0 to {})",
                                             comp.name,
                                             comp.replicas,
                                             comp.replicas.saturating_sub(1)

@@ -240,3 +240,29 @@ fn a_metric_a_report_of_the_model_cannot_hold_is_refused_with_a_suggestion() {
         Some("did you mean `thread_occupancy`?")
     );
 }
+
+#[test]
+fn an_instance_the_models_events_add_can_be_named() {
+    let topo = common::load(
+        r#"Topology(
+    duration: "4s", warmup: "1s",
+    workloads: { "users": Open(rate: "200/s", to: "web") },
+    components: { "web": Service(replicas: 2, threads: 4, cpu: Exp(mean: "2ms")) },
+    events: [("2s", Replicas(component: "web", count: 3))],
+    expect: [
+        Expect(metric: "components.web.per_replica.2.arrivals", above: 0),
+        Expect(metric: "components.web.per_replica.3.arrivals", above: 0),
+    ],
+)"#,
+    );
+    let problems = simulation::check_expectations(&topo);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .message
+            .contains("`3` is not an instance of `web`, which has at most 3"),
+        "{problems:?}"
+    );
+    let r = common::run(&topo, 0);
+    assert!(r.expectations[0].holds, "{:?}", r.expectations[0]);
+}
