@@ -7,6 +7,7 @@
 //! `censored`. Time averages (utilization, queue length) cover [warmup, duration). Time series
 //! cover the whole run, warm-up included. This module knows nothing of how calls are routed.
 
+pub mod expect;
 pub mod histogram;
 pub mod level;
 pub mod log_histogram;

@@ -119,9 +119,11 @@ fn type_name(v: &Value) -> String {
             let optional = ts.iter().any(|t| t == "null");
             let mut s = names.join(" or ");
             if names == ["array"] {
-                s = type_name(
-                    &serde_json::json!({"type": "array", "items": v.get("items").cloned().unwrap_or(Value::Null)}),
-                );
+                let mut array = serde_json::json!({"type": "array", "items": v.get("items").cloned().unwrap_or(Value::Null)});
+                if let (Some(items), Some(obj)) = (v.get("prefixItems"), array.as_object_mut()) {
+                    obj.insert("prefixItems".into(), items.clone());
+                }
+                s = type_name(&array);
             }
             if optional {
                 format!("{s} (optional)")

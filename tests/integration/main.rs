@@ -12,6 +12,7 @@ mod cpu_handover;
 mod determinism;
 mod event_budgets;
 mod event_queue_order;
+mod expectations;
 mod flag_errors;
 mod hop_limit;
 mod kinds;
