@@ -61,6 +61,8 @@ pub struct Client {
     think_rng: Rng,
     /// Some component reads keys: draw them.
     draw_keys: bool,
+    /// Nothing about a request is drawn (one class; no keys, regions or sessions).
+    plain_attrs: bool,
     zipf: Option<ZipfSampler>,
     /// The client timeout, if any.
     timeout: Option<Timer>,
@@ -92,6 +94,10 @@ impl Component for Client {
             purpose,
         };
         let model = model.clone();
+        let plain_attrs = model.mix_cumulative.len() == 1
+            && !b.draw_keys
+            && model.regions.is_empty()
+            && model.sessions == 0;
         let zipf = match model.keys {
             KeyModel::Zipf(n, s) if b.draw_keys => Some(ZipfSampler::new(n, s)),
             KeyModel::Zipf(..) | KeyModel::Uniform(_) => None,
@@ -111,6 +117,7 @@ impl Component for Client {
             region_rng: key("regions").rng(),
             session_rng: key("sessions").rng(),
             draw_keys: b.draw_keys,
+            plain_attrs,
             think_rng: key("think").rng(),
             zipf,
         }
@@ -270,7 +277,25 @@ impl Client {
     }
 
     /// Draw a request's attributes.
+    #[inline(always)]
     fn draw_attrs(&mut self, now: u64, counted: bool, session: u32) -> RequestAttrs {
+        if self.plain_attrs {
+            // One class, no keys, regions or sessions to draw: nothing random.
+            return RequestAttrs {
+                class: 0,
+                region: 0,
+                counted,
+                session,
+                key: 0,
+                arrived_ns: now,
+            };
+        }
+        self.draw_attrs_drawn(now, counted, session)
+    }
+
+    /// [`Client::draw_attrs`] when something is drawn.
+    #[inline(never)]
+    fn draw_attrs_drawn(&mut self, now: u64, counted: bool, session: u32) -> RequestAttrs {
         let classes = &self.model.mix_cumulative;
         let class = if classes.len() == 1 {
             0
