@@ -10,7 +10,7 @@ use rand::RngExt;
 
 use super::{
     ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta,
-    Liveness, NodeCalls, NodeCommand, RequestAttrs, Side, Timer, call_name,
+    Liveness, NodeCalls, NodeCommand, RequestAttrs, Side, Timer, Waits, call_name,
 };
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
@@ -193,6 +193,11 @@ impl Component for LoadBalancer {
 
     fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
         self.liveness.command(self.node, Self::META.label, cmd, ctx)
+    }
+
+    /// Each request forwarded waits on its one call out ([`super::proxy_waits`]).
+    fn waits(&self, calls: NodeCalls<'_>) -> Waits {
+        super::proxy_waits(calls)
     }
 
     /// Each backend's active connections equal the calls forwarded to it whose reply the

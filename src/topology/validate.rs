@@ -1136,6 +1136,7 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
         }
     }
     if c.errors.is_empty() {
+        deadlock_check(c, nodes, n_workloads, &reached);
         // A cycle that can exit still bounces requests; warn once per component on a cycle.
         for i in n_workloads..n {
             if reached[i] && find_cycle(&out, i).is_some() {
@@ -1150,6 +1151,59 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
                 );
             }
         }
+    }
+}
+
+/// A cycle of calls that wait without a timeout, through a component that keeps its thread
+/// while it waits (a thread-pool service), can deadlock under load: every thread fills with
+/// calls waiting on answers that queue for those same threads. Not an error (light traffic
+/// may never fill the pool), so a warning per cycle, at its first such component; the run
+/// reports a deadlock that happens (`deadlocked`).
+fn deadlock_check(c: &mut Checker, nodes: &[Node], n_workloads: usize, reached: &[bool]) {
+    let out: Vec<Vec<(NodeId, bool)>> = nodes
+        .iter()
+        .map(|n| {
+            n.kind
+                .edges()
+                .iter()
+                .filter(|e| e.waits)
+                .map(|e| (e.to, e.always))
+                .collect()
+        })
+        .collect();
+    let mut seen: Vec<Vec<usize>> = Vec::new();
+    for i in n_workloads..nodes.len() {
+        if !reached[i] || !nodes[i].kind.keeps_threads_while_waiting() {
+            continue;
+        }
+        let Some(cycle) = find_cycle(&out, i) else {
+            continue;
+        };
+        let mut members = cycle.clone();
+        members.sort_unstable();
+        members.dedup();
+        if seen.contains(&members) {
+            continue;
+        }
+        seen.push(members);
+        let path: Vec<String> = cycle
+            .iter()
+            .map(|&j| format!("`{}`", nodes[j].name))
+            .collect();
+        let name = nodes[i].name.clone();
+        let next = cycle
+            .get(1)
+            .map_or(name.as_str(), |&j| nodes[j].name.as_str());
+        c.warn(
+            &name,
+            format!(
+                "the call cycle {} can deadlock under load: once every thread of `{name}` waits on `{next}`, the calls that come back round to `{name}` queue for a thread that never comes free",
+                path.join(" → ")
+            ),
+            Some(
+                "give a call in the cycle a `timeout` (a timed-out call frees its thread), or make every service in the cycle `server: Async`".into(),
+            ),
+        );
     }
 }
 

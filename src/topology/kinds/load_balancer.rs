@@ -163,6 +163,7 @@ impl KindModel for LoadBalancerModel {
             .map(|b| Edge {
                 to: b.node,
                 always: false,
+                waits: true,
             })
             .collect();
         v.dedup();

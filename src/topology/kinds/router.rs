@@ -175,7 +175,11 @@ impl KindModel for RouterModel {
         to.sort_unstable();
         to.dedup();
         to.into_iter()
-            .map(|to| Edge { to, always: false })
+            .map(|to| Edge {
+                to,
+                always: false,
+                waits: true,
+            })
             .collect()
     }
 

@@ -329,8 +329,16 @@ impl KindModel for ServiceModel {
                     && c.class_mask == u64::MAX
                     && c.wait
                     && c.when.is_none(),
+                waits: c.wait && c.timeout_ns.is_none(),
             })
             .collect()
+    }
+
+    fn keeps_threads_while_waiting(&self) -> bool {
+        self.server == ServerModel::ThreadPool
+            && self.threads != u32::MAX
+            && self.queue_limit > 0
+            && self.calls.iter().any(|c| c.wait)
     }
 
     fn instances(&self) -> u32 {
