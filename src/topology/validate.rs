@@ -8,7 +8,7 @@ use super::diagnostic::{Diagnostic, did_you_mean};
 use super::kinds::Finishes;
 use super::model::*;
 use super::parse::{locate_field, locate_string_in_top_field, locate_top_field};
-use super::spec::{FORMAT_VERSION, Keys, Profile, TopologySpec, Workload};
+use super::spec::{FORMAT_VERSION, Keys, Limits, Profile, TopologySpec, Workload};
 use crate::dist::{Dist, Sampler};
 use crate::units::Duration;
 
@@ -62,9 +62,9 @@ impl Checker<'_> {
         field: Option<&str>,
         path: String,
         msg: String,
-        hint: Option<String>,
+        hint: String,
     ) {
-        let mut d = Diagnostic::error(msg).at(path).maybe_hint(hint);
+        let mut d = Diagnostic::error(msg).at(path).hint(hint);
         if let Some(e) = entry {
             d = d.in_component(e);
         }
@@ -80,9 +80,9 @@ impl Checker<'_> {
         (value, key, nth): (&str, bool, usize),
         path: String,
         msg: String,
-        hint: Option<String>,
+        hint: String,
     ) {
-        let mut d = Diagnostic::error(msg).at(path).maybe_hint(hint);
+        let mut d = Diagnostic::error(msg).at(path).hint(hint);
         d.file = self.origin.file.map(Path::to_path_buf);
         d.line_col = self
             .origin
@@ -103,7 +103,9 @@ impl Checker<'_> {
         match Sampler::new(dist, self.origin.base_dir) {
             Ok(s) => s,
             Err(e) => {
-                self.error(Some(entry), Some(field), path, e, None);
+                let (e, hint) = crate::units::split_hint(&e);
+                let hint = hint.unwrap_or_else(|| dist.fix_hint().into());
+                self.error(Some(entry), Some(field), path, e, hint);
                 Sampler::Const(0)
             }
         }
@@ -121,7 +123,7 @@ impl Checker<'_> {
                     Some(field),
                     format!("{path}.{k}"),
                     format!("share must be between 0 and 1, got {v}"),
-                    None,
+                    "write a share from 0 to 1; the shares of one map add up to 1, e.g. {\"read\": 0.9, \"write\": 0.1}".into(),
                 );
             }
             sum += v;
@@ -132,7 +134,7 @@ impl Checker<'_> {
                 Some(field),
                 path,
                 format!("shares sum to {sum}, not 1"),
-                Some("make the shares add up to 1, e.g. {\"read\": 0.9, \"write\": 0.1}".into()),
+                "make the shares add up to 1, e.g. {\"read\": 0.9, \"write\": 0.1}".into(),
             );
         }
     }
@@ -171,8 +173,9 @@ impl KindCx<'_, '_> {
         self.entry
     }
 
-    /// A problem with `field` of this component, at `path` below it (`calls.0.to`).
-    pub fn error(&mut self, field: &str, path: &str, msg: String, hint: Option<String>) {
+    /// A problem with `field` of this component, at `path` below it (`calls.0.to`), and how
+    /// to fix it (every error has a hint: the valid range, the unit, the did-you-mean).
+    pub fn error(&mut self, field: &str, path: &str, msg: String, hint: String) {
         let path = format!("{}.{}.{path}", self.prefix, self.entry);
         self.checker
             .error(Some(self.entry), Some(field), path, msg, hint);
@@ -218,7 +221,26 @@ impl KindCx<'_, '_> {
                 .map(String::as_str)
                 .filter(|n| *n != entry),
         );
-        self.error(field, path, what, hint);
+        self.error(
+            field,
+            path,
+            what,
+            hint.unwrap_or_else(|| {
+                if self.spec.components.is_empty() {
+                    "the model has no components: add one under `components`".into()
+                } else {
+                    format!(
+                        "the components are: {}",
+                        self.spec
+                            .components
+                            .keys()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            }),
+        );
         None
     }
 
@@ -250,7 +272,7 @@ impl KindCx<'_, '_> {
                 "no workload sends requests of class `{name}` (classes: {})",
                 self.classes.join(", ")
             ),
-            hint,
+            hint.unwrap_or_default(),
         );
         None
     }
@@ -283,7 +305,7 @@ impl KindCx<'_, '_> {
         } else {
             format!("no workload sends requests from region `{name}` ({known})")
         };
-        self.error(field, path, msg, hint);
+        self.error(field, path, msg, hint.unwrap_or_default());
         None
     }
 }
@@ -305,11 +327,11 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 "format_version {} is not supported (this build reads {FORMAT_VERSION})",
                 spec.format_version
             ),
-            Some(if spec.format_version > FORMAT_VERSION {
+            if spec.format_version > FORMAT_VERSION {
                 "the file was written by a newer flashcrowd; upgrade".into()
             } else {
                 format!("set format_version: {FORMAT_VERSION}")
-            }),
+            },
         );
     }
     let duration_ns = spec.duration.as_nanos();
@@ -319,7 +341,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("duration"),
             "duration".into(),
             "duration must be positive".into(),
-            Some("e.g. duration: \"5m\"".into()),
+            "e.g. duration: \"5m\"".into(),
         );
     }
     let warmup_ns = spec.warmup.map_or(duration_ns / 10, Duration::as_nanos);
@@ -333,10 +355,10 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 Duration::from_nanos(warmup_ns),
                 spec.duration
             ),
-            Some(format!(
+            format!(
                 "lengthen the run or shorten the warm-up, e.g. --set warmup={}",
                 Duration::from_nanos(duration_ns / 10)
-            )),
+            ),
         );
     }
     if spec.requests == Some(0) {
@@ -345,7 +367,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("requests"),
             "requests".into(),
             "requests must be at least 1 (or left out)".into(),
-            None,
+            "write a whole number of requests, e.g. requests: 100000, or remove the field to run for the whole duration".into(),
         );
     }
     if spec.limits.max_in_flight == 0 {
@@ -354,7 +376,10 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("max_in_flight"),
             "limits.max_in_flight".into(),
             "must be at least 1".into(),
-            None,
+            format!(
+                "write a whole number of calls, e.g. max_in_flight: {}",
+                Limits::default().max_in_flight
+            ),
         );
     }
     if !(1..=MAX_HOPS).contains(&spec.limits.max_hops) {
@@ -366,7 +391,10 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 "must be between 1 and {MAX_HOPS}, got {}",
                 spec.limits.max_hops
             ),
-            None,
+            format!(
+                "write a depth from 1 to {MAX_HOPS}, e.g. max_hops: {}",
+                Limits::default().max_hops
+            ),
         );
     }
     if spec.metrics.window.as_nanos() == 0 {
@@ -375,7 +403,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("window"),
             "metrics.window".into(),
             "the window must be positive".into(),
-            None,
+            "write a positive duration, e.g. window: \"1s\"".into(),
         );
     }
     if !(2..=MAX_POINTS).contains(&spec.metrics.max_points) {
@@ -387,7 +415,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 "keep between 2 and {MAX_POINTS} points per series, got {} (each is allocated up front for every component)",
                 spec.metrics.max_points
             ),
-            None,
+            format!("write a count from 2 to {MAX_POINTS}, e.g. max_points: 1000"),
         );
     }
     if spec.workloads.is_empty() {
@@ -396,7 +424,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("workloads"),
             "workloads".into(),
             "the model has no workload, so nothing would arrive".into(),
-            Some("add e.g. workloads: {\"users\": Open(rate: \"100/s\", to: \"web\")}".into()),
+            "add e.g. workloads: {\"users\": Open(rate: \"100/s\", to: \"web\")}".into(),
         );
     }
     if let Some(slo) = &spec.slo
@@ -408,7 +436,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("error_rate"),
             "slo.error_rate".into(),
             format!("an error rate is between 0 and 1, got {er}"),
-            None,
+            "write a fraction, e.g. error_rate: 0.001 for 0.1 %".into(),
         );
     }
 
@@ -421,7 +449,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 None,
                 format!("components.{name}"),
                 format!("`{name}` is both a workload and a component"),
-                Some("rename one of them".into()),
+                "rename one of them".into(),
             );
         }
         names.push(name.clone());
@@ -451,7 +479,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 "{} request classes; at most 64 are supported",
                 classes.len()
             ),
-            None,
+            "merge classes that behave alike: a class is worth its own name only when its work or calls differ".into(),
         );
     }
     let places = places(&mut c, &spec, n_workloads);
@@ -493,7 +521,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                     Some("keys"),
                     format!("{p}.keys.n"),
                     "needs at least one key".into(),
-                    None,
+                    "write n: 1 or more, e.g. keys: Zipf(n: 100000, s: 0.99)".into(),
                 );
                 KeyModel::Uniform(1)
             }
@@ -505,7 +533,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                         Some("keys"),
                         format!("{p}.keys.s"),
                         format!("the Zipf exponent must be ≥ 0, got {s}"),
-                        None,
+                        "write a finite exponent of 0 or more (0 is uniform; web caches see about 0.6–1.2), e.g. s: 0.99".into(),
                     );
                 }
                 KeyModel::Zipf(n, s.max(0.0))
@@ -517,7 +545,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 Some("timeout"),
                 format!("{p}.timeout"),
                 "a timeout must be positive (or left out)".into(),
-                None,
+                "write a positive duration, e.g. timeout: \"2s\", or remove the field for no timeout".into(),
             );
         }
         let regions_cum: Vec<(u8, f64)> = shares_regions
@@ -543,7 +571,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                         Some("users"),
                         format!("{p}.users"),
                         "a closed workload needs at least 1 user".into(),
-                        None,
+                        "write users: 1 or more, e.g. Closed(users: 100, ...)".into(),
                     );
                 }
                 Source::Closed {
@@ -609,12 +637,12 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                         spec.duration,
                         Duration::from_nanos(end_ns)
                     ),
-                    Some("schedule it within the duration".into()),
+                    "schedule it within the duration".into(),
                 );
             }
             match cmd.resolve(&nodes, &regions, &places.zones) {
                 Ok(action) => events.push((at.as_nanos(), action)),
-                Err(r) => c.error(None, Some("events"), path, r.message, r.hint),
+                Err(r) => c.error(None, Some("events"), path, r.message, r.hint.unwrap_or_else(|| "check the command against the model's components, instances and regions".into())),
             }
         }
         // By time; at one instant, in the order listed.
@@ -696,7 +724,8 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                         listed.join(", ")
                     ),
                     did_you_mean(r, listed.iter().map(String::as_str))
-                        .or_else(|| Some(format!("add `\"{r}\": Region()` to `regions`"))),
+                        .or_else(|| Some(format!("add `\"{r}\": Region()` to `regions`")))
+                        .unwrap_or_default(),
                 );
             }
         }
@@ -711,7 +740,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                 "{} regions; at most {MAX_REGIONS} are supported",
                 regions.len()
             ),
-            None,
+            format!("merge regions: at most {MAX_REGIONS}"),
         );
     }
 
@@ -738,7 +767,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                     (zone, false, before),
                     path,
                     msg,
-                    Some("a zone belongs to one region: rename or remove one".into()),
+                    "a zone belongs to one region: rename or remove one".into(),
                 );
             } else if spec.regions.contains_key(zone) {
                 c.error_at_string(
@@ -746,7 +775,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                     (zone, false, before),
                     path,
                     format!("zone `{zone}` has the name of a region"),
-                    Some("placement names a zone or a region: give the zone its own name".into()),
+                    "placement names a zone or a region: give the zone its own name".into(),
                 );
             } else {
                 zones.push(Zone {
@@ -762,7 +791,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
             Some("regions"),
             "regions".into(),
             format!("{} zones; at most {MAX_ZONES} are supported", zones.len()),
-            None,
+            format!("merge zones: at most {MAX_ZONES} over all regions"),
         );
     }
 
@@ -789,9 +818,11 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                 (name, false, before),
                 format!("region_latency.{i}.{end}"),
                 format!("no region named `{name}` ({known})"),
-                did_you_mean(name, regions.iter().map(String::as_str)).or_else(|| {
-                    Some("list regions under `regions`, or name the workloads' regions".into())
-                }),
+                did_you_mean(name, regions.iter().map(String::as_str))
+                    .or_else(|| {
+                        Some("list regions under `regions`, or name the workloads' regions".into())
+                    })
+                    .unwrap_or_default(),
             );
             None
         };
@@ -810,7 +841,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                     ),
                     format!("region_latency.{i}"),
                     format!("a latency from region `{a}` to itself"),
-                    Some("calls within a region pay `zone_latency` between zones".into()),
+                    "calls within a region pay `zone_latency` between zones".into(),
                 );
             }
             continue;
@@ -825,7 +856,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                 ),
                 format!("region_latency.{i}"),
                 format!("the latency between `{a}` and `{b}` is given twice"),
-                Some("keep one entry per pair of regions (it holds both ways)".into()),
+                "keep one entry per pair of regions (it holds both ways)".into(),
             );
             continue;
         }
@@ -879,7 +910,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                             (at, false, before),
                             path,
                             format!("no zone or region named `{at}`"),
-                            hint,
+                            hint.unwrap_or_default(),
                         );
                     }
                 }
@@ -895,7 +926,24 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                     (comp, true, 0),
                     path,
                     msg,
-                    did_you_mean(comp, spec.components.keys().map(String::as_str)),
+                    did_you_mean(comp, spec.components.keys().map(String::as_str)).unwrap_or_else(
+                        || {
+                            if spec.components.contains_key(comp)
+                                || spec.workloads.contains_key(comp)
+                            {
+                                "`placement` keys are component names".into()
+                            } else {
+                                format!(
+                                    "the components are: {}",
+                                    spec.components
+                                        .keys()
+                                        .map(|n| format!("`{n}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }
+                        },
+                    ),
                 );
             }
         }
@@ -923,7 +971,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     Some("over"),
                     format!("{path}.over"),
                     "a ramp needs a positive length (use Step for a jump)".into(),
-                    None,
+                    "write a positive length, e.g. over: \"1m\"".into(),
                 );
             }
             RateProfile::Ramp {
@@ -945,7 +993,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     format!(
                         "amplitude must be in [0, 1) so the rate stays positive, got {amplitude}"
                     ),
-                    None,
+                    "write an amplitude from 0 (flat) to below 1, e.g. amplitude: 0.5 for a peak 3 times the trough".into(),
                 );
             }
             if period.as_nanos() == 0 {
@@ -954,7 +1002,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     Some("period"),
                     format!("{path}.period"),
                     "the period must be positive".into(),
-                    None,
+                    "write a positive period, e.g. period: \"24h\"".into(),
                 );
             }
             RateProfile::Diurnal {
@@ -976,7 +1024,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     Some("multiplier"),
                     format!("{path}.multiplier"),
                     format!("a spike multiplies the rate by at least 1, got {multiplier}"),
-                    None,
+                    "write a finite multiplier of 1 or more, e.g. multiplier: 10.0 for ten times the rate".into(),
                 );
             }
             RateProfile::Spike {
@@ -998,7 +1046,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     Some("profile"),
                     path,
                     "piecewise times must increase".into(),
-                    None,
+                    "list the points in time order, each later than the one before, e.g. Piecewise([(\"1m\", \"200/s\"), (\"2m\", \"50/s\")])".into(),
                 );
             }
             pts.sort_by_key(|p| p.0);
@@ -1012,13 +1060,14 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                         Some("file"),
                         path.clone(),
                         "the trace's rates are all zero".into(),
-                        None,
+                        "give some rows a positive rate (t_s,rate_per_s), or remove the workload"
+                            .into(),
                     );
                 }
                 RateProfile::Piecewise(pts)
             }
             Err(e) => {
-                c.error(Some(entry), Some("file"), path, e, None);
+                c.error(Some(entry), Some("file"), path, e, "the path is relative to the model file's folder; the file is CSV rows `t_s,rate_per_s` with increasing times".into());
                 RateProfile::Constant
             }
         },
@@ -1129,7 +1178,7 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
                 None,
                 format!("components.{name}"),
                 format!("routing loop with no exit{}: every request that reaches `{name}` calls around the loop forever", cycle.map(|s| format!(" ({s})")).unwrap_or_default()),
-                Some("give one call in the loop a probability below 1, or remove it".into()),
+                "give one call in the loop a probability below 1, or remove it".into(),
             );
         } else if !reached[i] {
             c.warn(name, "nothing sends requests to this component".into(), Some("connect it with a workload's `to`, a call or a load balancer's backends, or remove it".into()));
@@ -1271,9 +1320,9 @@ fn depth_check(c: &mut Checker, nodes: &[Node], n_workloads: usize, max_hops: u3
                 "requests from `{name}` can go {depth} calls deep ({}), beyond limits.max_hops = {max_hops}: each that does fails with hop_limit",
                 chain.join(" → ")
             ),
-            Some(format!(
+            format!(
                 "raise limits.max_hops to at least {depth}, or shorten the chain"
-            )),
+            ),
         );
     }
 }
