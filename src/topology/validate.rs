@@ -10,7 +10,7 @@ use super::model::*;
 use super::parse::{locate_field, locate_string_in_top_field, locate_top_field};
 use super::spec::{FORMAT_VERSION, Keys, Limits, Profile, TopologySpec, Workload};
 use crate::dist::{Dist, Sampler};
-use crate::units::Duration;
+use crate::units::{Duration, MAX_RATE_PER_S};
 
 /// Most replicas one service may have: each is simulated (and balanced over) on its own, so a
 /// typo like `replicas: 4000000000` would exhaust memory before the run starts.
@@ -958,6 +958,58 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
 
 fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> RateProfile {
     let path = format!("{path}.profile");
+    let shaped = shape(c, p, base, entry, &path);
+    // Levels written as rates are refused above 1e9/s as they are parsed; a peak made of a
+    // base and a factor (a spike, a day cycle) or read from a trace is checked here.
+    let peak = shaped.max_rate(base);
+    if peak > MAX_RATE_PER_S {
+        let (field, what, fix) = match p {
+            Profile::Spike { .. } => (
+                "multiplier",
+                format!("the spike's peak, {base}/s × the multiplier,"),
+                format!(
+                    "keep multiplier × rate at most 1e9/s: a multiplier of at most {}",
+                    trim_factor(MAX_RATE_PER_S / base)
+                ),
+            ),
+            Profile::Diurnal { .. } => (
+                "amplitude",
+                format!("the day cycle's peak, {base}/s × (1 + amplitude),"),
+                "lower the rate or the amplitude so rate × (1 + amplitude) stays at most 1e9/s"
+                    .into(),
+            ),
+            _ => (
+                "profile",
+                "the profile's highest rate".into(),
+                "keep every rate of the profile at most 1e9/s".into(),
+            ),
+        };
+        c.error(
+            Some(entry),
+            Some(field),
+            if field == "profile" {
+                path.clone()
+            } else {
+                format!("{path}.{field}")
+            },
+            format!(
+                "{what} is {peak:e}/s, too high: simulated time counts nanoseconds, so a rate can be at most 1e9/s"
+            ),
+            fix,
+        );
+    }
+    shaped
+}
+
+/// A factor as a hint writes it: at most three decimals, rounded down.
+fn trim_factor(x: f64) -> String {
+    let down = (x * 1000.0).floor() / 1000.0;
+    format!("{down}")
+}
+
+/// The validated shape of a profile (its peak is checked by [`profile`]).
+fn shape(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> RateProfile {
+    let path = path.to_string();
     match p {
         Profile::Constant => RateProfile::Constant,
         Profile::Step { at, to } => RateProfile::Step {
@@ -1067,7 +1119,11 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                 RateProfile::Piecewise(pts)
             }
             Err(e) => {
-                c.error(Some(entry), Some("file"), path, e, "the path is relative to the model file's folder; the file is CSV rows `t_s,rate_per_s` with increasing times".into());
+                let (e, hint) = crate::units::split_hint(&e);
+                let hint = hint.unwrap_or_else(|| {
+                    "the path is relative to the model file's folder; the file is CSV rows `t_s,rate_per_s` with increasing times".into()
+                });
+                c.error(Some(entry), Some("file"), path, e, hint);
                 RateProfile::Constant
             }
         },
@@ -1102,11 +1158,24 @@ fn load_trace(path: &Path) -> Result<Vec<(u64, f64)>, String> {
                 i + 1
             ));
         };
-        if !(t.is_finite() && t >= 0.0 && r.is_finite() && r >= 0.0) {
-            return Err(format!(
-                "{}:{}: times and rates cannot be negative",
-                path.display(),
-                i + 1
+        let row = format!("{}:{}", path.display(), i + 1);
+        if !(t.is_finite() && r.is_finite()) {
+            return Err(crate::units::with_hint(
+                format!(
+                    "{row}: `{line}` holds a number that is not finite (inf, NaN, or too large)"
+                ),
+                "write finite numbers: the time in seconds, the rate in requests per second",
+            ));
+        }
+        if t < 0.0 || r < 0.0 {
+            return Err(format!("{row}: times and rates cannot be negative"));
+        }
+        if r > MAX_RATE_PER_S {
+            return Err(crate::units::with_hint(
+                format!(
+                    "{row}: the rate {r:e}/s is too high: simulated time counts nanoseconds, so a rate can be at most 1e9/s"
+                ),
+                "the second column is requests per second: keep it at most 1e9 (is it per minute, or scaled?)",
             ));
         }
         let t_ns = crate::engine::time::secs_to_nanos(t);
