@@ -508,14 +508,14 @@ impl Component for Service {
     }
 
     /// Some instance of a thread-pool server has every thread held by a call past its CPU
-    /// work, i.e. waiting on its downstream calls ([`Service::full_of_waiting`]).
+    /// work, i.e. waiting on its downstream calls (`Service::full_of_waiting`).
     fn may_be_blocked(&self) -> bool {
         self.instances.iter().any(|i| self.full_of_waiting(i))
     }
 
     /// Its instances whose every thread waits on downstream calls, the calls queued for
     /// them, and its calls past their CPU work that wait on downstream calls without a
-    /// timeout ([`Service::wait_graph`]).
+    /// timeout (`Service::wait_graph`).
     fn waits(&self, calls: NodeCalls<'_>) -> Waits {
         self.wait_graph(calls)
     }
