@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::components::deadlock::Deadlock;
-use crate::components::{CommandError, InstanceView, World, error_cause_names};
+use crate::components::{CommandError, FigureUnit, InstanceView, KINDS, World, error_cause_names};
 use crate::engine::{Engine, SimTime, StepOutcome};
+use crate::metrics::expect::{self, ComponentShape, FigureForm, ReportShape};
 use crate::metrics::report::{
     ComponentReport, Deadlock as DeadlockReport, EndToEnd, Names, Provenance, SCHEMA_VERSION,
     SloTargets, SloVerdict, Verdict,
@@ -15,7 +16,8 @@ use crate::metrics::report::{
 use crate::metrics::stability::{Backlog, Stability};
 use crate::metrics::{NodeStats, Report};
 use crate::topology::events::{AppliedEvent, Command, Refusal};
-use crate::topology::{NodeId, Topology};
+use crate::topology::expect::Expectation;
+use crate::topology::{Diagnostic, NodeId, Topology};
 
 // A simulation moves to its own thread (the GUI's, a sweep's worker); a topology is shared by
 // the runs of a sweep.
@@ -78,7 +80,134 @@ pub fn report_schema() -> serde_json::Value {
     );
     component.insert("x-common-keys".into(), serde_json::json!(common));
     component.insert("x-kind-figures".into(), serde_json::Value::Object(kinds));
+    describe_kind_series(&mut schema);
     schema
+}
+
+/// Say in the schema which columns each kind adds to its series points (`x-kind-series`).
+fn describe_kind_series(schema: &mut serde_json::Value) {
+    let Some(point) = schema
+        .get_mut("$defs")
+        .and_then(|d| d.get_mut("SeriesPoint"))
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut kinds = serde_json::Map::new();
+    let mut lines = Vec::new();
+    for (name, meta) in crate::components::KINDS
+        .iter()
+        .map(|k| (k.name, &k.meta))
+        .chain([("workload", &crate::components::WORKLOAD_META)])
+    {
+        let columns: serde_json::Map<String, serde_json::Value> = meta
+            .series
+            .iter()
+            .map(|c| (c.name.to_string(), serde_json::Value::from(c.summary)))
+            .collect();
+        let names: Vec<&str> = meta.series.iter().map(|c| c.name).collect();
+        lines.push(format!(
+            "{name}: {}",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+        kinds.insert(name.to_string(), serde_json::Value::Object(columns));
+    }
+    let description = point
+        .get("description")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    point.insert(
+        "description".into(),
+        serde_json::Value::from(format!(
+            "{description}\n\nThe properties listed are common to every node. Each kind adds its own columns as further keys (x-kind-series says what each means) — {}.",
+            lines.join("; ")
+        )),
+    );
+    point.insert("x-kind-series".into(), serde_json::Value::Object(kinds));
+}
+
+/// Check that each of `topo`'s expectations names a figure a report of it can hold (a
+/// component, workload, class or error cause of the model; a key of the report's types or of
+/// the component kind's own figures) and compares it with values of its unit. Every problem
+/// is located at the entry's metric, with a did-you-mean or the names there are. Loading a
+/// model (`topology::load_file`) checks the rest of each entry; the CLI runs both.
+pub fn check_expectations(topo: &Topology) -> Vec<Diagnostic> {
+    if topo.expectations.is_empty() {
+        return Vec::new();
+    }
+    let schema = report_schema();
+    let form = |unit: FigureUnit| match unit {
+        FigureUnit::Ratio | FigureUnit::Number | FigureUnit::Count => FigureForm::Number,
+        FigureUnit::Latency => FigureForm::Summary,
+        FigureUnit::Shares => FigureForm::Counts,
+        FigureUnit::List => FigureForm::List,
+    };
+    let shape = ReportShape {
+        schema: &schema,
+        components: topo
+            .nodes
+            .iter()
+            .filter(|n| !n.kind.is_workload())
+            .map(|n| {
+                let kind = n.kind.kind_name();
+                let figures = KINDS
+                    .iter()
+                    .find(|k| k.name == kind)
+                    .map(|k| {
+                        k.meta
+                            .figures
+                            .iter()
+                            .map(|f| (f.name, form(f.unit)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // The most instances it will have: the model's events may scale it out.
+                let replicas = topo
+                    .spec
+                    .events
+                    .iter()
+                    .filter_map(|(_, c)| match c {
+                        Command::Replicas { component, count } if *component == n.name => {
+                            Some(*count)
+                        }
+                        _ => None,
+                    })
+                    .fold(n.kind.instances(), u32::max);
+                ComponentShape {
+                    name: n.name.clone(),
+                    kind,
+                    replicas,
+                    figures,
+                }
+            })
+            .collect(),
+        workloads: topo
+            .nodes
+            .iter()
+            .filter(|n| n.kind.is_workload())
+            .map(|n| n.name.clone())
+            .collect(),
+        classes: topo.classes.clone(),
+        causes: error_cause_names().to_vec(),
+        has_slo: topo.slo.is_some(),
+    };
+    let mut out = Vec::new();
+    for e in &topo.expectations {
+        if let Err(p) = shape.check(e) {
+            let mut d = Diagnostic::error(p.message)
+                .at(format!("expect.{}.metric", e.index))
+                .hint(p.hint);
+            d.file = topo.file.clone();
+            d.line_col = e.line_col;
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// How to run.
@@ -90,6 +219,9 @@ pub struct RunOptions {
     pub replication: u32,
     /// Put the time series into the report.
     pub series: bool,
+    /// Fail the verdict when one of the model's expectations does not hold (`run
+    /// --check-expect`); otherwise they are only reported.
+    pub check_expectations: bool,
 }
 
 /// Why a command was not taken.
@@ -128,6 +260,8 @@ pub struct Simulation {
     model_duration_ns: u64,
     seed: u64,
     slo: Option<SloTargets>,
+    /// The model's `expect` entries.
+    expectations: Vec<Expectation>,
     warnings: Vec<String>,
     options: RunOptions,
     wall: Instant,
@@ -185,6 +319,7 @@ impl Simulation {
             model_duration_ns: topo.duration_ns,
             seed,
             slo,
+            expectations: topo.expectations.clone(),
             warnings: topo.warnings.iter().map(ToString::to_string).collect(),
             options,
             wall: Instant::now(),
@@ -315,7 +450,7 @@ impl Simulation {
             .names
             .iter()
             .zip(&self.engine.model.nodes)
-            .filter_map(|(name, n)| n.stats.series.points.last().map(|p| (name.clone(), *p)))
+            .filter_map(|(name, n)| n.stats.series.latest().map(|p| (name.clone(), p)))
             .collect();
         Snapshot {
             now_s: self.engine.now().as_nanos() as f64 / 1e9,
@@ -368,6 +503,7 @@ impl Simulation {
             slo: None,
             warnings: self.warnings.clone(),
             events_applied: self.applied_events(),
+            expectations: Vec::new(),
             series: BTreeMap::new(),
         };
         let world = &self.engine.model;
@@ -440,7 +576,7 @@ impl Simulation {
                 }
             }
             if with_series {
-                report.series.insert(name, s.series.points.clone());
+                report.series.insert(name, s.series.to_points());
             }
         }
         if world.overload_rejections() > 0 {
@@ -480,6 +616,20 @@ impl Simulation {
             report.slo = Some(SloVerdict::judge(t, &report.end_to_end));
         }
         report.verdict = Verdict::judge(&report);
+        if !self.expectations.is_empty() {
+            // Judged on the report as it reads in JSON (the verdict included), series aside:
+            // they are not figures.
+            let series = std::mem::take(&mut report.series);
+            let json = serde_json::to_value(&report).unwrap_or_default();
+            report.series = series;
+            report.expectations = expect::evaluate(&self.expectations, &json);
+        }
+        if self.options.check_expectations
+            && let Some(reason) = expect::unmet_reason(&report.expectations)
+        {
+            report.verdict.pass = false;
+            report.verdict.reasons.push(reason);
+        }
         report.wall_s = self.wall.elapsed().as_secs_f64();
         report
     }

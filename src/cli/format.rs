@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::metrics::{LatencySummary, Report, SeriesPoint};
+use crate::metrics::{CommonPoint, LatencySummary, Report, SeriesPoint};
 use crate::topology::Topology;
 
 /// Seconds as a short human duration ("4.12 ms").
@@ -351,7 +351,110 @@ pub fn summary(r: &Report, topo: &Topology, no_fail: bool) -> String {
     if !topo.spec.look_for.is_empty() {
         let _ = writeln!(o, "Look for: {}", topo.spec.look_for.trim());
     }
+    expectations(&mut o, r);
     o
+}
+
+/// A figure of an expectation, in its unit.
+fn figure(unit: &str, x: f64) -> String {
+    match unit {
+        "s" => secs(x),
+        "per_s" => format!("{x:.1}/s"),
+        _ if x.fract() == 0.0 && x.abs() < 1e15 => {
+            if x < 0.0 {
+                format!("-{}", count(x.abs() as u64))
+            } else {
+                count(x as u64)
+            }
+        }
+        _ => format!("{}", (x * 1e4).round() / 1e4),
+    }
+}
+
+/// The "Expectations" section: one line per entry of the model's `expect`, whether it
+/// holds, what was measured and what was expected.
+fn expectations(o: &mut String, r: &Report) {
+    if r.expectations.is_empty() {
+        return;
+    }
+    let held = r.expectations.iter().filter(|e| e.holds).count();
+    let total = r.expectations.len();
+    let _ = writeln!(o, "\nExpectations ({held} of {total} hold)");
+    let mut rows = Vec::new();
+    for e in &r.expectations {
+        let actual = match (&e.actual, &e.note) {
+            (serde_json::Value::Number(n), _) => figure(&e.unit, n.as_f64().unwrap_or(f64::NAN)),
+            (serde_json::Value::Bool(b), _) => b.to_string(),
+            (_, Some(note)) => format!("n/a: {note}"),
+            (other, None) => other.to_string(),
+        };
+        let range = match (e.low, e.high) {
+            (Some(lo), Some(hi)) if e.comparison.starts_with("near") => {
+                format!(" [{} – {}]", figure(&e.unit, lo), figure(&e.unit, hi))
+            }
+            _ => String::new(),
+        };
+        rows.push(vec![
+            if e.holds { "✓" } else { "✗" }.to_string(),
+            e.metric.clone(),
+            actual,
+            format!("expected {}{range}", e.comparison),
+            // What an unmet expectation teaches is worth reading.
+            if e.holds {
+                String::new()
+            } else {
+                e.why.clone()
+            },
+        ]);
+    }
+    // Metric left-aligned, figure right-aligned, the expectation as written after them.
+    let width = |k: usize| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0);
+    let (wm, wa) = (width(1), width(2));
+    for row in &rows {
+        let _ = writeln!(
+            o,
+            "  {} {}{}  {}{}  {}",
+            row[0],
+            row[1],
+            " ".repeat(wm - row[1].chars().count()),
+            " ".repeat(wa - row[2].chars().count()),
+            row[2],
+            row[3]
+        );
+        if !row[4].is_empty() {
+            let _ = writeln!(o, "      why: {}", row[4]);
+        }
+    }
+    let p = &r.provenance;
+    let changed: Vec<String> = p
+        .overrides
+        .iter()
+        .map(|s| format!("--set {s}"))
+        .chain(
+            p.flags
+                .iter()
+                .filter(|f| f.starts_with("--duration") || f.starts_with("--seed"))
+                .cloned(),
+        )
+        .collect();
+    if !changed.is_empty() {
+        let _ = writeln!(
+            o,
+            "  They were written for the model as given, not as changed by {}: they may rightly differ.",
+            changed.join(" ")
+        );
+    }
+    if held < total {
+        if p.flags.iter().any(|f| f == "--check-expect") {
+            let _ = writeln!(o, "  --check-expect: the verdict fails on them.");
+        } else {
+            let _ = writeln!(
+                o,
+                "  {} not met: reported only (the verdict stands; --check-expect fails it).",
+                total - held
+            );
+        }
+    }
 }
 
 /// Create `dir` if needed and check that a file can be written in it (before the run).
@@ -387,8 +490,21 @@ pub fn write_csv(dir: &Path, series: &BTreeMap<String, Vec<SeriesPoint>>) -> any
         let path = dir.join(csv_file_name(name));
         let write = || -> anyhow::Result<()> {
             let mut w = csv::Writer::from_path(&path)?;
+            // The common columns, then the kind's own (every point of a series has the same).
+            let own: Vec<&String> = points
+                .first()
+                .map(|p| p.figures.keys().collect())
+                .unwrap_or_default();
+            w.write_record(
+                CommonPoint::COLUMNS
+                    .iter()
+                    .copied()
+                    .chain(own.iter().map(|k| k.as_str())),
+            )?;
             for p in points {
-                w.serialize(p)?;
+                let fields = p.common.csv_fields();
+                let own_fields = own.iter().map(|k| p.figure(k).unwrap_or(0.0).to_string());
+                w.write_record(fields.into_iter().chain(own_fields))?;
             }
             w.flush()?;
             Ok(())

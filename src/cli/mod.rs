@@ -39,8 +39,9 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run a model and print its golden signals and verdict (exit 1 when the verdict fails:
-    /// an SLO target missed, the run unstable, no request completed, nothing arrived).
+    /// Run a model and print its golden signals, verdict and expectations (exit 1 when the
+    /// verdict fails: an SLO target missed, the run unstable, no request completed, nothing
+    /// arrived; with --check-expect, an expectation not met).
     Run {
         /// The model file (.ron).
         file: PathBuf,
@@ -66,6 +67,10 @@ enum Cmd {
         /// completed).
         #[arg(long)]
         no_fail: bool,
+        /// Fail the verdict (exit 1) when one of the model's `expect` entries does not hold;
+        /// without it they are only reported.
+        #[arg(long)]
+        check_expect: bool,
         /// Draw no progress line (it is drawn on a terminal for runs longer than a second).
         #[arg(long)]
         no_progress: bool,
@@ -134,6 +139,7 @@ struct RunRequest {
     series: bool,
     csv: Option<PathBuf>,
     no_fail: bool,
+    check_expect: bool,
     no_progress: bool,
     allow_huge: bool,
 }
@@ -149,6 +155,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             series,
             csv,
             no_fail,
+            check_expect,
             no_progress,
             allow_huge,
         } => run(RunRequest {
@@ -160,6 +167,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             series,
             csv,
             no_fail,
+            check_expect,
             no_progress,
             allow_huge,
         }),
@@ -224,6 +232,9 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     if req.no_fail {
         flags.push("--no-fail".into());
     }
+    if req.check_expect {
+        flags.push("--check-expect".into());
+    }
     let (topo, text) = match load(&req.file, &overrides, &flag_paths) {
         Ok(t) => t,
         Err(e) => {
@@ -259,6 +270,7 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
             seed: req.seed,
             replication: 0,
             series: req.series || req.csv.is_some(),
+            check_expectations: req.check_expect,
         },
     );
     let draw = !req.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -442,7 +454,16 @@ fn load(
 ) -> Result<(topology::Topology, String), TopologyError> {
     let text = topology::read_model(file)?;
     let base_dir = file.parent().unwrap_or(Path::new("."));
-    match topology::load_str(&text, Some(file), base_dir, overrides) {
+    // The expectations' metrics are checked against the report's shape, one layer up.
+    let loaded = topology::load_str(&text, Some(file), base_dir, overrides).and_then(|t| {
+        let problems = crate::simulation::check_expectations(&t);
+        if problems.is_empty() {
+            Ok(t)
+        } else {
+            Err(TopologyError::Invalid(problems))
+        }
+    });
+    match loaded {
         Ok(t) => Ok((t, text)),
         Err(TopologyError::Invalid(mut diags)) => {
             for d in &mut diags {

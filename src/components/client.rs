@@ -78,6 +78,7 @@ impl Component for Client {
         }],
         error_causes: &[],
         figures: &[],
+        series: &[],
         example: r#"Open(rate: "100/s", to: "backend")"#,
     };
 
@@ -175,7 +176,8 @@ impl Component for Client {
             }
             NodeCommand::Kill { .. }
             | NodeCommand::Revive { .. }
-            | NodeCommand::SetInstances { .. } => Err(CommandError::NotTaken {
+            | NodeCommand::SetInstances { .. }
+            | NodeCommand::Own(_) => Err(CommandError::NotTaken {
                 kind: Self::META.label,
                 command: cmd,
             }),

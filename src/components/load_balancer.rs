@@ -15,7 +15,7 @@ use super::{
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::report::Figures;
-use crate::metrics::{ErrorCause, NodeStats, Window};
+use crate::metrics::{ErrorCause, KindValues, NodeStats, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::load_balancer::{Backend, LoadBalancerModel, Policy};
 
@@ -34,8 +34,16 @@ pub struct LoadBalancer {
     equal_weights: bool,
     next_rr: usize,
     rng: Rng,
-    /// Backends taking new requests (an instance scaled in is not).
+    /// Backends taking new requests: not scaled in, not marked down.
     enabled: Vec<bool>,
+    /// Backends whose instance was scaled in.
+    scaled_in: Vec<bool>,
+    /// Backends marked down by `backend_down`.
+    marked_down: Vec<bool>,
+    /// Some backend is enabled.
+    any_enabled: bool,
+    /// The cause of a request failed because every backend is down (`no_live_upstreams`).
+    no_live: ErrorCause,
     /// Every backend is enabled (the fast path).
     all_enabled: bool,
     /// Up or killed.
@@ -57,11 +65,20 @@ impl Component for LoadBalancer {
                 name: "revive",
                 summary: "Bring the balancer back.",
             },
+            CommandInfo {
+                name: "backend_down",
+                summary: "Mark a backend down (nginx `down`): no new requests to it.",
+            },
+            CommandInfo {
+                name: "backend_up",
+                summary: "Put a backend marked down back into rotation.",
+            },
         ],
-        error_causes: &[],
+        error_causes: &["no_live_upstreams"],
         // The keys services have, kept for one table and one chart to read both; a balancer
         // has no threads or CPUs of its own, so they get no column.
         figures: &super::without_columns(super::RESOURCE_FIGURES),
+        series: &NodeStats::RESOURCE_SERIES,
         example: r#"LoadBalancer(policy: LeastConn, backends: ["backend"])"#,
     };
 
@@ -90,6 +107,10 @@ impl Component for LoadBalancer {
             }
             .rng(),
             enabled: vec![true; n],
+            scaled_in: vec![false; n],
+            marked_down: vec![false; n],
+            any_enabled: true,
+            no_live: b.cause("no_live_upstreams"),
             all_enabled: true,
             liveness: Liveness::default(),
             model,
@@ -131,6 +152,10 @@ impl Component for LoadBalancer {
     /// The figures services have (a balancer has no threads or CPUs of its own, so its
     /// occupancy and utilization are null and its busy means 0): kept so one table and one
     /// chart read both.
+    fn series_values(&mut self, stats: &mut NodeStats, now_ns: u64, len_ns: u64) -> KindValues {
+        stats.resource_series(now_ns, len_ns)
+    }
+
     fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {
         stats.resource_figures(window, end_ns)
     }
@@ -162,6 +187,14 @@ impl Component for LoadBalancer {
             .map(|r| r + 1)
             .max()
             .unwrap_or(0);
+        // A backend marked down as a whole stays down as it grows.
+        let all_marked = self
+            .model
+            .backends
+            .iter()
+            .zip(&self.marked_down)
+            .filter(|(b, _)| b.node == node)
+            .all(|(_, m)| *m);
         for r in have..count {
             self.model.backends.push(Backend {
                 node,
@@ -171,13 +204,15 @@ impl Component for LoadBalancer {
             self.active.push(0);
             self.current.push(0);
             self.enabled.push(true);
+            self.scaled_in.push(false);
+            self.marked_down.push(all_marked);
         }
-        for (b, on) in self.model.backends.iter().zip(&mut self.enabled) {
+        for (b, out) in self.model.backends.iter().zip(&mut self.scaled_in) {
             if b.node == node {
-                *on = b.replica.is_none_or(|r| r < count);
+                *out = b.replica.is_some_and(|r| r >= count);
             }
         }
-        self.all_enabled = self.enabled.iter().all(|e| *e);
+        self.refresh_enabled();
         self.total_weight = self
             .model
             .backends
@@ -192,7 +227,21 @@ impl Component for LoadBalancer {
     }
 
     fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
-        self.liveness.command(self.node, Self::META.label, cmd, ctx)
+        let NodeCommand::Own(own) = cmd else {
+            return self.liveness.command(self.node, Self::META.label, cmd, ctx);
+        };
+        // backend_down (code 0) or backend_up (1) of node args[0], instance args[1] (or all).
+        let down = own.code == 0;
+        let [node, instance] = own.args;
+        for (b, marked) in self.model.backends.iter().zip(&mut self.marked_down) {
+            if u64::from(b.node) == node
+                && (instance == u64::MAX || b.replica.map(u64::from) == Some(instance))
+            {
+                *marked = down;
+            }
+        }
+        self.refresh_enabled();
+        Ok(())
     }
 
     /// Each request forwarded waits on its one call out ([`super::proxy_waits`]).
@@ -248,8 +297,27 @@ impl Component for LoadBalancer {
 }
 
 impl LoadBalancer {
+    /// Recompute which backends take new requests (after a scale or a mark).
+    fn refresh_enabled(&mut self) {
+        for ((on, out), down) in self
+            .enabled
+            .iter_mut()
+            .zip(&self.scaled_in)
+            .zip(&self.marked_down)
+        {
+            *on = !out && !down;
+        }
+        self.all_enabled = self.enabled.iter().all(|e| *e);
+        self.any_enabled = self.enabled.iter().any(|e| *e);
+    }
+
     /// Pick a backend and send the call on.
     fn forward(&mut self, id: CallId, ctx: &mut Ctx<'_>) {
+        if !self.all_enabled && !self.any_enabled {
+            // nginx: "no live upstreams while connecting to upstream" (a 502).
+            ctx.refuse(id, self.no_live);
+            return;
+        }
         let Some(call) = ctx.call(id) else {
             return;
         };

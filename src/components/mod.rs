@@ -28,7 +28,7 @@ pub use world::{Action, CommandError, World};
 
 use crate::engine::{EventQueue, Key, LaneId, Packed, Slab};
 use crate::metrics::report::Figures;
-use crate::metrics::{ErrorCause, NodeStats, Window};
+use crate::metrics::{ErrorCause, KindValues, NodeStats, SeriesColumn, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::NodeKind;
 
@@ -336,6 +336,9 @@ pub enum NodeCommand {
         /// The new count.
         count: u32,
     },
+    /// One of the kind's own commands, resolved by its kind's model
+    /// ([`crate::topology::kinds::KindModel::resolve_command`]).
+    Own(crate::topology::kinds::OwnCommand),
 }
 
 /// Faults a command injected into one node: its answers leave late, or some fail.
@@ -429,12 +432,12 @@ impl Liveness {
             NodeCommand::Kill { replica: Some(r) } | NodeCommand::Revive { replica: Some(r) } => {
                 Err(CommandError::NoSuchReplica { node, replica: r })
             }
-            NodeCommand::SetTrafficScale { .. } | NodeCommand::SetInstances { .. } => {
-                Err(CommandError::NotTaken {
-                    kind: label,
-                    command: cmd,
-                })
-            }
+            NodeCommand::SetTrafficScale { .. }
+            | NodeCommand::SetInstances { .. }
+            | NodeCommand::Own(_) => Err(CommandError::NotTaken {
+                kind: label,
+                command: cmd,
+            }),
         }
     }
 }
@@ -542,6 +545,9 @@ pub struct KindMeta {
     pub error_causes: &'static [&'static str],
     /// The figures it reports of its own.
     pub figures: &'static [FigureInfo],
+    /// The columns it adds to its time series (at most
+    /// [`crate::metrics::MAX_SERIES_COLUMNS`]), filled by [`Component::series_values`].
+    pub series: &'static [SeriesColumn],
     /// A minimal component of this kind in RON (`"name": Kind(...)` without the name),
     /// calling a component named `backend` where it calls one: the GUI's new node and the
     /// test that walks every kind.
@@ -721,6 +727,14 @@ pub trait Component: Sized {
         let _ = (now_ns, open);
     }
 
+    /// A time-series window of `len_ns` closes now: its values of the columns
+    /// [`KindMeta::series`] lists, in that order, restarting whatever it integrates over a
+    /// window. `stats` are its common statistics.
+    fn series_values(&mut self, stats: &mut NodeStats, now_ns: u64, len_ns: u64) -> KindValues {
+        let _ = (stats, now_ns, len_ns);
+        KindValues::default()
+    }
+
     /// Its own figures for the report, keyed as [`KindMeta::figures`] lists them; `stats`
     /// are its common statistics, `end_ns` the end of the run.
     fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {
@@ -864,6 +878,27 @@ macro_rules! live_enum {
                 match self {
                     Live::Client(c) => c.on_window_edge(now_ns, open),
                     $( Live::$variant(k) => k.on_window_edge(now_ns, open), )*
+                }
+            }
+
+            /// What its kind says of itself ([`Component::META`]).
+            pub fn meta(&self) -> &'static KindMeta {
+                match self {
+                    Live::Client(_) => &<client::Client as Component>::META,
+                    $( Live::$variant(_) => &<$live as Component>::META, )*
+                }
+            }
+
+            /// The columns its kind adds to its time series.
+            pub fn series_columns(&self) -> &'static [SeriesColumn] {
+                self.meta().series
+            }
+
+            /// See [`Component::series_values`].
+            pub fn series_values(&mut self, stats: &mut NodeStats, now_ns: u64, len_ns: u64) -> KindValues {
+                match self {
+                    Live::Client(c) => c.series_values(stats, now_ns, len_ns),
+                    $( Live::$variant(k) => k.series_values(stats, now_ns, len_ns), )*
                 }
             }
 

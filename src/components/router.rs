@@ -69,6 +69,7 @@ impl Component for Router {
                 column: Some("unrouted"),
             },
         ],
+        series: &[],
         example: r#"Router(routes: [Route(classes: ["default"], to: "backend")])"#,
     };
 

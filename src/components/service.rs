@@ -21,7 +21,7 @@ use super::{
 use crate::dist::Sampler;
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::report::Figures;
-use crate::metrics::{ErrorCause, Level, NodeStats, Window};
+use crate::metrics::{ErrorCause, KindValues, Level, NodeStats, Window};
 use crate::topology::NodeId;
 use crate::topology::kinds::service::{CallMode, ServerModel, ServiceModel};
 
@@ -276,6 +276,7 @@ impl Component for Service {
         ],
         error_causes: &[],
         figures: &SERVICE_FIGURES,
+        series: &NodeStats::RESOURCE_SERIES,
         example: r#"Service(replicas: 2, threads: 4, cpus: 2, cpu: Exp(mean: "2ms"), calls: [Call(to: "backend")])"#,
     };
 
@@ -407,6 +408,10 @@ impl Component for Service {
         }
     }
 
+    fn series_values(&mut self, stats: &mut NodeStats, now_ns: u64, len_ns: u64) -> KindValues {
+        stats.resource_series(now_ns, len_ns)
+    }
+
     fn figures(&self, stats: &NodeStats, window: &Window, end_ns: u64) -> Figures {
         let mut f = stats.resource_figures(window, end_ns);
         let waited = stats.wait.count();
@@ -490,10 +495,12 @@ impl Component for Service {
                 self.set_instances(count, ctx);
                 Ok(())
             }
-            NodeCommand::SetTrafficScale { .. } => Err(CommandError::NotTaken {
-                kind: Self::META.label,
-                command: cmd,
-            }),
+            NodeCommand::SetTrafficScale { .. } | NodeCommand::Own(_) => {
+                Err(CommandError::NotTaken {
+                    kind: Self::META.label,
+                    command: cmd,
+                })
+            }
         }
     }
 

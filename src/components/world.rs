@@ -50,6 +50,16 @@ pub struct Node {
     pub stats: NodeStats,
 }
 
+impl Node {
+    /// Close its time-series window that started at `start_ns` and ends at `now_ns`, with
+    /// the kind's own columns. True when its series merged (the window doubled).
+    fn close_series_window(&mut self, start_ns: u64, now_ns: u64) -> bool {
+        let len_ns = now_ns.saturating_sub(start_ns).max(1);
+        let values = self.live.series_values(&mut self.stats, now_ns, len_ns);
+        self.stats.close_series_window(start_ns, now_ns, values)
+    }
+}
+
 /// Every live component and what they share.
 pub struct World {
     /// Live components and their statistics, by node id.
@@ -101,7 +111,13 @@ impl World {
                 },
             );
             let (threads, cpus) = live.capacity();
-            let stats = NodeStats::new(&window, threads, cpus, topo.classes.len());
+            let stats = NodeStats::new(
+                &window,
+                threads,
+                cpus,
+                topo.classes.len(),
+                live.series_columns(),
+            );
             nodes.push(Node { live, stats });
             faults.push(Faults::new(
                 StreamKey {
@@ -250,6 +266,7 @@ impl World {
         match action {
             Action::Kill { node, replica } => self.tell(node, NodeCommand::Kill { replica }),
             Action::Revive { node, replica } => self.tell(node, NodeCommand::Revive { replica }),
+            Action::Own { node, command } => self.tell(node, NodeCommand::Own(command)),
             Action::Traffic {
                 node: Some(node),
                 scale,
@@ -371,8 +388,8 @@ impl World {
     fn on_tick(&mut self) {
         let now = self.core.queue.now().as_nanos();
         let mut doubled = false;
-        for s in self.nodes.iter_mut().map(|n| &mut n.stats) {
-            doubled |= s.close_series_window(self.window_start_ns, now);
+        for n in &mut self.nodes {
+            doubled |= n.close_series_window(self.window_start_ns, now);
         }
         if doubled {
             self.series_window_ns *= 2;
@@ -435,8 +452,8 @@ impl World {
     /// Close the open time-series window at `now_ns` (end of run).
     pub fn close_series(&mut self, now_ns: u64) {
         if now_ns > self.window_start_ns {
-            for s in self.nodes.iter_mut().map(|n| &mut n.stats) {
-                s.close_series_window(self.window_start_ns, now_ns);
+            for n in &mut self.nodes {
+                n.close_series_window(self.window_start_ns, now_ns);
             }
             self.window_start_ns = now_ns;
         }

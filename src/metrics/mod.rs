@@ -7,6 +7,7 @@
 //! `censored`. Time averages (utilization, queue length) cover [warmup, duration). Time series
 //! cover the whole run, warm-up included. This module knows nothing of how calls are routed.
 
+pub mod expect;
 pub mod histogram;
 pub mod level;
 pub mod log_histogram;
@@ -17,7 +18,9 @@ pub mod stability;
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use level::Level;
 pub use report::Report;
-pub use series::{Series, SeriesPoint};
+pub use series::{
+    CommonPoint, KindValues, MAX_SERIES_COLUMNS, Series, SeriesColumn, SeriesMerge, SeriesPoint,
+};
 
 /// Why a call failed: an open set. The core causes are constants here; a component kind
 /// declares causes of its own (`no_route`, `lost_write`, ...) and the registry numbers them
@@ -81,6 +84,8 @@ pub struct NodeStats {
     successes_at_open: Option<u64>,
     successes_at_close: Option<u64>,
     successes_at_tick: u64,
+    /// Calls in flight, counted or not, when the last series window closed.
+    in_flight_at_tick: u64,
     /// Counted failures by cause.
     pub errors: [u64; ErrorCause::MAX],
     /// Counted calls unfinished when the drain ended.
@@ -175,12 +180,14 @@ impl Window {
 }
 
 impl NodeStats {
-    /// Empty statistics for `classes` request classes.
+    /// Empty statistics for `classes` request classes, with the kind's own series
+    /// `columns`.
     pub fn new(
         w: &Window,
         thread_capacity: Option<u64>,
         cpu_capacity: Option<u64>,
         classes: usize,
+        columns: &'static [SeriesColumn],
     ) -> Self {
         let _ = w;
         Self {
@@ -190,6 +197,7 @@ impl NodeStats {
             successes_at_open: None,
             successes_at_close: None,
             successes_at_tick: 0,
+            in_flight_at_tick: 0,
             errors: [0; ErrorCause::MAX],
             censored: 0,
             // Built one by one: a cloned histogram would be copied, not lazily zeroed.
@@ -210,7 +218,7 @@ impl NodeStats {
             in_flight_at_close: None,
             win_errors: 0,
             win_latency: log_histogram::LogHistogram::default(),
-            series: Series::new(w.series_window_ns, w.max_points),
+            series: Series::new(w.series_window_ns, w.max_points, columns),
         }
     }
 
@@ -463,30 +471,70 @@ impl NodeStats {
         self.errors.iter().sum()
     }
 
-    /// Close the time-series window that started at `start_ns` and ends now. Returns true
-    /// when the series merged (its window doubled).
-    pub fn close_series_window(&mut self, start_ns: u64, now_ns: u64) -> bool {
+    /// The series columns of a component whose work waits for threads and CPUs
+    /// ([`NodeStats::resource_series`]): a service's, and a balancer's (which keeps the keys).
+    pub const RESOURCE_SERIES: [SeriesColumn; 3] = [
+        SeriesColumn {
+            name: "mean_queue_len",
+            summary: "Time-averaged requests waiting for a thread in the window, all instances.",
+            merge: SeriesMerge::TimeAverage,
+        },
+        SeriesColumn {
+            name: "cpu_utilization",
+            summary: "∫busy CPUs dt / ∫CPUs dt in the window (0–1); 0 where there are no CPUs or they are unlimited.",
+            merge: SeriesMerge::TimeAverage,
+        },
+        SeriesColumn {
+            name: "thread_occupancy",
+            summary: "∫busy threads dt / ∫threads dt in the window (0–1); 0 where threads are unlimited.",
+            merge: SeriesMerge::TimeAverage,
+        },
+    ];
+
+    /// The values of [`NodeStats::RESOURCE_SERIES`] for the window ending now (and the
+    /// window's integrals restart).
+    pub fn resource_series(&mut self, now_ns: u64, len_ns: u64) -> KindValues {
+        let queue = self.queue_len.take_window(now_ns) as f64 / len_ns.max(1) as f64;
+        let share = |busy: u128, cap: u128, limited: Option<u64>| match limited {
+            Some(_) if cap > 0 => busy as f64 / cap as f64,
+            _ => 0.0,
+        };
+        let cpus = self.cpus_busy.take_window(now_ns);
+        let cpu_cap = self.cpu_cap.take_window(now_ns);
+        let threads = self.threads_busy.take_window(now_ns);
+        let thread_cap = self.thread_cap.take_window(now_ns);
+        [
+            queue,
+            share(cpus, cpu_cap, self.cpu_capacity),
+            share(threads, thread_cap, self.thread_capacity),
+            0.0,
+        ]
+    }
+
+    /// Close the time-series window that started at `start_ns` and ends now, with the kind's
+    /// own `values` for it. Returns true when the series merged (its window doubled).
+    pub fn close_series_window(&mut self, start_ns: u64, now_ns: u64, values: KindValues) -> bool {
         let len_ns = now_ns.saturating_sub(start_ns).max(1);
         let len_s = len_ns as f64 / 1e9;
         let avg = |area: u128| area as f64 / len_ns as f64;
-        let queue = avg(self.queue_len.take_window(now_ns));
-        let cpus = self.cpus_busy.take_window(now_ns);
-        let cpu_cap = self.cpu_cap.take_window(now_ns);
-        let _ = self.threads_busy.take_window(now_ns);
-        let _ = self.thread_cap.take_window(now_ns);
         let in_flight = avg(self.in_flight_counted.take_window(now_ns)
             + self.in_flight_uncounted.take_window(now_ns));
         let successes = self.successes();
         let win_completions = successes - self.successes_at_tick;
         self.successes_at_tick = successes;
         let all = win_completions + self.win_errors;
+        // Every call that arrives either finishes or is still in flight.
+        let in_flight_now = self.in_flight();
+        let arrivals = (all + in_flight_now).saturating_sub(self.in_flight_at_tick);
+        self.in_flight_at_tick = in_flight_now;
         let [p50, p95, p99] = self
             .win_latency
             .take_quantiles_ns(win_completions, [0.5, 0.95, 0.99])
             .map(|ns| ns as f64 / 1e9);
-        let point = SeriesPoint {
+        let point = CommonPoint {
             t_s: start_ns as f64 / 1e9,
             window_s: len_s,
+            arrivals_per_s: arrivals as f64 / len_s,
             throughput_per_s: win_completions as f64 / len_s,
             error_rate: if all > 0 {
                 self.win_errors as f64 / all as f64
@@ -496,16 +544,11 @@ impl NodeStats {
             p50_s: p50,
             p95_s: p95,
             p99_s: p99,
-            mean_queue_len: queue,
-            cpu_utilization: match self.cpu_capacity {
-                Some(_) if cpu_cap > 0 => cpus as f64 / cpu_cap as f64,
-                _ => 0.0,
-            },
             in_flight,
             completions: win_completions,
             errors: self.win_errors,
         };
         self.win_errors = 0;
-        self.series.push(point)
+        self.series.push(point, values)
     }
 }

@@ -67,6 +67,12 @@ pub struct Report {
     /// Commands applied while it ran (the model's `events` and live ones), in order.
     #[serde(default)]
     pub events_applied: Vec<crate::topology::events::AppliedEvent>,
+    /// The model's `expect` entries, each with what the run measured and whether it holds
+    /// (in the order written; empty when the model has none). They fail the verdict only
+    /// when asked to (`run --check-expect`): a model changed with `--set` may rightly
+    /// differ from what it promises.
+    #[serde(default)]
+    pub expectations: Vec<super::expect::ExpectationResult>,
     /// Time series (only with `--series` or `--csv`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub series: BTreeMap<String, Vec<SeriesPoint>>,

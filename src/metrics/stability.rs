@@ -4,7 +4,7 @@
 //! looks inside a component. The rule is stated in docs/ARCHITECTURE.md ("Overload and
 //! stability"); the constants below are the ones stated there.
 
-use super::SeriesPoint;
+use super::CommonPoint;
 
 /// A backlog at the window's close beyond this many seconds of the node's own throughput
 /// (plus [`FLOOR_CALLS`]) is unstable: it would take that long to clear.
@@ -35,7 +35,7 @@ pub struct Backlog<'a> {
     /// Time-averaged calls in flight over the counting window.
     pub window_mean: f64,
     /// The node's time series (whole run).
-    pub points: &'a [SeriesPoint],
+    pub points: &'a [CommonPoint],
     /// The counting window, s.
     pub warmup_s: f64,
     /// The counting window's close, s.
@@ -98,7 +98,7 @@ impl Backlog<'_> {
     }
 
     /// Series windows that lie inside the counting window.
-    fn inside(&self) -> Vec<&SeriesPoint> {
+    fn inside(&self) -> Vec<&CommonPoint> {
         self.points
             .iter()
             .filter(|p| p.t_s >= self.warmup_s && p.t_s + p.window_s <= self.close_s + 1e-9)
@@ -113,7 +113,7 @@ impl Backlog<'_> {
         if inside.len() < 8 {
             return None;
         }
-        let mean = |s: &[&SeriesPoint]| s.iter().map(|p| p.in_flight).sum::<f64>() / s.len() as f64;
+        let mean = |s: &[&CommonPoint]| s.iter().map(|p| p.in_flight).sum::<f64>() / s.len() as f64;
         let half = inside.len() / 2;
         let quarter = inside.len() / 4;
         let first = mean(&inside[..half]);
@@ -176,8 +176,8 @@ mod tests {
 
     #[test]
     fn a_peak_that_drained_is_a_warning() {
-        let points: Vec<SeriesPoint> = (0..10)
-            .map(|i| SeriesPoint {
+        let points: Vec<CommonPoint> = (0..10)
+            .map(|i| CommonPoint {
                 t_s: f64::from(i),
                 window_s: 1.0,
                 in_flight: if i == 4 { 500.0 } else { 5.0 },

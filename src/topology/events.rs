@@ -6,8 +6,15 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+use super::kinds::{CommandCx, OwnCommand};
 use super::model::{Node, NodeId, Place, Zone};
 use crate::units::Duration;
+
+/// The arguments of a kind's own command, by name, as the file writes them (`"web"`, `1`,
+/// `"2s"`).
+pub type CommandArgs = BTreeMap<String, serde_json::Value>;
 
 /// A change to a running simulation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -93,6 +100,18 @@ pub enum Command {
         /// The region.
         region: String,
     },
+    /// A command of the component's own kind, by name, with its arguments by name: a
+    /// balancer's `backend_down` and `backend_up` (nginx's `down` on an upstream server). The
+    /// model reference lists each kind's commands.
+    Do {
+        /// The component.
+        component: String,
+        /// The command (`backend_down`).
+        command: String,
+        /// Its arguments (`{"backend": "web", "instance": 1}`).
+        #[serde(default)]
+        args: CommandArgs,
+    },
     /// Set a field by its dotted path (as `--set` writes it), for the fields the model
     /// reference marks as live: `workloads.NAME.rate` and `components.NAME.replicas`.
     Set {
@@ -165,6 +184,13 @@ pub enum Action {
         fraction: f64,
         /// How long, ns (`u64::MAX`: to the end).
         lasting_ns: u64,
+    },
+    /// A kind's own command.
+    Own {
+        /// The component.
+        node: NodeId,
+        /// The command, resolved by its kind.
+        command: OwnCommand,
     },
     /// Kill (`down`) or revive every instance of the components placed in a place.
     Outage {
@@ -425,6 +451,46 @@ impl Command {
                 Action::Outage {
                     place: PlaceRef::Region(u8::try_from(i + 1).unwrap_or(u8::MAX)),
                     down: matches!(self, Command::RegionOutage { .. }),
+                }
+            }
+            Command::Do {
+                component: c,
+                command,
+                args,
+            } => {
+                let node = component(c)?;
+                let kind = &topo[node as usize].kind;
+                let own = kind.own_commands();
+                if !own.iter().any(|o| o.name == command) {
+                    let names: Vec<&str> = own.iter().map(|o| o.name).collect();
+                    return Err(refuse(
+                        format!(
+                            "a {} has no command `{command}`",
+                            kind.kind_name()
+                        ),
+                        super::diagnostic::did_you_mean(command, names.iter().copied())
+                            .unwrap_or_else(|| {
+                                if names.is_empty() {
+                                    format!(
+                                        "a {} has only the core commands (Kill, Revive, AddLatency, FailFraction...)",
+                                        kind.kind_name()
+                                    )
+                                } else {
+                                    format!("its commands: {}", names.join(", "))
+                                }
+                            }),
+                    ));
+                }
+                let node_id = |name: &str| topo.node_id(name);
+                let instances =
+                    |id: NodeId| topo.get(id as usize).map_or(0, |n| n.kind.instances());
+                let cx = CommandCx {
+                    node_id: &node_id,
+                    instances: &instances,
+                };
+                Action::Own {
+                    node,
+                    command: kind.resolve_command(command, args, &cx)?,
                 }
             }
             Command::Set { path, value } => return set_live(topo, path, value, regions, zones),

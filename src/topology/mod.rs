@@ -6,6 +6,7 @@
 
 pub mod diagnostic;
 pub mod events;
+pub mod expect;
 pub mod kinds;
 pub mod model;
 pub mod overrides;

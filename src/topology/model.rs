@@ -57,6 +57,9 @@ pub struct Topology {
     pub warnings: Vec<Diagnostic>,
     /// The `events` section: when (ns) and what, in the order listed.
     pub events: Vec<(u64, super::events::Action)>,
+    /// The `expect` section, checked entry by entry (whether each metric exists in a report
+    /// of this model is checked by `simulation::check_expectations`).
+    pub expectations: Vec<super::expect::Expectation>,
 }
 
 impl Topology {

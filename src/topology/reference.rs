@@ -119,9 +119,11 @@ fn type_name(v: &Value) -> String {
             let optional = ts.iter().any(|t| t == "null");
             let mut s = names.join(" or ");
             if names == ["array"] {
-                s = type_name(
-                    &serde_json::json!({"type": "array", "items": v.get("items").cloned().unwrap_or(Value::Null)}),
-                );
+                let mut array = serde_json::json!({"type": "array", "items": v.get("items").cloned().unwrap_or(Value::Null)});
+                if let (Some(items), Some(obj)) = (v.get("prefixItems"), array.as_object_mut()) {
+                    obj.insert("prefixItems".into(), items.clone());
+                }
+                s = type_name(&array);
             }
             if optional {
                 format!("{s} (optional)")
@@ -249,5 +251,35 @@ pub fn markdown() -> String {
             out.push_str(&format!("One of: {}\n\n", names.join(", ")));
         }
     }
+    own_commands(&mut out);
     out
+}
+
+/// The kinds' own commands, which `Do(component, command, args)` sends.
+fn own_commands(out: &mut String) {
+    out.push_str(
+        "## Commands of each kind (`Do`)\n\nBeside the core commands, a kind may take its own: \
+         `Do(component: \"lb\", command: \"backend_down\", args: {\"backend\": \"web\", \"instance\": 1})` \
+         in a model's `events`, the GUI or the command API.\n\n",
+    );
+    for (kind, commands) in super::kinds::KIND_OWN_COMMANDS {
+        if commands.is_empty() {
+            out.push_str(&format!("- `{kind}`: none of its own.\n"));
+            continue;
+        }
+        for c in *commands {
+            let args: Vec<String> = c
+                .args
+                .iter()
+                .map(|(name, what)| format!("`{name}`: {what}"))
+                .collect();
+            out.push_str(&format!(
+                "- `{kind}` `{}` — {} Arguments: {}.\n",
+                c.name,
+                cell(c.summary),
+                args.join("; ")
+            ));
+        }
+    }
+    out.push('\n');
 }

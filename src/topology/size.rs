@@ -19,7 +19,7 @@ pub const MAX_MEMORY_BYTES: f64 = 8.0 * 1024.0 * 1024.0 * 1024.0;
 const PER_NODE_BYTES: f64 = 300.0 * 1024.0;
 
 /// Memory of one time-series point, bytes (allocated up front for every node).
-const PER_POINT_BYTES: f64 = std::mem::size_of::<crate::metrics::SeriesPoint>() as f64;
+const PER_POINT_BYTES: f64 = crate::metrics::Series::BYTES_PER_POINT as f64;
 
 /// What the run is expected to cost.
 #[derive(Debug, Clone, Copy, PartialEq)]

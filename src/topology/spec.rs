@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::events::Command;
+pub use super::expect::{Expect, ExpectValue};
 pub use super::kinds::Component;
 pub use super::kinds::load_balancer::{Layer, LoadBalancer, Policy};
 pub use super::kinds::router::{Route, Router};
@@ -133,6 +134,12 @@ pub struct TopologySpec {
     /// here, so it replays exactly.
     #[serde(default)]
     pub events: Vec<(Duration, Command)>,
+    /// What `look_for` promises, as figures the run checks, e.g.
+    /// `[Expect(metric: "end_to_end.latency_s.p99", near: "46ms", within: "10%")]`. `run`
+    /// reports whether each holds (the JSON's `expectations`); they fail the verdict only
+    /// under `--check-expect`. Lessons build on them.
+    #[serde(default)]
+    pub expect: Vec<Expect>,
 }
 
 /// A region: a group of availability zones close to each other.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::{Diagnostic, did_you_mean};
+use super::expect::Expectation;
 use super::kinds::Finishes;
 use super::model::*;
 use super::parse::{locate_field, locate_string_in_top_field, locate_top_field};
@@ -648,6 +649,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         // By time; at one instant, in the order listed.
         events.sort_by_key(|e| e.0);
     }
+    let expectations = expectations(&mut c, &spec);
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
@@ -679,8 +681,38 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         max_points: spec.metrics.max_points,
         warnings: c.warnings,
         events,
+        expectations,
         spec,
     })
+}
+
+/// The `expect` entries, each checked on its own (`topology::expect`); problems are located
+/// at the entry's metric string.
+fn expectations(c: &mut Checker, spec: &TopologySpec) -> Vec<Expectation> {
+    // The nth entry with the same metric text is the nth such string in the section.
+    let nth = |i: usize| {
+        let metric = spec.expect.get(i).map_or("", |e| e.metric.as_str());
+        spec.expect[..i]
+            .iter()
+            .filter(|e| e.metric == metric)
+            .count()
+    };
+    let text = c.origin.text;
+    let (out, problems) = super::expect::check(&spec.expect, |i| {
+        let metric = spec.expect.get(i).map_or("", |e| e.metric.as_str());
+        text.and_then(|t| locate_string_in_top_field(t, "expect", metric, false, nth(i)))
+    });
+    for p in problems {
+        let metric = spec.expect.get(p.index).map_or("", |e| e.metric.as_str());
+        c.error_at_string(
+            "expect",
+            (metric, false, nth(p.index)),
+            format!("expect.{}.{}", p.index, p.field),
+            p.message,
+            p.hint,
+        );
+    }
+    out
 }
 
 /// The model's places, validated: what [`Topology`] keeps, and each node's place.

@@ -145,13 +145,38 @@ fn scheduled_events_land_at_their_exact_time() {
         (after - 900.0).abs() < 4.0 * (900.0f64 / 29.0).sqrt(),
         "after {after}"
     );
+    // The balancer's offered load (arrivals, failed or not) triples too, and the web tier
+    // takes all of it while an instance is down (its errors are arrivals as well).
+    let lb = &r.series["lb"];
+    let arrivals = |series: &[SeriesPoint], from: f64, to: f64| {
+        let w: Vec<&SeriesPoint> = series
+            .iter()
+            .filter(|p| p.t_s >= from && p.t_s + p.window_s <= to)
+            .collect();
+        w.iter().map(|p| p.arrivals_per_s).sum::<f64>() / w.len() as f64
+    };
+    for (series, from, to, rate) in [
+        (lb, 0.0, 60.0, 300.0),
+        (lb, 60.0, 120.0, 900.0),
+        (web, 30.0, 45.0, 300.0),
+    ] {
+        let windows = to - from;
+        let got = arrivals(series, from, to);
+        assert!(
+            (got - rate).abs() < 4.0 * (rate / windows).sqrt(),
+            "arrivals {got}/s in [{from}, {to}) s, expected {rate}/s"
+        );
+    }
     // Four instances from 90 s: CPU utilization falls from 900/s × 2 ms / 2 = 0.9 to 0.45.
     let util = |from: f64, to: f64| {
         let w: Vec<&SeriesPoint> = web
             .iter()
             .filter(|p| p.t_s >= from && p.t_s + p.window_s <= to)
             .collect();
-        w.iter().map(|p| p.cpu_utilization).sum::<f64>() / w.len() as f64
+        w.iter()
+            .map(|p| p.figure("cpu_utilization").unwrap())
+            .sum::<f64>()
+            / w.len() as f64
     };
     let two = util(70.0, 90.0);
     let four = util(95.0, 120.0);
@@ -376,7 +401,10 @@ fn a_balancer_follows_its_backend_when_it_scales_out_and_in() {
             .iter()
             .filter(|p| p.t_s >= from && p.t_s + p.window_s <= to)
             .collect();
-        w.iter().map(|p| p.cpu_utilization).sum::<f64>() / w.len() as f64
+        w.iter()
+            .map(|p| p.figure("cpu_utilization").unwrap())
+            .sum::<f64>()
+            / w.len() as f64
     };
     // 400/s × 3 ms = 1.2 CPUs busy, over 2, 4 and 1 CPUs.
     assert!((util(5.0, 20.0) - 0.6).abs() < 0.05, "{}", util(5.0, 20.0));
@@ -415,4 +443,81 @@ fn an_async_service_scaled_in_and_out_again_finishes_every_call_it_held() {
     assert_eq!(r.end_to_end.censored, 0, "{:?}", r.end_to_end);
     assert_eq!(r.end_to_end.errors, 0);
     assert_eq!(r.end_to_end.completed, r.end_to_end.offered);
+}
+
+/// A balancer over two instances that marks instance 1 down from 20 s to 40 s, then every
+/// backend down from 50 s to 55 s.
+const MARKED: &str = r#"Topology(duration: "60s", warmup: "0s", seed: 4,
+    workloads: {"users": Open(rate: "400/s", to: "lb")},
+    components: {
+        "lb": LoadBalancer(backends: ["web"], overhead: Const("0s")),
+        "web": Service(replicas: 2, threads: 8, cpus: 1, cpu: Exp(mean: "1ms")),
+    },
+    events: [
+        ("20s", Do(component: "lb", command: "backend_down", args: {"backend": "web", "instance": 1})),
+        ("40s", Do(component: "lb", command: "backend_up", args: {"backend": "web", "instance": 1})),
+        ("50s", Do(component: "lb", command: "backend_down", args: {"backend": "web"})),
+        ("55s", Do(component: "lb", command: "backend_up", args: {"backend": "web"})),
+    ])"#;
+
+#[test]
+fn a_backend_marked_down_gets_no_new_requests_and_all_down_fails_with_no_live_upstreams() {
+    let r = Simulation::new(&load(MARKED), with_series()).run();
+    let web = &r.series["web"];
+    let lb = &r.series["lb"];
+    let per = r.components["web"].figures["per_replica"]
+        .as_array()
+        .unwrap();
+    let arrivals = |i: usize| per[i]["arrivals"].as_u64().unwrap() as f64;
+    // Round robin alternates exactly while both are up, so instance 1 gets half of what
+    // reaches the web tier outside [20, 40) s and [50, 55) s: 35 s of 400/s (Poisson sd of
+    // the total ≈ 118, halved).
+    let expected = 0.5 * 400.0 * 35.0;
+    assert!(
+        (arrivals(1) - expected).abs() < 4.0 * 0.5 * (400.0f64 * 35.0).sqrt(),
+        "instance 1 got {} arrivals, expected {expected}",
+        arrivals(1)
+    );
+    // Nothing fails while one instance is marked down: the other takes everything.
+    let errors_in = |series: &[SeriesPoint], from: f64, to: f64| -> u64 {
+        series
+            .iter()
+            .filter(|p| p.t_s >= from && p.t_s + p.window_s <= to)
+            .map(|p| p.errors)
+            .sum()
+    };
+    assert_eq!(errors_in(web, 0.0, 60.0), 0);
+    assert_eq!(errors_in(lb, 0.0, 50.0), 0);
+    // With every backend down, the balancer fails each request at once (about 2000).
+    let down = errors_in(lb, 50.0, 55.0);
+    assert!(
+        (down as f64 - 2000.0).abs() < 4.0 * 2000.0f64.sqrt(),
+        "{down} failures"
+    );
+    assert_eq!(errors_of(&r, "no_live_upstreams"), down);
+    assert_eq!(r.end_to_end.errors, down);
+    assert_eq!(errors_in(lb, 56.0, 60.0), 0);
+    assert!(r.events_applied.iter().all(|e| e.refused.is_none()));
+}
+
+#[test]
+fn a_kinds_own_command_sent_live_is_resolved_like_one_in_the_file() {
+    let topo = load(MARKED);
+    let mut sim = Simulation::new(&topo, RunOptions::default());
+    let bad = Command::Do {
+        component: "users".into(),
+        command: "backend_down".into(),
+        args: Default::default(),
+    };
+    assert!(sim.command(&bad).is_err(), "a workload takes no Do");
+    let wrong = Command::Do {
+        component: "web".into(),
+        command: "flush".into(),
+        args: Default::default(),
+    };
+    let err = sim.command(&wrong).unwrap_err();
+    assert!(
+        format!("{err:?}").contains("a service has no command `flush`"),
+        "{err:?}"
+    );
 }

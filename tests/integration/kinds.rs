@@ -7,6 +7,9 @@ use flashcrowd::components::{KINDS, WORKLOAD_META, error_cause_names};
 use flashcrowd::metrics::Report;
 use flashcrowd::topology::kinds::KIND_NAMES;
 
+use flashcrowd::metrics::CommonPoint;
+use flashcrowd::simulation::{RunOptions, Simulation};
+
 use crate::common::{load, run};
 
 /// A model where the kind's example sits between the users and a plain service it calls.
@@ -27,6 +30,21 @@ fn the_registry_lists_every_kind_once_in_every_layer() {
     assert_eq!(live, KIND_NAMES, "live and topology registries differ");
     let unique: BTreeSet<&str> = live.iter().copied().collect();
     assert_eq!(unique.len(), live.len(), "a kind listed twice: {live:?}");
+}
+
+#[test]
+fn every_kinds_own_commands_are_in_its_palette_entry() {
+    for (kind, own) in flashcrowd::topology::kinds::KIND_OWN_COMMANDS {
+        let meta = KINDS.iter().find(|k| k.name == *kind).unwrap().meta;
+        for c in *own {
+            assert!(
+                meta.commands.iter().any(|m| m.name == c.name),
+                "{kind}: own command `{}` is not in META.commands",
+                c.name
+            );
+            assert!(!c.summary.is_empty() && !c.args.is_empty(), "{kind}: {c:?}");
+        }
+    }
 }
 
 #[test]
@@ -79,7 +97,14 @@ fn every_kind_runs_from_its_example_and_reports_under_its_name() {
             kind.name,
             topo.warnings
         );
-        let report = run(&topo, 0);
+        let report = Simulation::new(
+            &topo,
+            RunOptions {
+                series: true,
+                ..Default::default()
+            },
+        )
+        .run();
         let c = report
             .components
             .get("subject")
@@ -102,6 +127,27 @@ fn every_kind_runs_from_its_example_and_reports_under_its_name() {
             assert!(
                 schema_keys.contains(key) || declared.contains(key.as_str()),
                 "{}: key `{key}` is neither common nor one of its declared figures",
+                kind.name
+            );
+        }
+        // Its series points carry the common columns and exactly the columns its kind
+        // declares (no more than the inline slots), none shadowing a common one.
+        let columns: BTreeSet<&str> = kind.meta.series.iter().map(|c| c.name).collect();
+        assert!(
+            kind.meta.series.len() <= flashcrowd::metrics::MAX_SERIES_COLUMNS,
+            "{}: too many series columns",
+            kind.name
+        );
+        let points = &report.series["subject"];
+        assert!(points.len() >= 4, "{}: {} windows", kind.name, points.len());
+        for p in points {
+            let keys: BTreeSet<&str> = p.figures.keys().map(String::as_str).collect();
+            assert_eq!(keys, columns, "{}: series columns", kind.name);
+        }
+        for name in &columns {
+            assert!(
+                !CommonPoint::COLUMNS.contains(name),
+                "{}: series column `{name}` shadows a common one",
                 kind.name
             );
         }

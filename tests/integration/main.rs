@@ -13,6 +13,7 @@ mod deadlock;
 mod determinism;
 mod event_budgets;
 mod event_queue_order;
+mod expectations;
 mod flag_errors;
 mod hop_limit;
 mod kinds;

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Edge, Finishes, KindModel, KindSpec};
+use super::{CommandCx, Edge, Finishes, KindModel, KindSpec, OwnCommand, OwnCommandInfo};
 use crate::dist::{Dist, Sampler};
+use crate::topology::events::{CommandArgs, Refusal};
 use crate::topology::model::NodeId;
 use crate::topology::validate::KindCx;
 use crate::units::Duration;
@@ -186,5 +187,87 @@ impl KindModel for LoadBalancerModel {
     fn reads_keys(&self) -> bool {
         // ip_hash hashes the key when a request has no session.
         self.policy == Policy::IpHash
+    }
+
+    const OWN_COMMANDS: &'static [OwnCommandInfo] = &[
+        OwnCommandInfo {
+            name: "backend_down",
+            summary: "Mark a backend (one instance, or all of it) down, as nginx's `down` on an upstream server: it gets no new requests and finishes what it holds; with every backend down, requests fail with no_live_upstreams.",
+            args: &[
+                ("backend", "the backend component, by name"),
+                (
+                    "instance",
+                    "its instance (0-based); default: every instance",
+                ),
+            ],
+        },
+        OwnCommandInfo {
+            name: "backend_up",
+            summary: "Put a backend marked down back into rotation.",
+            args: &[
+                ("backend", "the backend component, by name"),
+                (
+                    "instance",
+                    "its instance (0-based); default: every instance",
+                ),
+            ],
+        },
+    ];
+
+    fn resolve_command(
+        &self,
+        name: &str,
+        args: &CommandArgs,
+        cx: &CommandCx<'_>,
+    ) -> Result<OwnCommand, Refusal> {
+        let code = Self::OWN_COMMANDS
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or(0) as u8;
+        let refuse = |message: String, hint: &str| Refusal {
+            message,
+            hint: Some(hint.into()),
+        };
+        if let Some(k) = args.keys().find(|k| *k != "backend" && *k != "instance") {
+            return Err(refuse(
+                format!("`{name}` takes no argument `{k}`"),
+                "its arguments: backend, instance",
+            ));
+        }
+        let Some(backend) = args.get("backend") else {
+            return Err(refuse(
+                format!("`{name}` needs the backend"),
+                "args: {\"backend\": \"web\"} (and \"instance\": 1 for one instance)",
+            ));
+        };
+        let Some(node) = backend
+            .as_str()
+            .and_then(|b| (cx.node_id)(b))
+            .filter(|id| self.backends.iter().any(|b| b.node == *id))
+        else {
+            return Err(refuse(
+                format!("{backend} is not a backend of this balancer"),
+                "name one of the components in its `backends`",
+            ));
+        };
+        let instance = match args.get("instance") {
+            None => u64::MAX,
+            Some(v) => {
+                let n = (cx.instances)(node);
+                match v.as_u64() {
+                    Some(i) if i < u64::from(n) => i,
+                    _ => {
+                        return Err(refuse(
+                            format!("instance {v} does not exist: the backend has {n}"),
+                            &format!("instances are numbered 0 to {}", n.saturating_sub(1)),
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(OwnCommand {
+            code,
+            args: [u64::from(node), instance],
+        })
     }
 }

@@ -13,8 +13,40 @@ pub mod service;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::events::{CommandArgs, Refusal};
 use super::model::{NodeId, Source, WorkloadModel};
 use super::validate::KindCx;
+
+/// A kind's own command, resolved against the model: which of the kind's commands
+/// ([`KindModel::OWN_COMMANDS`], by index) and its arguments, encoded by the kind, which
+/// decodes them when the command reaches the live component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnCommand {
+    /// Index into the kind's [`KindModel::OWN_COMMANDS`].
+    pub code: u8,
+    /// Kind-defined arguments (node ids, instances, nanoseconds...).
+    pub args: [u64; 2],
+}
+
+/// A command a kind defines beyond the core ones (`Do(component, command, args)` in a
+/// model's `events`): for the model reference, the GUI and validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnCommandInfo {
+    /// Its name (`backend_down`).
+    pub name: &'static str,
+    /// What it does, in a line.
+    pub summary: &'static str,
+    /// Its arguments: name and what to write.
+    pub args: &'static [(&'static str, &'static str)],
+}
+
+/// What resolving a kind's own command may look up: the model's component names.
+pub struct CommandCx<'a> {
+    /// Node id of a component, by name.
+    pub node_id: &'a dyn Fn(&str) -> Option<NodeId>,
+    /// Instances of a node.
+    pub instances: &'a dyn Fn(NodeId) -> u32,
+}
 
 /// One outgoing edge of a component: a call it may make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +126,24 @@ pub trait KindModel {
     /// validation warns, the run detects it).
     fn keeps_threads_while_waiting(&self) -> bool {
         false
+    }
+
+    /// The kind's own commands (beyond kill, revive, latency and failure injection).
+    const OWN_COMMANDS: &'static [OwnCommandInfo] = &[];
+
+    /// Resolve the own command `name` (one of [`KindModel::OWN_COMMANDS`]) with `args`
+    /// against this component, or say why it cannot apply. Called only with a listed name.
+    fn resolve_command(
+        &self,
+        name: &str,
+        args: &CommandArgs,
+        cx: &CommandCx<'_>,
+    ) -> Result<OwnCommand, Refusal> {
+        let _ = (args, cx);
+        Err(Refusal {
+            message: format!("no command `{name}`"),
+            hint: None,
+        })
     }
 }
 
@@ -208,6 +258,30 @@ macro_rules! kind_enums {
                 }
             }
 
+            /// The kind's own commands (none for a workload).
+            pub fn own_commands(&self) -> &'static [OwnCommandInfo] {
+                match self {
+                    NodeKind::Workload(_) => &[],
+                    $( NodeKind::$variant(_) => <$model as KindModel>::OWN_COMMANDS, )*
+                }
+            }
+
+            /// Resolve one of its own commands (see [`KindModel::resolve_command`]).
+            pub fn resolve_command(
+                &self,
+                name: &str,
+                args: &CommandArgs,
+                cx: &CommandCx<'_>,
+            ) -> Result<OwnCommand, Refusal> {
+                match self {
+                    NodeKind::Workload(_) => Err(Refusal {
+                        message: format!("a workload has no command `{name}`"),
+                        hint: None,
+                    }),
+                    $( NodeKind::$variant(m) => KindModel::resolve_command(m, name, args, cx), )*
+                }
+            }
+
             /// The workload's model, if this is a workload.
             pub fn as_workload(&self) -> Option<&WorkloadModel> {
                 match self {
@@ -227,6 +301,10 @@ macro_rules! kind_enums {
 
         /// Every component kind's name, in registry order.
         pub const KIND_NAMES: &[&str] = &[$( $name, )*];
+
+        /// Every kind's own commands (`Do(...)`), by kind name, in registry order.
+        pub const KIND_OWN_COMMANDS: &[(&str, &[OwnCommandInfo])] =
+            &[$( ($name, <$model as KindModel>::OWN_COMMANDS), )*];
     };
 }
 
