@@ -121,6 +121,38 @@ pub enum Sampler {
     Empirical(Arc<[u64]>),
 }
 
+impl Dist {
+    /// How to write this distribution right, for the hint of an error about it: a valid
+    /// example with the constraints its parameters must meet.
+    pub fn fix_hint(&self) -> &'static str {
+        match self {
+            Dist::Const(_) => "write a duration with its unit, e.g. Const(\"2ms\")",
+            Dist::Exp { .. } => {
+                "write a positive mean, e.g. Exp(mean: \"2ms\"); for no delay write Const(\"0s\")"
+            }
+            Dist::Uniform { .. } => "write min ≤ max, e.g. Uniform(min: \"1ms\", max: \"5ms\")",
+            Dist::Normal { .. } => {
+                "write a positive mean and a spread, e.g. Normal(mean: \"10ms\", sd: \"2ms\")"
+            }
+            Dist::LogNormal { .. } => {
+                "write LogNormal(median: \"1ms\", p99: \"12ms\") (p99 above the median) or LogNormal(mean: \"2ms\", sd: \"1ms\"), not a mix of the two"
+            }
+            Dist::Gamma { .. } => {
+                "write a positive shape and mean, e.g. Gamma(shape: 2.0, mean: \"5ms\")"
+            }
+            Dist::Erlang { .. } => {
+                "write k ≥ 1 and a positive mean, e.g. Erlang(k: 3, mean: \"5ms\")"
+            }
+            Dist::Pareto { .. } => {
+                "write a positive minimum and shape, e.g. Pareto(scale: \"1ms\", shape: 2.5) (a shape ≤ 1 has no mean)"
+            }
+            Dist::Empirical { .. } => {
+                "the path is relative to the model file's folder; the file holds one sample per line, with a unit (\"3.2ms\") or in seconds (0.0032)"
+            }
+        }
+    }
+}
+
 impl Sampler {
     /// Check a distribution and prepare it; `base_dir` resolves `Empirical` files.
     pub fn new(dist: &Dist, base_dir: &Path) -> Result<Self, String> {

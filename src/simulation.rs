@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use crate::components::deadlock::Deadlock;
 use crate::components::{CommandError, FigureUnit, InstanceView, KINDS, World, error_cause_names};
 use crate::engine::{Engine, SimTime, StepOutcome};
 use crate::metrics::expect::{self, ComponentShape, FigureForm, ReportShape};
 use crate::metrics::report::{
-    ComponentReport, EndToEnd, Names, Provenance, SCHEMA_VERSION, SloTargets, SloVerdict, Verdict,
+    ComponentReport, Deadlock as DeadlockReport, EndToEnd, Names, Provenance, SCHEMA_VERSION,
+    SloTargets, SloVerdict, Verdict,
 };
 use crate::metrics::stability::{Backlog, Stability};
 use crate::metrics::{NodeStats, Report};
@@ -496,6 +498,7 @@ impl Simulation {
             workloads: BTreeMap::new(),
             components: BTreeMap::new(),
             verdict: Verdict::default(),
+            deadlocked: Vec::new(),
             unstable: Vec::new(),
             slo: None,
             warnings: self.warnings.clone(),
@@ -504,6 +507,12 @@ impl Simulation {
             series: BTreeMap::new(),
         };
         let world = &self.engine.model;
+        let deadlocks = world.deadlocks();
+        report.deadlocked = deadlocks
+            .found
+            .iter()
+            .map(|d| self.deadlock_report(d, deadlocks.stuck_calls))
+            .collect();
         let names = Names {
             causes: error_cause_names(),
             classes: &self.classes,
@@ -541,7 +550,8 @@ impl Simulation {
                     ),
                 );
             }
-            if self.judged[i] {
+            // A deadlocked component's backlog is the deadlock's doing, not its arrivals'.
+            if self.judged[i] && !deadlocks.involved.contains(&(i as NodeId)) {
                 let throughput_per_s = match report.components.get(&name) {
                     Some(c) => c.throughput_per_s,
                     None => report
@@ -622,6 +632,57 @@ impl Simulation {
         }
         report.wall_s = self.wall.elapsed().as_secs_f64();
         report
+    }
+
+    /// A deadlock in the report's terms: names, and the note the verdict gives.
+    fn deadlock_report(&self, d: &Deadlock, stuck_calls: u64) -> DeadlockReport {
+        let name = |n: NodeId| self.names.get(n as usize).map_or("?", String::as_str);
+        let mut path: Vec<String> = d.cycle.iter().map(|&n| format!("`{}`", name(n))).collect();
+        path.extend(path.first().cloned());
+        let clauses: Vec<String> = d
+            .cycle
+            .iter()
+            .zip(d.cycle.iter().cycle().skip(1))
+            .map(|(&from, &to)| {
+                let waiter = match d.blocked.iter().find(|b| b.0 == from) {
+                    Some(&(_, blocked, threads)) => {
+                        let of = self.replicas.get(from as usize).copied().unwrap_or(1);
+                        if of <= 1 {
+                            format!("every thread of `{}` ({threads})", name(from))
+                        } else if blocked >= of {
+                            format!(
+                                "every thread of `{}` ({threads} on each of its {of} instances)",
+                                name(from)
+                            )
+                        } else {
+                            format!(
+                                "every thread of {blocked} of `{}`'s {of} instances ({threads} each)",
+                                name(from)
+                            )
+                        }
+                    }
+                    None => format!("the calls of `{}` wait", name(from)),
+                };
+                let verb = if waiter.ends_with(" wait") { "" } else { " waits" };
+                format!("{waiter}{verb} on `{}`", name(to))
+            })
+            .collect();
+        let also = if d.also.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = d.also.iter().map(|&n| format!("`{}`", name(n))).collect();
+            format!(" (in a knot of cycles with {})", list.join(", "))
+        };
+        DeadlockReport {
+            cycle: d.cycle.iter().map(|&n| name(n).to_string()).collect(),
+            also: d.also.iter().map(|&n| name(n).to_string()).collect(),
+            stuck_calls,
+            note: format!(
+                "deadlocked: {}{also}: {}; {stuck_calls} calls can never finish; give the calls in the cycle a `timeout` (it frees the thread), or make every service in the cycle `server: Async`; more `threads` only delay it",
+                path.join(" → "),
+                clauses.join(", ")
+            ),
+        }
     }
 
     /// Names of the nodes, by id.

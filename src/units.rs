@@ -23,6 +23,27 @@ const MAX_DURATION_TEXT: &str = "about 584 years (\"213503d\")";
 /// The highest rate nanosecond time can represent: one event per nanosecond.
 pub const MAX_RATE_PER_S: f64 = 1e9;
 
+/// What separates a message from its hint in an error text that passes through serde as one
+/// string (`E::custom`): [`split_hint`] takes them apart again, and printed whole the text
+/// reads as a diagnostic with its `hint:` line.
+pub const HINT_MARK: &str = "\n  hint: ";
+
+/// One error text of a message and the hint that says how to fix it ([`split_hint`]).
+pub fn with_hint(message: impl fmt::Display, hint: impl fmt::Display) -> String {
+    format!("{message}{HINT_MARK}{hint}")
+}
+
+/// The message and the hint of an error text made by [`with_hint`] (no hint in other text).
+pub fn split_hint(text: &str) -> (String, Option<String>) {
+    match text.split_once(HINT_MARK) {
+        Some((message, hint)) => (message.to_string(), Some(hint.to_string())),
+        None => (text.to_string(), None),
+    }
+}
+
+/// The units of a duration, as hints list them.
+const DURATION_UNITS: &str = "the units are ns, us, ms, s, m, h, d";
+
 /// A span of simulated time, written with a unit: `"250us"`, `"5ms"`, `"1.5s"`, `"2m"`, `"1h"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration {
@@ -71,7 +92,10 @@ impl Duration {
         // '.' only contain 'e' in exponents, and no unit starts with 'e'.
         let (num, unit) = t.split_at(split);
         let value: f64 = num.parse().map_err(|_| {
-            format!("`{text}` is not a duration: expected a number with a unit, e.g. \"5ms\"")
+            with_hint(
+                format!("`{text}` is not a duration: expected a number with a unit"),
+                format!("write e.g. \"250us\", \"5ms\", \"1.5s\" or \"2m\"; {DURATION_UNITS}"),
+            )
         })?;
         let scale = match unit.trim() {
             "ns" => 1e-9,
@@ -82,31 +106,43 @@ impl Duration {
             "h" => 3600.0,
             "d" => 86400.0,
             "" => {
-                return Err(format!(
-                    "`{text}` has no unit: write e.g. \"{num}ms\" or \"{num}s\" (units: ns, us, ms, s, m, h, d)"
+                return Err(with_hint(
+                    format!("`{text}` has no unit"),
+                    format!("write e.g. \"{num}ms\" or \"{num}s\"; {DURATION_UNITS}"),
                 ));
             }
             other => {
-                return Err(format!(
-                    "`{text}`: unknown duration unit `{other}` (units: ns, us, ms, s, m, h, d)"
+                return Err(with_hint(
+                    format!("`{text}`: unknown duration unit `{other}`"),
+                    format!("write e.g. \"{num}s\"; {DURATION_UNITS} (minutes are `m` or `min`)"),
                 ));
             }
         };
         if value.is_nan() {
-            return Err(format!("`{text}`: a duration must be a number, not NaN"));
+            return Err(with_hint(
+                format!("`{text}`: a duration must be a number, not NaN"),
+                "write a number with a unit, e.g. \"5ms\"",
+            ));
         }
         if value.is_infinite() {
-            return Err(format!(
-                "`{text}`: a duration must be finite (the longest is {MAX_DURATION_TEXT})"
+            return Err(with_hint(
+                format!("`{text}`: a duration must be finite"),
+                format!("the longest is {MAX_DURATION_TEXT}"),
             ));
         }
         if value < 0.0 {
-            return Err(format!("`{text}`: a duration cannot be negative"));
+            return Err(with_hint(
+                format!("`{text}`: a duration cannot be negative"),
+                "write zero or more, e.g. \"0s\" or \"5m\"",
+            ));
         }
         // Simulated time is u64 nanoseconds: beyond that the clock would saturate.
         if value * scale * 1e9 >= u64::MAX as f64 {
-            return Err(format!(
-                "`{text}` is too long: simulated time counts nanoseconds in 64 bits, so the longest duration is {MAX_DURATION_TEXT}"
+            return Err(with_hint(
+                format!(
+                    "`{text}` is too long: simulated time counts nanoseconds in 64 bits, so the longest duration is {MAX_DURATION_TEXT}"
+                ),
+                "write at most \"213503d\"; a few hours of simulated time show a web system's steady state",
             ));
         }
         Ok(Self::from_secs_f64(value * scale))
@@ -136,9 +172,12 @@ impl fmt::Display for Duration {
 /// followed; say so instead of quoting the whole swallowed text back.
 fn runaway(text: &str) -> Result<(), String> {
     match text.lines().next() {
-        Some(first) if text.contains('\n') => Err(format!(
-            "`{}…` runs over several lines: its closing `\"` is probably missing",
-            first.trim_end()
+        Some(first) if text.contains('\n') => Err(with_hint(
+            format!(
+                "`{}…` runs over several lines: its closing `\"` is probably missing",
+                first.trim_end()
+            ),
+            "add the `\"` that closes the value on its own line",
         )),
         _ => Ok(()),
     }
@@ -171,18 +210,21 @@ impl<'de> Deserialize<'de> for Duration {
                 if v == 0 {
                     return Ok(Duration::ZERO);
                 }
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write it as a string, e.g. \"{v}ms\""
+                Err(E::custom(with_hint(
+                    format!("`{v}` has no unit"),
+                    format!("write it as a string with its unit, e.g. \"{v}ms\"; {DURATION_UNITS}"),
                 )))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write it as a string, e.g. \"{v}ms\""
+                Err(E::custom(with_hint(
+                    format!("`{v}` has no unit"),
+                    "write it as a string with its unit, e.g. \"5ms\"; a duration is zero or more",
                 )))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write it as a string, e.g. \"{v}s\""
+                Err(E::custom(with_hint(
+                    format!("`{v}` has no unit"),
+                    format!("write it as a string with its unit, e.g. \"{v}s\"; {DURATION_UNITS}"),
                 )))
             }
         }
@@ -215,7 +257,10 @@ impl Rate {
         if per_s.is_finite() && per_s > 0.0 {
             Ok(Self { per_s })
         } else {
-            Err(format!("a rate must be positive, got {per_s}/s"))
+            Err(with_hint(
+                format!("a rate must be positive, got {per_s}/s"),
+                "write a positive rate with its unit, e.g. \"100/s\"",
+            ))
         }
     }
 
@@ -229,12 +274,16 @@ impl Rate {
         runaway(text)?;
         let t = text.trim();
         let Some((num, unit)) = t.split_once('/') else {
-            return Err(format!(
-                "`{text}` is not a rate: write e.g. \"9000/s\" or \"30/min\""
+            return Err(with_hint(
+                format!("`{text}` is not a rate: it has no `/unit`"),
+                "write e.g. \"9000/s\" or \"30/min\" (units /s, /min, /h)",
             ));
         };
         let value: f64 = num.trim().parse().map_err(|_| {
-            format!("`{text}` is not a rate: expected a number before `/`, e.g. \"9000/s\"")
+            with_hint(
+                format!("`{text}` is not a rate: expected a number before `/`"),
+                "write e.g. \"9000/s\" or \"30/min\"",
+            )
         })?;
         let per_unit_s = match unit.trim() {
             "ns" => 1e-9,
@@ -245,28 +294,40 @@ impl Rate {
             "h" => 3600.0,
             "d" => 86400.0,
             other => {
-                return Err(format!(
-                    "`{text}`: unknown rate unit `/{other}` (use /s, /min, /h)"
+                return Err(with_hint(
+                    format!("`{text}`: unknown rate unit `/{other}`"),
+                    format!(
+                        "write e.g. \"{}/s\"; the units are /s, /min (or /m), /h, /d, /ms, /us",
+                        num.trim()
+                    ),
                 ));
             }
         };
         if value.is_nan() {
-            return Err(format!("`{text}`: a rate must be a number, not NaN"));
+            return Err(with_hint(
+                format!("`{text}`: a rate must be a number, not NaN"),
+                "write a positive number with its unit, e.g. \"100/s\"",
+            ));
         }
         if value.is_infinite() {
-            return Err(format!(
-                "`{text}`: a rate must be finite (at most 1e9/s: one event per nanosecond)"
+            return Err(with_hint(
+                format!("`{text}`: a rate must be finite"),
+                "write at most \"1e9/s\" (one event per nanosecond), e.g. \"100/s\"",
             ));
         }
         if value <= 0.0 {
-            return Err(format!(
-                "`{text}`: a rate must be positive (to stop traffic, end the profile or remove the workload)"
+            return Err(with_hint(
+                format!("`{text}`: a rate must be positive"),
+                "write e.g. \"100/s\"; to stop traffic for a while use a profile (Step, Piecewise) that drops to a low rate, or remove the workload",
             ));
         }
         let per_s = value / per_unit_s;
         if per_s > MAX_RATE_PER_S {
-            return Err(format!(
-                "`{text}` is too high: simulated time counts nanoseconds, so a rate can be at most 1e9/s (one event per nanosecond)"
+            return Err(with_hint(
+                format!(
+                    "`{text}` is too high: simulated time counts nanoseconds, so a rate can be at most 1e9/s (one event per nanosecond)"
+                ),
+                "check the unit (/s, /min, /h); for more traffic, split it over several workloads of at most \"1e9/s\" each",
             ));
         }
         Self::per_s(per_s)
@@ -297,18 +358,21 @@ impl<'de> Deserialize<'de> for Rate {
                 Rate::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write it as a string, e.g. \"{v}/s\""
+                Err(E::custom(with_hint(
+                    format!("`{v}` has no unit"),
+                    format!("write it as a string with its unit, e.g. \"{v}/s\" or \"{v}/min\""),
                 )))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
-                Err(E::custom(format!(
-                    "`{v}` is not a rate: a rate is positive, with a unit, e.g. \"100/s\""
+                Err(E::custom(with_hint(
+                    format!("`{v}` is not a rate: a rate is positive, with a unit"),
+                    "write e.g. \"100/s\"",
                 )))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write it as a string, e.g. \"{v}/s\""
+                Err(E::custom(with_hint(
+                    format!("`{v}` has no unit"),
+                    format!("write it as a string with its unit, e.g. \"{v}/s\" or \"{v}/min\""),
                 )))
             }
         }
@@ -387,24 +451,32 @@ impl Visitor<'_> for CapacityVisitor {
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Capacity, E> {
         if v < self.min {
-            return Err(E::custom(
-                "a capacity must be at least 1 (write \"unlimited\" for no limit)",
-            ));
+            return Err(E::custom(with_hint(
+                format!("a capacity must be at least 1, got {v}"),
+                "write 1 or more, e.g. 8, or \"unlimited\" for no limit",
+            )));
         }
-        u32::try_from(v)
-            .map(Capacity::Limited)
-            .map_err(|_| E::custom(format!("{v} is too large (at most {})", u32::MAX)))
+        u32::try_from(v).map(Capacity::Limited).map_err(|_| {
+            E::custom(with_hint(
+                format!("{v} is too large (at most {})", u32::MAX),
+                "write \"unlimited\" for no limit",
+            ))
+        })
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Capacity, E> {
         match u64::try_from(v) {
             Ok(u) => self.visit_u64(u),
-            Err(_) => Err(E::custom(format!(
-                "a capacity cannot be negative ({v}); write a whole number or \"unlimited\""
+            Err(_) => Err(E::custom(with_hint(
+                format!("a capacity cannot be negative, got {v}"),
+                "write a whole number, e.g. 4, or \"unlimited\"",
             ))),
         }
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Capacity, E> {
-        Err(E::custom(format!("a capacity is a whole number, got {v}")))
+        Err(E::custom(with_hint(
+            format!("a capacity is a whole number, got {v}"),
+            format!("write a whole number, e.g. {}", v.ceil().max(1.0)),
+        )))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Capacity, E> {
         runaway(v).map_err(E::custom)?;
@@ -413,8 +485,14 @@ impl Visitor<'_> for CapacityVisitor {
             other => other
                 .parse::<u64>()
                 .map_err(|_| {
-                    E::custom(format!(
-                        "`{v}` is not a capacity: write a whole number or \"unlimited\""
+                    let hint = if other.starts_with("unl") || other.starts_with("inf") {
+                        "did you mean \"unlimited\"?"
+                    } else {
+                        "e.g. 8, or \"unlimited\" for no limit"
+                    };
+                    E::custom(with_hint(
+                        format!("`{v}` is not a capacity: write a whole number or \"unlimited\""),
+                        hint,
                     ))
                 })
                 .and_then(|n| self.visit_u64(n)),

@@ -245,6 +245,10 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     // An absurd size is refused with its estimate (a likely typo), before anything runs.
     if let Err(mut d) = topology::size::RunSize::of(&topo).check(req.allow_huge) {
         d.file = Some(req.file.clone());
+        d.line_col = d
+            .path
+            .as_deref()
+            .and_then(|p| topology::parse::locate_top_field(&text, p));
         eprintln!("{d}");
         return Ok(exit::BAD_INPUT);
     }
@@ -366,6 +370,10 @@ fn validate(files: &[PathBuf], set: &[String], json: bool, allow_huge: bool) -> 
                 Ok(()) => Ok((t, text)),
                 Err(mut d) => {
                     d.file = Some(f.clone());
+                    d.line_col = d
+                        .path
+                        .as_deref()
+                        .and_then(|p| topology::parse::locate_top_field(&text, p));
                     Err(TopologyError::Invalid(vec![d]))
                 }
             }

@@ -273,7 +273,24 @@ impl Client {
             self.gap_carry_ns = gap - whole as f64;
             return Some(t.saturating_add(whole as u64));
         }
-        shaped_arrival(profile, *arrivals, base, scale, rng, t, mass)
+        // The same carry for a shaped profile: the next arrival is found from where the last
+        // one fell exactly (t plus its fraction), and lands on its whole nanosecond.
+        let exact = shaped_arrival(
+            profile,
+            *arrivals,
+            base,
+            scale,
+            rng,
+            t,
+            self.gap_carry_ns,
+            mass,
+        )?;
+        // Positive, finite and below 2⁶³ (checked there): the conversion is the floor. An
+        // arrival never shares the previous one's nanosecond (so a sub-nanosecond Poisson
+        // gap loses its fraction, as before).
+        let whole = (exact as u64).max(t + 1);
+        self.gap_carry_ns = (exact - whole as f64).max(0.0);
+        Some(whole)
     }
 
     /// Draw a request's attributes.
@@ -420,11 +437,14 @@ fn mean_gap_ns(source: &Source, scale: f64) -> f64 {
     }
 }
 
-/// The next arrival after `t` for a rate that changes over time: `base` is the model's rate,
-/// `scale` the traffic multiplier (profiles name absolute rates, so it applies to the
-/// result), `mass` the unit of cumulative intensity to use up (out of line: the constant-rate
-/// case in [`Client::next_arrival_after`] is the hot one).
+/// The exact time (ns, unrounded) of the next arrival after the one at `t` + `carry_ns` (its
+/// exact time, of which `t` is the whole nanosecond) for a rate that changes over time:
+/// `base` is the model's rate, `scale` the traffic multiplier (profiles name absolute rates,
+/// so it applies to the result), `mass` the unit of cumulative intensity to use up (out of
+/// line: the constant-rate case in [`Client::next_arrival_after`] is the hot one). `None`
+/// when the rate stays at zero or the time is beyond the clock.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn shaped_arrival(
     profile: &RateProfile,
     arrivals: Arrivals,
@@ -432,11 +452,13 @@ fn shaped_arrival(
     scale: f64,
     rng: &mut Rng,
     t: u64,
+    carry_ns: f64,
     mass: f64,
-) -> Option<u64> {
+) -> Option<f64> {
+    let start = t as f64 + carry_ns;
     let next_ns = if profile.is_piecewise_constant() {
         // Exact: use the mass up segment by segment.
-        let (mut tf, mut at, mut left) = (t as f64, t, mass);
+        let (mut tf, mut at, mut left) = (start, t, mass);
         loop {
             let rate = profile.rate_at(base, at) * scale;
             let change = profile.next_change_ns(at);
@@ -458,7 +480,7 @@ fn shaped_arrival(
             Arrivals::Poisson => {
                 // Thinning (Lewis–Shedler) against the profile's maximum: exact.
                 let max = profile.max_rate(base) * scale;
-                let mut tf = t as f64;
+                let mut tf = start;
                 loop {
                     let e: f64 = Exp1.sample(rng);
                     tf += e / max * 1e9;
@@ -473,7 +495,7 @@ fn shaped_arrival(
             Arrivals::Deterministic => {
                 // Λ(t + d) − Λ(t) = 1 by the trapezoid rule: a predictor at the current
                 // rate, then the mean of the rates at both ends.
-                let tf = t as f64;
+                let tf = start;
                 let now_rate = rate(tf);
                 let guess = tf + 1e9 / now_rate;
                 tf + 2e9 / (now_rate + rate(guess))
@@ -483,8 +505,7 @@ fn shaped_arrival(
     if !next_ns.is_finite() || next_ns >= u64::MAX as f64 / 2.0 {
         return None;
     }
-    // Nearest nanosecond (`round` is a libm call; the value is positive and finite).
-    Some(((next_ns + 0.5) as u64).max(t + 1))
+    Some(next_ns.max(0.0))
 }
 
 /// The in-flight cap refused a request as it arrived (rare: kept out of the hot path).

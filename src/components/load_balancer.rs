@@ -10,7 +10,7 @@ use rand::RngExt;
 
 use super::{
     ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, KindMeta,
-    Liveness, NodeCalls, NodeCommand, RequestAttrs, Side, Timer, call_name,
+    Liveness, NodeCalls, NodeCommand, RequestAttrs, Side, Timer, Waits, call_name,
 };
 use crate::engine::rng::splitmix64;
 use crate::engine::{Rng, StreamKey};
@@ -242,6 +242,11 @@ impl Component for LoadBalancer {
         }
         self.refresh_enabled();
         Ok(())
+    }
+
+    /// Each request forwarded waits on its one call out ([`super::proxy_waits`]).
+    fn waits(&self, calls: NodeCalls<'_>) -> Waits {
+        super::proxy_waits(calls)
     }
 
     /// Each backend's active connections equal the calls forwarded to it whose reply the

@@ -15,6 +15,7 @@
 
 pub mod client;
 mod ctx;
+pub mod deadlock;
 pub mod load_balancer;
 pub mod router;
 pub mod service;
@@ -644,6 +645,35 @@ pub struct InstanceView {
     pub thread_queue: Vec<CallId>,
 }
 
+/// What keeps one node's calls from moving on by themselves, as its kind sees them between
+/// events: its part of the wait-for graph the deadlock check walks ([`Component::waits`],
+/// [`World::deadlocks`]). Calls not listed move on by themselves (work, a timer, a deadline).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Waits {
+    /// Instances every unit of whose capacity (a thread) is held by a call listed in
+    /// `on_answers`, each with its capacity: `(replica, units)`.
+    pub full: Vec<(u32, u32)>,
+    /// Calls queued for a unit of capacity of one of the `full` instances: `(call, replica)`.
+    pub queued: Vec<(CallId, u32)>,
+    /// Delivered, unanswered calls that move on only when one of the calls they made and
+    /// await answers (none of them with a deadline), each with those calls.
+    pub on_answers: Vec<(CallId, Vec<CallId>)>,
+}
+
+/// [`Waits`] of a proxy (a balancer, a router): each request it forwarded waits on its one
+/// call out, which has no deadline of the proxy's own.
+pub fn proxy_waits(calls: NodeCalls<'_>) -> Waits {
+    Waits {
+        on_answers: calls
+            .made()
+            .iter()
+            .filter(|(_, c)| !c.caller_done)
+            .filter_map(|&(id, c)| Some((c.parent?, vec![id])))
+            .collect(),
+        ..Waits::default()
+    }
+}
+
 /// How an invariant's failure names a call: its slot (stable while it lives).
 pub(crate) fn call_name(id: CallId) -> String {
     format!("call #{}", id.index())
@@ -742,6 +772,22 @@ pub trait Component: Sized {
     fn instance_views(&self, calls: NodeCalls<'_>) -> Vec<InstanceView> {
         let _ = calls;
         Vec::new()
+    }
+
+    /// Whether some instance has every unit of its capacity (every thread) held by calls
+    /// that wait on answers to calls they made: the only way a deadlock starts. Read from
+    /// its counters, O(instances), so the deadlock check ([`World::deadlocks`]) walks the
+    /// calls only when some node says yes. Default: no (nothing it holds can run out).
+    fn may_be_blocked(&self) -> bool {
+        false
+    }
+
+    /// Its part of the wait-for graph ([`Waits`]): its full instances, the calls queued for
+    /// them, and the calls that wait only on answers. Read-only, O(its calls + instances).
+    /// Default: none (its calls move on by themselves).
+    fn waits(&self, calls: NodeCalls<'_>) -> Waits {
+        let _ = calls;
+        Waits::default()
     }
 }
 
@@ -885,6 +931,22 @@ macro_rules! live_enum {
                 match self {
                     Live::Client(c) => c.instance_views(calls),
                     $( Live::$variant(k) => k.instance_views(calls), )*
+                }
+            }
+
+            /// See [`Component::may_be_blocked`].
+            pub fn may_be_blocked(&self) -> bool {
+                match self {
+                    Live::Client(c) => c.may_be_blocked(),
+                    $( Live::$variant(k) => k.may_be_blocked(), )*
+                }
+            }
+
+            /// See [`Component::waits`].
+            pub fn waits(&self, calls: NodeCalls<'_>) -> Waits {
+                match self {
+                    Live::Client(c) => c.waits(calls),
+                    $( Live::$variant(k) => k.waits(calls), )*
                 }
             }
         }

@@ -12,7 +12,7 @@
 
 use super::{
     Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx, FigureInfo, FigureUnit,
-    KindMeta, Liveness, NodeCalls, NodeCommand, Side, Timer, call_name,
+    KindMeta, Liveness, NodeCalls, NodeCommand, Side, Timer, Waits, call_name,
 };
 use crate::engine::{Rng, StreamKey};
 use crate::metrics::report::Figures;
@@ -137,6 +137,11 @@ impl Component for Router {
 
     fn on_command(&mut self, cmd: NodeCommand, ctx: &mut Ctx<'_>) -> Result<(), CommandError> {
         self.liveness.command(self.node, Self::META.label, cmd, ctx)
+    }
+
+    /// Each request forwarded waits on its one call out ([`super::proxy_waits`]).
+    fn waits(&self, calls: NodeCalls<'_>) -> Waits {
+        super::proxy_waits(calls)
     }
 
     /// A request has at most one call out; a router that is down holds no unanswered

@@ -16,7 +16,7 @@ use rand::RngExt;
 use super::{
     ANY_REPLICA, Answer, Build, Call, CallId, CommandError, CommandInfo, Component, Ctx,
     FigureInfo, FigureUnit, InstanceView, KindMeta, NodeCalls, NodeCommand, Outcome,
-    RESOURCE_FIGURES, RequestAttrs, Side, Timer, call_name,
+    RESOURCE_FIGURES, RequestAttrs, Side, Timer, Waits, call_name,
 };
 use crate::dist::Sampler;
 use crate::engine::{Rng, StreamKey};
@@ -512,6 +512,19 @@ impl Component for Service {
 
     fn instance_views(&self, calls: NodeCalls<'_>) -> Vec<InstanceView> {
         self.views(calls)
+    }
+
+    /// Some instance of a thread-pool server has every thread held by a call past its CPU
+    /// work, i.e. waiting on its downstream calls (`Service::full_of_waiting`).
+    fn may_be_blocked(&self) -> bool {
+        self.instances.iter().any(|i| self.full_of_waiting(i))
+    }
+
+    /// Its instances whose every thread waits on downstream calls, the calls queued for
+    /// them, and its calls past their CPU work that wait on downstream calls without a
+    /// timeout (`Service::wait_graph`).
+    fn waits(&self, calls: NodeCalls<'_>) -> Waits {
+        self.wait_graph(calls)
     }
 }
 
@@ -1200,6 +1213,60 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// Whether every thread of `inst` is held by a call waiting on its downstream calls: a
+    /// thread-pool server with a finite pool, all threads busy, and no CPU busy nor awaited
+    /// (a thread holder out of its CPU phase waits on its calls, by [`Service::check`]).
+    fn full_of_waiting(&self, inst: &Instance) -> bool {
+        let m = &self.model;
+        m.server == ServerModel::ThreadPool
+            && m.threads != u32::MAX
+            && !m.calls.is_empty()
+            && !inst.down
+            && inst.threads_busy == m.threads
+            && inst.cpus_busy == 0
+            && inst.cpu_queue.is_empty()
+    }
+
+    /// Its part of the wait-for graph: the instances whose threads all wait
+    /// ([`Service::full_of_waiting`]) and the calls queued for them; every call past its CPU
+    /// work (holding its thread or not) with the downstream calls it awaits — fire-and-forget
+    /// ones aside. A call awaiting one with a `timeout` is left out: the timeout will answer
+    /// it. O(its calls + instances).
+    fn wait_graph(&self, calls: NodeCalls<'_>) -> Waits {
+        let mut w = Waits::default();
+        for (r, inst) in self.instances.iter().enumerate() {
+            if self.full_of_waiting(inst) {
+                w.full.push((r as u32, self.model.threads));
+                w.queued
+                    .extend(inst.thread_queue.iter().map(|&id| (id, r as u32)));
+            }
+        }
+        // Calls it awaits, by parent: (parent, child, the call's index).
+        let mut out: Vec<(CallId, CallId, u32)> = calls
+            .made()
+            .iter()
+            .filter(|(_, c)| !c.caller_done && c.tag != DETACHED)
+            .filter_map(|&(id, c)| Some((c.parent?, id, c.tag)))
+            .collect();
+        out.sort_unstable();
+        for &(id, c) in calls.handled() {
+            if !self.is_current_work(c) || self.in_cpu_phase(c) {
+                continue;
+            }
+            let from = out.partition_point(|o| o.0 < id);
+            let to = out.partition_point(|o| o.0 <= id);
+            let awaited = &out[from..to];
+            let timed = awaited
+                .iter()
+                .any(|o| self.timeouts.get(o.2 as usize).is_none_or(|t| t.is_some()));
+            if !awaited.is_empty() && !timed {
+                w.on_answers
+                    .push((id, awaited.iter().map(|o| o.1).collect()));
+            }
+        }
+        w
     }
 
     /// Each instance as it stands: its counters, the calls running a CPU burst, and its

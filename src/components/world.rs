@@ -2,9 +2,10 @@
 //! each event to the component it concerns and applies commands (kill an instance, change
 //! the traffic) between events.
 
+use super::deadlock::Deadlocks;
 use super::{
     Answer, Build, Call, CallId, Core, Ctx, Env, Event, Faults, InstanceView, Live, NodeCalls,
-    NodeCommand, PlaceLatency, Side, call_name,
+    NodeCommand, PlaceLatency, Side, Waits, call_name,
 };
 use crate::engine::{EventQueue, Model, SimTime, StreamKey};
 use crate::metrics::{ErrorCause, NodeStats};
@@ -521,6 +522,28 @@ impl World {
             n.live
                 .instance_views(NodeCalls::new(&self.core.calls, &handled, &made)),
         )
+    }
+
+    /// Calls that wait on each other in a cycle and can never move again
+    /// ([`super::deadlock`]). Costs O(nodes + instances) while no instance has every thread
+    /// held by a waiting call (the common case), else O(live calls).
+    pub fn deadlocks(&self) -> Deadlocks {
+        if !self.nodes.iter().any(|n| n.live.may_be_blocked()) {
+            return Deadlocks::default();
+        }
+        let Ok((handled, made)) = self.calls_by_node() else {
+            return Deadlocks::default();
+        };
+        let waits: Vec<Waits> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                n.live
+                    .waits(NodeCalls::new(&self.core.calls, &handled[i], &made[i]))
+            })
+            .collect();
+        super::deadlock::find(&self.core.calls, &waits)
     }
 
     /// Live calls per node they are addressed to, and per node that made them (slot order),

@@ -46,12 +46,17 @@ pub struct Report {
     pub workloads: BTreeMap<String, EndToEnd>,
     /// Per component.
     pub components: BTreeMap<String, ComponentReport>,
-    /// Pass or fail, and why: a missed SLO target, instability, no request completed,
-    /// nothing arrived. The command exits 1 when it fails (unless `--no-fail`).
+    /// Pass or fail, and why: a missed SLO target, a deadlock, instability, no request
+    /// completed, nothing arrived. The command exits 1 when it fails (unless `--no-fail`).
     pub verdict: Verdict,
+    /// Cycles of components whose calls wait on each other and can never move again, found
+    /// when the report was made (docs/ARCHITECTURE.md, "Deadlocks"); empty when none.
+    #[serde(default)]
+    pub deadlocked: Vec<Deadlock>,
     /// Why the run is not in steady state (empty when it is): a backlog at the counting
     /// window's close, a queue still growing, the in-flight cap reached, work censored
-    /// (docs/ARCHITECTURE.md, "Overload and stability").
+    /// (docs/ARCHITECTURE.md, "Overload and stability"). A component in a deadlock gets no
+    /// backlog note here: `deadlocked` says why its calls pile up.
     pub unstable: Vec<String>,
     /// The SLO verdict, when the model has targets.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -73,6 +78,22 @@ pub struct Report {
     pub series: BTreeMap<String, Vec<SeriesPoint>>,
 }
 
+/// A deadlock: calls of a cycle of components waiting on each other for good.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Deadlock {
+    /// The components of the cycle in call order: each waits on the next, the last on the
+    /// first.
+    pub cycle: Vec<String>,
+    /// Other components caught in the same knot of cycles.
+    pub also: Vec<String>,
+    /// Calls that can never finish, in the cycles or queued behind them (all deadlocks of
+    /// the run together).
+    pub stuck_calls: u64,
+    /// What happened and what to change, as the verdict gives it (`deadlocked: a → b → a:
+    /// ...`).
+    pub note: String,
+}
+
 /// The run's verdict.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Verdict {
@@ -83,8 +104,8 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Judge a finished report: its SLO, its stability notes, and whether anything arrived
-    /// and completed (a run without an SLO can still fail).
+    /// Judge a finished report: its SLO, its deadlocks and stability notes, and whether
+    /// anything arrived and completed (a run without an SLO can still fail).
     pub fn judge(r: &Report) -> Self {
         let e = &r.end_to_end;
         let mut reasons = Vec::new();
@@ -99,6 +120,7 @@ impl Verdict {
                 e.offered, e.errors, e.censored
             ));
         }
+        reasons.extend(r.deadlocked.iter().map(|d| d.note.clone()));
         reasons.extend(r.unstable.iter().cloned());
         if let Some(slo) = r.slo.as_ref().filter(|s| !s.pass) {
             reasons.push(format!("SLO missed: {}", slo.failed.join(", ")));

@@ -252,8 +252,19 @@ pub struct Refusal {
     pub hint: Option<String>,
 }
 
-fn refuse(message: String, hint: Option<String>) -> Refusal {
-    Refusal { message, hint }
+fn refuse(message: String, hint: String) -> Refusal {
+    Refusal {
+        message,
+        hint: Some(hint),
+    }
+}
+
+/// `names` as a hint lists them: `a`, `b`, `c`.
+fn listed<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Command {
@@ -271,17 +282,20 @@ impl Command {
                 Some(id) if !topo[id as usize].kind.is_workload() => Ok(id),
                 Some(_) => Err(refuse(
                     format!("`{name}` is a workload, not a component"),
-                    Some("address a workload with Traffic(workload: ...)".into()),
+                    "address a workload with Traffic(workload: ...)".into(),
                 )),
-                None => Err(refuse(
-                    format!("no component named `{name}`"),
-                    super::diagnostic::did_you_mean(
-                        name,
+                None => {
+                    let names = || {
                         topo.iter()
                             .filter(|n| !n.kind.is_workload())
-                            .map(|n| n.name.as_str()),
-                    ),
-                )),
+                            .map(|n| n.name.as_str())
+                    };
+                    Err(refuse(
+                        format!("no component named `{name}`"),
+                        super::diagnostic::did_you_mean(name, names())
+                            .unwrap_or_else(|| format!("the components are: {}", listed(names()))),
+                    ))
+                }
             }
         };
         let instance = |node: NodeId, instance: Option<u32>| -> Result<Option<u32>, Refusal> {
@@ -293,7 +307,7 @@ impl Command {
                         topo[node as usize].name,
                         if n == 1 { "" } else { "s" }
                     ),
-                    Some(format!("instances are numbered 0 to {}", n - 1)),
+                    format!("instances are numbered 0 to {}", n - 1),
                 )),
                 other => Ok(other),
             }
@@ -324,7 +338,7 @@ impl Command {
                 if !(scale.is_finite() && *scale >= 0.0) {
                     return Err(refuse(
                         format!("a traffic scale is a finite number ≥ 0, got {scale}"),
-                        Some("1.0 is the model's rate, 2.0 doubles it, 0 stops it".into()),
+                        "1.0 is the model's rate, 2.0 doubles it, 0 stops it".into(),
                     ));
                 }
                 let node = match workload {
@@ -332,14 +346,16 @@ impl Command {
                     Some(w) => match topo.node_id(w) {
                         Some(id) if topo[id as usize].kind.is_workload() => Some(id),
                         _ => {
+                            let names = || {
+                                topo.iter()
+                                    .filter(|n| n.kind.is_workload())
+                                    .map(|n| n.name.as_str())
+                            };
                             return Err(refuse(
                                 format!("no workload named `{w}`"),
-                                super::diagnostic::did_you_mean(
-                                    w,
-                                    topo.iter()
-                                        .filter(|n| n.kind.is_workload())
-                                        .map(|n| n.name.as_str()),
-                                ),
+                                super::diagnostic::did_you_mean(w, names()).unwrap_or_else(|| {
+                                    format!("the workloads are: {}", listed(names()))
+                                }),
                             ));
                         }
                     },
@@ -360,13 +376,13 @@ impl Command {
                             "`{c}` is a {}, whose instance count cannot change",
                             topo[node as usize].kind.kind_name()
                         ),
-                        Some("scale a service".into()),
+                        "scale a service".into(),
                     ));
                 }
                 if !(1..=MAX_INSTANCES).contains(count) {
                     return Err(refuse(
                         format!("an instance count is between 1 and {MAX_INSTANCES}, got {count}"),
-                        Some("kill every instance to take a service down".into()),
+                        "kill every instance to take a service down".into(),
                     ));
                 }
                 Action::Replicas {
@@ -391,7 +407,7 @@ impl Command {
                 if !(0.0..=1.0).contains(fraction) {
                     return Err(refuse(
                         format!("a fraction is between 0 and 1, got {fraction}"),
-                        Some("0.05 fails one request in twenty".into()),
+                        "0.05 fails one request in twenty".into(),
                     ));
                 }
                 Action::FailFraction {
@@ -404,15 +420,12 @@ impl Command {
                 let Some(i) = zones.iter().position(|z| z.name == *zone) else {
                     let names = || zones.iter().map(|z| z.name.as_str());
                     let hint = if regions.contains(zone) {
-                        Some(format!(
-                            "`{zone}` is a region: use RegionOutage / RegionRestore"
-                        ))
+                        format!("`{zone}` is a region: use RegionOutage / RegionRestore")
                     } else if zones.is_empty() {
-                        Some("the model lists no zones: give its `regions` some `zones`".into())
+                        "the model lists no zones: give its `regions` some `zones`".into()
                     } else {
-                        super::diagnostic::did_you_mean(zone, names()).or_else(|| {
-                            Some(format!("zones: {}", names().collect::<Vec<_>>().join(", ")))
-                        })
+                        super::diagnostic::did_you_mean(zone, names())
+                            .unwrap_or_else(|| format!("zones: {}", listed(names())))
                     };
                     return Err(refuse(format!("no zone named `{zone}`"), hint));
                 };
@@ -426,12 +439,12 @@ impl Command {
                     return Err(refuse(
                         format!("no region named `{region}`"),
                         super::diagnostic::did_you_mean(region, regions.iter().map(String::as_str))
-                            .or_else(|| {
-                                Some(if regions.is_empty() {
-                                    "the model has no regions".into()
+                            .unwrap_or_else(|| {
+                                if regions.is_empty() {
+                                    "the model has no regions: list them under `regions`".into()
                                 } else {
                                     format!("regions: {}", regions.join(", "))
-                                })
+                                }
                             }),
                     ));
                 };
@@ -455,18 +468,17 @@ impl Command {
                             "a {} has no command `{command}`",
                             kind.kind_name()
                         ),
-                        super::diagnostic::did_you_mean(command, names.iter().copied()).or_else(
-                            || {
-                                Some(if names.is_empty() {
+                        super::diagnostic::did_you_mean(command, names.iter().copied())
+                            .unwrap_or_else(|| {
+                                if names.is_empty() {
                                     format!(
                                         "a {} has only the core commands (Kill, Revive, AddLatency, FailFraction...)",
                                         kind.kind_name()
                                     )
                                 } else {
                                     format!("its commands: {}", names.join(", "))
-                                })
-                            },
-                        ),
+                                }
+                            }),
                     ));
                 }
                 let node_id = |name: &str| topo.node_id(name);
@@ -499,26 +511,42 @@ fn set_live(
     let parts: Vec<&str> = path.split('.').collect();
     match parts.as_slice() {
         ["workloads", name, "rate"] => {
+            let workloads = || {
+                topo.iter()
+                    .filter(|n| n.kind.is_workload())
+                    .map(|n| n.name.as_str())
+            };
             let Some(node) = topo.node_id(name) else {
-                return Err(refuse(format!("no workload named `{name}`"), None));
+                return Err(refuse(
+                    format!("no workload named `{name}`"),
+                    super::diagnostic::did_you_mean(name, workloads())
+                        .unwrap_or_else(|| format!("the workloads are: {}", listed(workloads()))),
+                ));
             };
             let Some(workload) = topo[node as usize].kind.as_workload() else {
-                return Err(refuse(format!("`{name}` is not a workload"), None));
+                return Err(refuse(
+                    format!("`{name}` is not a workload"),
+                    format!(
+                        "a component's live field is components.{name}.replicas; the workloads are: {}",
+                        listed(workloads())
+                    ),
+                ));
             };
             let base = match workload.source {
                 super::model::Source::Open { rate_per_s, .. } => rate_per_s,
                 super::model::Source::Closed { .. } => {
                     return Err(refuse(
                         format!("`{name}` is a closed workload: it has users, not a rate"),
-                        None,
+                        "its users and think time are fixed while it runs; change them in the model".into(),
                     ));
                 }
             };
             let text = value.trim().trim_matches('"');
             let rate = crate::units::Rate::parse(text).map_err(|e| {
+                let (e, hint) = crate::units::split_hint(&e);
                 refuse(
                     format!("`{text}` is not a rate: {e}"),
-                    Some("e.g. \"4000/s\"".into()),
+                    hint.unwrap_or_else(|| "e.g. \"4000/s\"".into()),
                 )
             })?;
             let scale = if base > 0.0 {
@@ -526,7 +554,7 @@ fn set_live(
             } else {
                 return Err(refuse(
                     format!("`{name}` has rate 0 in the model; scale it with Traffic instead"),
-                    None,
+                    format!("e.g. Traffic(workload: \"{name}\", scale: 2.0)"),
                 ));
             };
             Ok(Action::Traffic {
@@ -538,7 +566,7 @@ fn set_live(
             let count: u32 = value.trim().parse().map_err(|_| {
                 refuse(
                     format!("`{value}` is not an instance count"),
-                    Some("e.g. 8".into()),
+                    "e.g. 8".into(),
                 )
             })?;
             Command::Replicas {
@@ -549,7 +577,7 @@ fn set_live(
         }
         _ => Err(refuse(
             format!("`{path}` cannot change while the simulation runs"),
-            Some(live.into()),
+            live.into(),
         )),
     }
 }

@@ -313,6 +313,66 @@ impl RateProfile {
         }
     }
 
+    /// Expected arrivals from 0 to `until_ns` at base rate `base`: ∫λ dt, exact for every
+    /// profile (piecewise linear ones by their vertices, the day cycle in closed form).
+    pub fn arrivals_until(&self, base: f64, until_ns: u64) -> f64 {
+        let end = until_ns as f64;
+        let step = |points: &[(u64, f64)]| {
+            // λ is `base` before the first point, each point's rate until the next.
+            let mut vertices = vec![(0.0, base)];
+            let mut level = base;
+            for &(at, rate) in points {
+                vertices.push((at as f64, level));
+                vertices.push((at as f64, rate));
+                level = rate;
+            }
+            vertices
+        };
+        let vertices: Vec<(f64, f64)> = match self {
+            RateProfile::Constant => vec![(0.0, base)],
+            RateProfile::Step { at_ns, to_per_s } => step(&[(*at_ns, *to_per_s)]),
+            RateProfile::Piecewise(points) => step(points),
+            RateProfile::Ramp {
+                to_per_s,
+                start_ns,
+                over_ns,
+            } => vec![
+                (*start_ns as f64, base),
+                ((start_ns + over_ns) as f64, *to_per_s),
+            ],
+            RateProfile::Spike {
+                at_ns,
+                multiplier,
+                rise_ns,
+                hold_ns,
+                decay_ns,
+            } => {
+                let peak = base * multiplier;
+                let up = (at_ns + rise_ns) as f64;
+                let hold = up + *hold_ns as f64;
+                vec![
+                    (*at_ns as f64, base),
+                    (up, peak),
+                    (hold, peak),
+                    (hold + *decay_ns as f64, base),
+                ]
+            }
+            RateProfile::Diurnal {
+                amplitude,
+                period_ns,
+                peak_ns,
+            } => {
+                // ∫ base (1 + a cos(2π (t − peak) / P)) dt over [0, end].
+                let p = *period_ns as f64;
+                let phase = |t: f64| (std::f64::consts::TAU * (t - *peak_ns as f64) / p).sin();
+                let area = base
+                    * (end + amplitude * p / std::f64::consts::TAU * (phase(end) - phase(0.0)));
+                return area / 1e9;
+            }
+        };
+        piecewise_linear_area(&vertices, end) / 1e9
+    }
+
     /// An upper bound of the rate over all time (for thinning).
     pub fn max_rate(&self, base: f64) -> f64 {
         match self {
@@ -324,5 +384,82 @@ impl RateProfile {
             RateProfile::Spike { multiplier, .. } => base * multiplier.max(1.0),
             RateProfile::Piecewise(points) => points.iter().map(|p| p.1).fold(base, f64::max),
         }
+    }
+}
+
+/// ∫₀^end of the piecewise-linear function through `vertices` (time ns, rate per s), sorted
+/// by time (a repeated time is a jump), constant before the first and after the last, in
+/// rate × ns.
+fn piecewise_linear_area(vertices: &[(f64, f64)], end: f64) -> f64 {
+    let Some(&(first_t, first_r)) = vertices.first() else {
+        return 0.0;
+    };
+    let mut area = first_r * first_t.clamp(0.0, end);
+    for w in vertices.windows(2) {
+        let ((t0, r0), (t1, r1)) = (w[0], w[1]);
+        if t1 <= t0 || t0 >= end {
+            continue;
+        }
+        let t1c = t1.min(end);
+        let r1c = r0 + (r1 - r0) * (t1c - t0) / (t1 - t0);
+        area += (r0 + r1c) / 2.0 * (t1c - t0);
+    }
+    if let Some(&(last_t, last_r)) = vertices.last() {
+        area += last_r * (end - last_t).max(0.0);
+    }
+    area
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrivals_are_the_integral_of_the_rate() {
+        let s = 1_000_000_000u64;
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6 * b.abs().max(1.0);
+        assert!(close(
+            RateProfile::Constant.arrivals_until(10.0, 60 * s),
+            600.0
+        ));
+        let step = RateProfile::Step {
+            at_ns: 10 * s,
+            to_per_s: 100.0,
+        };
+        assert!(close(step.arrivals_until(10.0, 60 * s), 100.0 + 5000.0));
+        assert!(close(step.arrivals_until(10.0, 5 * s), 50.0));
+        // A ramp from 10/s to 30/s over 10 s starting at 5 s: 50 + 200 + 30 × 5.
+        let ramp = RateProfile::Ramp {
+            to_per_s: 30.0,
+            start_ns: 5 * s,
+            over_ns: 10 * s,
+        };
+        assert!(close(
+            ramp.arrivals_until(10.0, 20 * s),
+            50.0 + 200.0 + 150.0
+        ));
+        // Halfway up the ramp: 50 + (10 + 20) / 2 × 5.
+        assert!(close(ramp.arrivals_until(10.0, 10 * s), 50.0 + 75.0));
+        // A tenfold spike at 10 s: 2 s up, 5 s held, 3 s down, on 100/s for 60 s.
+        let spike = RateProfile::Spike {
+            at_ns: 10 * s,
+            multiplier: 10.0,
+            rise_ns: 2 * s,
+            hold_ns: 5 * s,
+            decay_ns: 3 * s,
+        };
+        let extra = 900.0 * (2.0 / 2.0 + 5.0 + 3.0 / 2.0);
+        assert!(close(spike.arrivals_until(100.0, 60 * s), 6000.0 + extra));
+        // Whole day cycles add nothing to the mean; a quarter from the peak adds a/(2π)·P.
+        let day = RateProfile::Diurnal {
+            amplitude: 0.5,
+            period_ns: 100 * s,
+            peak_ns: 0,
+        };
+        assert!(close(day.arrivals_until(10.0, 300 * s), 3000.0));
+        let quarter = 10.0 * (25.0 + 0.5 * 100.0 / std::f64::consts::TAU);
+        assert!(close(day.arrivals_until(10.0, 25 * s), quarter));
+        let pw = RateProfile::Piecewise(vec![(10 * s, 50.0), (20 * s, 0.0)]);
+        assert!(close(pw.arrivals_until(10.0, 60 * s), 100.0 + 500.0));
     }
 }

@@ -40,7 +40,8 @@ impl Override {
         };
         let path = path.trim();
         if path.is_empty() {
-            return Err(Diagnostic::error(format!("`{text}` has an empty path")));
+            return Err(Diagnostic::error(format!("`{text}` has an empty path"))
+                .hint("write path=value, e.g. --set components.web.replicas=8"));
         }
         if split_path(path).iter().any(String::is_empty) {
             return Err(Diagnostic::error(format!(
@@ -92,13 +93,16 @@ pub fn apply(spec: &TopologySpec, overrides: &[Override]) -> Result<TopologySpec
     }
     result.map_err(|e| {
         let names: Vec<&str> = overrides.iter().map(|o| o.path.as_str()).collect();
-        let msg = e.to_string();
-        let hint = unknown_name(&msg).and_then(|(found, expected)| {
-            did_you_mean(&found, expected.iter().map(String::as_str))
-        });
+        let (msg, own_hint) = crate::units::split_hint(&e.to_string());
+        let hint = unknown_name(&msg)
+            .and_then(|(found, expected)| did_you_mean(&found, expected.iter().map(String::as_str)))
+            .or(own_hint)
+            .unwrap_or_else(|| {
+                "check the value against the field in docs/MODEL_REFERENCE.md (`flashcrowd reference`)".into()
+            });
         Diagnostic::error(format!("override does not fit the model: {msg}"))
             .at(format!("--set {}", names.join(", --set ")))
-            .maybe_hint(hint)
+            .hint(hint)
     })
 }
 
@@ -130,7 +134,8 @@ fn override_value(tree: &Value, o: &Override) -> Result<Value, Diagnostic> {
             if e == ValueError::NotFinite {
                 return Err(Diagnostic::error(format!(
                     "`{text}` holds a number that is not finite (inf, NaN, or too large): multipliers, shares and other numbers must be finite"
-                )));
+                ))
+                .hint("write a finite number, e.g. 10.0"));
             }
             let expected = match current {
                 Some(Value::Number(n)) => format!("a number (it is {n} now)"),
@@ -143,9 +148,11 @@ fn override_value(tree: &Value, o: &Override) -> Result<Value, Diagnostic> {
             };
             Err(
                 Diagnostic::error(format!("`{text}` is not a value this field takes: expected {expected}"))
-                    .maybe_hint(structured.then(|| {
+                    .hint(if structured {
                         "inside brackets, text goes in double quotes: Exp(mean: \"2ms\"); quote the whole --set argument for the shell".to_string()
-                    })),
+                    } else {
+                        format!("write {expected}")
+                    }),
             )
         }
     }
@@ -255,10 +262,13 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagno
                         },
                         keys.join(", ")
                     ))
-                    .maybe_hint(hint));
+                    .hint(hint.unwrap_or_else(|| {
+                        "write one of the names listed; `flashcrowd reference` lists every field".into()
+                    })));
                 }
                 let Some(next) = map.get_mut(seg.as_str()) else {
-                    return Err(Diagnostic::error(format!("no `{seg}`")));
+                    return Err(Diagnostic::error(format!("no `{seg}`"))
+                        .hint("write one of the names the model has at this point of the path"));
                 };
                 node = next;
             }
@@ -267,13 +277,21 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagno
                     return Err(Diagnostic::error(format!(
                         "`{seg}` should be a list index (0 to {})",
                         items.len().saturating_sub(1)
-                    )));
+                    ))
+                    .hint(
+                        "lists are indexed by position from 0, e.g. components.web.calls.0.timeout",
+                    ));
                 };
                 let len = items.len();
                 let Some(item) = items.get_mut(idx) else {
                     return Err(Diagnostic::error(format!(
                         "index {idx} is out of range (the list has {len})"
-                    )));
+                    ))
+                    .hint(if len == 0 {
+                        "the list is empty: set the whole list instead, e.g. calls=[Call(to: \"db\")]".to_string()
+                    } else {
+                        format!("write an index from 0 to {}, or set the whole list", len - 1)
+                    }));
                 };
                 if last {
                     *item = value;
@@ -294,7 +312,8 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), Diagno
                 return Err(Diagnostic::error(format!(
                     "`{}` is a plain value; it has no fields",
                     done.join(".")
-                )));
+                ))
+                .hint(format!("end the path there: --set {}=...", done.join("."))));
             }
         }
     }

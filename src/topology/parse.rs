@@ -86,14 +86,17 @@ fn duplicate_key(text: &str, file: Option<&Path>) -> Option<Diagnostic> {
 /// field can use; say so where they are written, before validation takes them for negative.
 fn non_finite_number(text: &str, file: Option<&Path>) -> Option<Diagnostic> {
     let toks = tokens(text);
-    let (k, message) = toks.iter().enumerate().find_map(|(k, t)| {
+    let (k, (message, hint)) = toks.iter().enumerate().find_map(|(k, t)| {
         let field_name = toks.get(k + 1).is_some_and(|n| n.kind == TokKind::Colon);
         match t.kind {
             TokKind::Ident if !field_name && matches!(t.text.as_str(), "inf" | "NaN") => Some((
                 k,
-                format!(
-                    "`{}` is not a finite number: multipliers, shares and other numbers must be finite",
-                    t.text
+                (
+                    format!(
+                        "`{}` is not a finite number: multipliers, shares and other numbers must be finite",
+                        t.text
+                    ),
+                    format!("write a finite number in place of `{}`, e.g. `10.0`", t.text),
                 ),
             )),
             TokKind::Number => {
@@ -102,14 +105,22 @@ fn non_finite_number(text: &str, file: Option<&Path>) -> Option<Diagnostic> {
                 digits
                     .parse::<f64>()
                     .is_ok_and(f64::is_infinite)
-                    .then(|| (k, format!("`{}` is too large for a number (it overflows to infinity)", t.text)))
+                    .then(|| {
+                        (
+                            k,
+                            (
+                                format!("`{}` is too large for a number (it overflows to infinity)", t.text),
+                                "check the exponent: numbers go up to about 1.8e308, and no field needs more than a few digits".to_string(),
+                            ),
+                        )
+                    })
             }
             _ => None,
         }
     })?;
     let at = toks[k].at;
     let ctx = context_at(&toks, at);
-    let mut d = Diagnostic::error(message);
+    let mut d = Diagnostic::error(message).hint(hint);
     d.file = file.map(Path::to_path_buf);
     d.line_col = Some(at);
     if !ctx.path.is_empty() {
@@ -127,41 +138,38 @@ pub fn ron_diagnostic(e: &SpannedError, text: &str, file: Option<&Path>) -> Diag
     let (mut message, mut hint) = explain(&e.code);
     if toks.is_empty() {
         message = "the file is empty (or holds only comments): expected `Topology(...)`".into();
-        hint = Some("start from a bundled model, e.g. models/quickstart.ron".into());
+        hint = "start from a bundled model, e.g. models/quickstart.ron".into();
     } else if is_syntax(&e.code) {
         if let Some(found) = ctx.next_close {
             message = format!("{message}, found `{found}`");
         }
         if matches!(e.code, RonError::ExpectedComma) && fraction_at(text, (line, col)) {
             message = "expected a whole number, found a fraction".into();
-            hint = Some("this field counts things: write e.g. `2`, not `2.5`".into());
+            hint = "this field counts things: write e.g. `2`, not `2.5`".into();
         } else if matches!(
             e.code,
             RonError::UnclosedBlockComment | RonError::UnclosedLineComment
         ) {
             // The comment swallowed the brackets: its own hint is the one that helps.
         } else if let Some((l, c)) = ctx.open_string {
-            hint = Some(format!(
-                "the string that starts at {l}:{c} is never closed; add its closing `\"`"
-            ));
+            hint =
+                format!("the string that starts at {l}:{c} is never closed; add its closing `\"`");
         } else if let Some((l, c)) = ctx.runaway_string {
-            hint = Some(format!(
+            hint = format!(
                 "the string that starts at {l}:{c} runs across a line end; is a `\"` missing (or one too many)?"
-            ));
+            );
         } else if let Some((open, l, c)) = ctx.unclosed {
-            hint = Some(format!(
+            hint = format!(
                 "the `{open}` at {l}:{c} is not closed; add `{}` where its contents end",
                 closer(open)
-            ));
+            );
         } else if let (RonError::ExpectedComma, Some(prev)) = (&e.code, ctx.prev_end_line)
             && prev < line
         {
-            hint = Some(format!(
-                "a `,` is probably missing at the end of line {prev}"
-            ));
+            hint = format!("a `,` is probably missing at the end of line {prev}");
         }
     }
-    let mut d = Diagnostic::error(message).maybe_hint(hint);
+    let mut d = Diagnostic::error(message).hint(hint);
     d.file = file.map(Path::to_path_buf);
     d.line_col = Some((line, col));
     if !is_syntax(&e.code) {
@@ -221,7 +229,7 @@ fn closer(open: char) -> char {
     }
 }
 
-fn explain(code: &RonError) -> (String, Option<String>) {
+fn explain(code: &RonError) -> (String, String) {
     match code {
         RonError::NoSuchStructField {
             expected,
@@ -236,7 +244,10 @@ fn explain(code: &RonError) -> (String, Option<String>) {
                     .unwrap_or_default(),
                 expected.join(", ")
             ),
-            did_you_mean(found, expected.iter().copied()),
+            did_you_mean(found, expected.iter().copied()).unwrap_or_else(|| {
+                "remove it, or write one of the fields listed (`flashcrowd reference` explains each)"
+                    .into()
+            }),
         ),
         RonError::NoSuchEnumVariant {
             expected,
@@ -251,7 +262,9 @@ fn explain(code: &RonError) -> (String, Option<String>) {
                     .unwrap_or_else(|| "variant".into()),
                 expected.join(", ")
             ),
-            did_you_mean(found, expected.iter().copied()),
+            did_you_mean(found, expected.iter().copied()).unwrap_or_else(|| {
+                "write one of the names listed, spelled and capitalized as there".into()
+            }),
         ),
         RonError::MissingStructField { field, outer } => (
             format!(
@@ -261,87 +274,137 @@ fn explain(code: &RonError) -> (String, Option<String>) {
                     .map(|o| format!(" in `{o}`"))
                     .unwrap_or_default()
             ),
-            Some(if matches!(*field, "to" | "backends") {
+            if matches!(*field, "to" | "backends") {
                 format!("add `{field}: ...`; it identifies what this entry connects to")
             } else {
                 format!("add `{field}: ...`; it has no default")
-            }),
+            },
         ),
         RonError::IntegerOutOfBounds => (
             "the whole number is out of range for this field (negative, or too large)".into(),
-            None,
+            "write a whole number of 0 or more that fits the field: counts go up to 4294967295, `seed` up to 18446744073709551615".into(),
         ),
         RonError::UnclosedBlockComment => (
             "a `/*` comment is never closed".into(),
-            Some("close it with `*/` (everything after `/*` was read as a comment)".into()),
+            "close it with `*/` (everything after `/*` was read as a comment)".into(),
         ),
         RonError::DuplicateStructField { field, .. } => (
             format!("field `{field}` is given twice"),
-            Some("keep one of them".into()),
+            "keep one of them".into(),
         ),
         RonError::ExpectedComma => (
             "expected a comma".into(),
-            Some("separate fields and entries with `,`".into()),
+            "separate fields and entries with `,`".into(),
         ),
         RonError::Eof => (
             "unexpected end of file".into(),
-            Some("a bracket `(`, `[` or `{` is probably not closed".into()),
+            "a bracket `(`, `[` or `{` is probably not closed".into(),
         ),
         RonError::ExpectedDifferentStructName { expected, found } => (
             format!("expected `{expected}(...)`, found `{found}(...)`"),
-            did_you_mean(found, [*expected]),
+            did_you_mean(found, [*expected]).unwrap_or_else(|| {
+                if *expected == "Topology" {
+                    "a model file is one `Topology( ... )` with its components inside; start from a bundled model, e.g. models/quickstart.ron".into()
+                } else {
+                    format!("write `{expected}( ... )` here")
+                }
+            }),
         ),
         RonError::ExpectedNamedStructLike(name) => (
             format!("expected `{name}(...)`"),
-            (*name == "Topology").then(|| "a model file is one `Topology( ... )`".into()),
+            if *name == "Topology" {
+                "a model file is one `Topology( ... )`".into()
+            } else {
+                format!("write `{name}( ... )` here")
+            },
         ),
-        RonError::ExpectedIdentifier => ("expected a field name".into(), None),
+        RonError::ExpectedIdentifier => (
+            "expected a field name".into(),
+            "write `field: value`; field names are letters, digits and `_`".into(),
+        ),
         RonError::ExpectedStringEnd => (
             "a string is not closed".into(),
-            Some("add the closing `\"`".into()),
+            "add the closing `\"`".into(),
         ),
-        RonError::ExpectedStructLikeEnd => ("expected `)`".into(), None),
-        RonError::ExpectedMapEnd => ("expected `}`".into(), None),
-        RonError::ExpectedArrayEnd => ("expected `]`".into(), None),
+        RonError::ExpectedStructLikeEnd => (
+            "expected `)`".into(),
+            "close the `(` with `)`; is a `,` missing, or a bracket of another kind in the way?"
+                .into(),
+        ),
+        RonError::ExpectedMapEnd => (
+            "expected `}`".into(),
+            "close the `{` with `}`; map entries are `\"key\": value`, separated by `,`".into(),
+        ),
+        RonError::ExpectedArrayEnd => (
+            "expected `]`".into(),
+            "close the `[` with `]`; list items are separated by `,`".into(),
+        ),
         RonError::ExpectedMapColon => (
             "expected `:` after a field name or key".into(),
-            Some("write `field: value`, and map entries as `\"key\": value`".into()),
+            "write `field: value`, and map entries as `\"key\": value`".into(),
         ),
         RonError::ExpectedString => (
             "expected a string in double quotes".into(),
-            Some("names and map keys are quoted, e.g. `\"web\"`".into()),
+            "names and map keys are quoted, e.g. `\"web\"`".into(),
         ),
-        RonError::ExpectedInteger => ("expected a whole number".into(), None),
-        RonError::ExpectedFloat => ("expected a number".into(), None),
+        RonError::ExpectedInteger => (
+            "expected a whole number".into(),
+            "write digits only, e.g. `4` (no quotes, no unit)".into(),
+        ),
+        RonError::ExpectedFloat => (
+            "expected a number".into(),
+            "write a plain number, e.g. `0.5` or `10.0` (no quotes, no unit)".into(),
+        ),
         RonError::ExpectedMap => (
             "expected a map `{ ... }`".into(),
-            Some("e.g. `{\"web\": Service(...)}` or `{\"read\": 0.9, \"write\": 0.1}`".into()),
+            "e.g. `{\"web\": Service(...)}` or `{\"read\": 0.9, \"write\": 0.1}`".into(),
         ),
         RonError::ExpectedArray => (
             "expected a list `[ ... ]`".into(),
-            Some("e.g. `[\"web\"]`".into()),
+            "e.g. `[\"web\"]`".into(),
         ),
-        RonError::ExpectedStructLike => ("expected `(`".into(), None),
+        RonError::ExpectedStructLike => (
+            "expected `(`".into(),
+            "write `Name(field: value, ...)`, e.g. `Exp(mean: \"2ms\")`".into(),
+        ),
         RonError::InvalidValueForType { expected, found } if found == "a unit value" => (
             format!("expected {expected}, found a bare word or `()`"),
-            Some("text values go in double quotes, e.g. `\"5ms\"`, `\"100/s\"`".into()),
+            "text values go in double quotes, e.g. `\"5ms\"`, `\"100/s\"`".into(),
         ),
-        RonError::InvalidValueForType { expected, found } => {
-            (format!("expected {expected}, found {found}"), None)
-        }
+        RonError::InvalidValueForType { expected, found } => (
+            format!("expected {expected}, found {found}"),
+            format!("write {expected} here"),
+        ),
         RonError::SuggestRawIdentifier(found) | RonError::InvalidIdentifier(found) => (
             format!("`{found}` is not a field name"),
-            Some("field names are letters, digits and `_`; is a `:` or `,` missing?".into()),
+            "field names are letters, digits and `_`; is a `:` or `,` missing?".into(),
         ),
-        RonError::UnexpectedChar(c) if c.is_whitespace() => ("unexpected space".into(), None),
-        RonError::UnexpectedChar(c) => (format!("unexpected `{c}`"), None),
+        RonError::UnexpectedChar(c) if c.is_whitespace() => (
+            "unexpected space".into(),
+            "remove it, or put text that holds spaces in double quotes".into(),
+        ),
+        RonError::UnexpectedChar(c) => (
+            format!("unexpected `{c}`"),
+            "remove it; text values go in double quotes, e.g. `\"5ms\"`".into(),
+        ),
         RonError::TrailingCharacters => (
             "unexpected text after the end of the model".into(),
-            Some("a `)` probably closes `Topology(` too early".into()),
+            "a `)` probably closes `Topology(` too early".into(),
         ),
         // Our own messages (units, capacities) are written as they should be shown.
-        RonError::Message(m) => (m.clone(), None),
-        other => (lowercase_first(&other.to_string()), None),
+        RonError::Message(m) => {
+            let (message, hint) = crate::units::split_hint(m);
+            (
+                message,
+                hint.unwrap_or_else(|| {
+                    "`flashcrowd reference` shows what this field takes, with an example".into()
+                }),
+            )
+        }
+        other => (
+            lowercase_first(&other.to_string()),
+            "`flashcrowd reference` shows what this field takes, with an example".into(),
+        ),
     }
 }
 

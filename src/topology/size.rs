@@ -24,8 +24,9 @@ const PER_POINT_BYTES: f64 = crate::metrics::Series::BYTES_PER_POINT as f64;
 /// What the run is expected to cost.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunSize {
-    /// Requests expected to arrive (an upper bound for shaped profiles: their peak rate all
-    /// along; for closed loops, every user sending back to back after each think time).
+    /// Requests expected to arrive: the integral of each open workload's rate profile over
+    /// the arrival window (a spike counts for what it adds, not as if it lasted all run);
+    /// for closed loops an upper bound, every user sending back to back after each think.
     pub arrivals: f64,
     /// Memory of the statistics, bytes (series allocated up front and per-node histograms).
     pub memory_bytes: f64,
@@ -43,7 +44,7 @@ impl RunSize {
                         rate_per_s,
                         profile,
                         ..
-                    } => profile.max_rate(*rate_per_s) * window_s,
+                    } => profile.arrivals_until(*rate_per_s, topo.duration_ns),
                     Source::Closed { users, think } => {
                         // A user sends at most once per think time (plus 1 ms for requests
                         // that fail at once).
@@ -122,6 +123,34 @@ mod tests {
                 components: {"s": Service(cpu: Exp(mean: "1ms"))})"#,
         );
         assert!((RunSize::of(&t).arrivals - 5000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_spike_counts_for_the_arrivals_it_adds_not_its_peak_all_run() {
+        // 1e6/s for an hour is 3.6e9 requests. A fivefold spike held 20 s adds 8e7 (with
+        // 4e6 more on its 1 s slopes): allowed, where its peak all run (1.8e10) was not.
+        let spike = |multiplier: &str| {
+            topo(&format!(
+                r#"Topology(duration: "1h", warmup: "0s",
+                    workloads: {{"u": Open(rate: "1000000/s", to: "s",
+                        profile: Spike(at: "10m", multiplier: {multiplier}, rise: "1s", hold: "20s", decay: "1s"))}},
+                    components: {{"s": Service(cpu: Exp(mean: "1ms"))}})"#
+            ))
+        };
+        let size = RunSize::of(&spike("5.0"));
+        assert!(
+            (size.arrivals - (3.6e9 + 4e6 * 21.0)).abs() < 1.0,
+            "{size:?}"
+        );
+        assert!(size.check(false).is_ok());
+        // A 900-fold one adds 8.99e8/s × 21 s: 2.25e10 in all, refused unless allowed.
+        let size = RunSize::of(&spike("900.0"));
+        assert!(
+            (size.arrivals - (3.6e9 + 8.99e8 * 21.0)).abs() < 1e3,
+            "{size:?}"
+        );
+        assert!(size.check(false).is_err());
+        assert!(size.check(true).is_ok());
     }
 
     #[test]

@@ -9,9 +9,9 @@ use super::expect::Expectation;
 use super::kinds::Finishes;
 use super::model::*;
 use super::parse::{locate_field, locate_string_in_top_field, locate_top_field};
-use super::spec::{FORMAT_VERSION, Keys, Profile, TopologySpec, Workload};
+use super::spec::{FORMAT_VERSION, Keys, Limits, Profile, TopologySpec, Workload};
 use crate::dist::{Dist, Sampler};
-use crate::units::Duration;
+use crate::units::{Duration, MAX_RATE_PER_S};
 
 /// Most replicas one service may have: each is simulated (and balanced over) on its own, so a
 /// typo like `replicas: 4000000000` would exhaust memory before the run starts.
@@ -63,9 +63,9 @@ impl Checker<'_> {
         field: Option<&str>,
         path: String,
         msg: String,
-        hint: Option<String>,
+        hint: String,
     ) {
-        let mut d = Diagnostic::error(msg).at(path).maybe_hint(hint);
+        let mut d = Diagnostic::error(msg).at(path).hint(hint);
         if let Some(e) = entry {
             d = d.in_component(e);
         }
@@ -81,9 +81,9 @@ impl Checker<'_> {
         (value, key, nth): (&str, bool, usize),
         path: String,
         msg: String,
-        hint: Option<String>,
+        hint: String,
     ) {
-        let mut d = Diagnostic::error(msg).at(path).maybe_hint(hint);
+        let mut d = Diagnostic::error(msg).at(path).hint(hint);
         d.file = self.origin.file.map(Path::to_path_buf);
         d.line_col = self
             .origin
@@ -104,7 +104,9 @@ impl Checker<'_> {
         match Sampler::new(dist, self.origin.base_dir) {
             Ok(s) => s,
             Err(e) => {
-                self.error(Some(entry), Some(field), path, e, None);
+                let (e, hint) = crate::units::split_hint(&e);
+                let hint = hint.unwrap_or_else(|| dist.fix_hint().into());
+                self.error(Some(entry), Some(field), path, e, hint);
                 Sampler::Const(0)
             }
         }
@@ -122,7 +124,7 @@ impl Checker<'_> {
                     Some(field),
                     format!("{path}.{k}"),
                     format!("share must be between 0 and 1, got {v}"),
-                    None,
+                    "write a share from 0 to 1; the shares of one map add up to 1, e.g. {\"read\": 0.9, \"write\": 0.1}".into(),
                 );
             }
             sum += v;
@@ -133,7 +135,7 @@ impl Checker<'_> {
                 Some(field),
                 path,
                 format!("shares sum to {sum}, not 1"),
-                Some("make the shares add up to 1, e.g. {\"read\": 0.9, \"write\": 0.1}".into()),
+                "make the shares add up to 1, e.g. {\"read\": 0.9, \"write\": 0.1}".into(),
             );
         }
     }
@@ -172,8 +174,9 @@ impl KindCx<'_, '_> {
         self.entry
     }
 
-    /// A problem with `field` of this component, at `path` below it (`calls.0.to`).
-    pub fn error(&mut self, field: &str, path: &str, msg: String, hint: Option<String>) {
+    /// A problem with `field` of this component, at `path` below it (`calls.0.to`), and how
+    /// to fix it (every error has a hint: the valid range, the unit, the did-you-mean).
+    pub fn error(&mut self, field: &str, path: &str, msg: String, hint: String) {
         let path = format!("{}.{}.{path}", self.prefix, self.entry);
         self.checker
             .error(Some(self.entry), Some(field), path, msg, hint);
@@ -219,7 +222,26 @@ impl KindCx<'_, '_> {
                 .map(String::as_str)
                 .filter(|n| *n != entry),
         );
-        self.error(field, path, what, hint);
+        self.error(
+            field,
+            path,
+            what,
+            hint.unwrap_or_else(|| {
+                if self.spec.components.is_empty() {
+                    "the model has no components: add one under `components`".into()
+                } else {
+                    format!(
+                        "the components are: {}",
+                        self.spec
+                            .components
+                            .keys()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            }),
+        );
         None
     }
 
@@ -251,7 +273,7 @@ impl KindCx<'_, '_> {
                 "no workload sends requests of class `{name}` (classes: {})",
                 self.classes.join(", ")
             ),
-            hint,
+            hint.unwrap_or_default(),
         );
         None
     }
@@ -284,7 +306,7 @@ impl KindCx<'_, '_> {
         } else {
             format!("no workload sends requests from region `{name}` ({known})")
         };
-        self.error(field, path, msg, hint);
+        self.error(field, path, msg, hint.unwrap_or_default());
         None
     }
 }
@@ -306,11 +328,11 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 "format_version {} is not supported (this build reads {FORMAT_VERSION})",
                 spec.format_version
             ),
-            Some(if spec.format_version > FORMAT_VERSION {
+            if spec.format_version > FORMAT_VERSION {
                 "the file was written by a newer flashcrowd; upgrade".into()
             } else {
                 format!("set format_version: {FORMAT_VERSION}")
-            }),
+            },
         );
     }
     let duration_ns = spec.duration.as_nanos();
@@ -320,7 +342,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("duration"),
             "duration".into(),
             "duration must be positive".into(),
-            Some("e.g. duration: \"5m\"".into()),
+            "e.g. duration: \"5m\"".into(),
         );
     }
     let warmup_ns = spec.warmup.map_or(duration_ns / 10, Duration::as_nanos);
@@ -334,10 +356,10 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 Duration::from_nanos(warmup_ns),
                 spec.duration
             ),
-            Some(format!(
+            format!(
                 "lengthen the run or shorten the warm-up, e.g. --set warmup={}",
                 Duration::from_nanos(duration_ns / 10)
-            )),
+            ),
         );
     }
     if spec.requests == Some(0) {
@@ -346,7 +368,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("requests"),
             "requests".into(),
             "requests must be at least 1 (or left out)".into(),
-            None,
+            "write a whole number of requests, e.g. requests: 100000, or remove the field to run for the whole duration".into(),
         );
     }
     if spec.limits.max_in_flight == 0 {
@@ -355,7 +377,10 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("max_in_flight"),
             "limits.max_in_flight".into(),
             "must be at least 1".into(),
-            None,
+            format!(
+                "write a whole number of calls, e.g. max_in_flight: {}",
+                Limits::default().max_in_flight
+            ),
         );
     }
     if !(1..=MAX_HOPS).contains(&spec.limits.max_hops) {
@@ -367,7 +392,10 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 "must be between 1 and {MAX_HOPS}, got {}",
                 spec.limits.max_hops
             ),
-            None,
+            format!(
+                "write a depth from 1 to {MAX_HOPS}, e.g. max_hops: {}",
+                Limits::default().max_hops
+            ),
         );
     }
     if spec.metrics.window.as_nanos() == 0 {
@@ -376,7 +404,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("window"),
             "metrics.window".into(),
             "the window must be positive".into(),
-            None,
+            "write a positive duration, e.g. window: \"1s\"".into(),
         );
     }
     if !(2..=MAX_POINTS).contains(&spec.metrics.max_points) {
@@ -388,7 +416,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 "keep between 2 and {MAX_POINTS} points per series, got {} (each is allocated up front for every component)",
                 spec.metrics.max_points
             ),
-            None,
+            format!("write a count from 2 to {MAX_POINTS}, e.g. max_points: 1000"),
         );
     }
     if spec.workloads.is_empty() {
@@ -397,7 +425,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("workloads"),
             "workloads".into(),
             "the model has no workload, so nothing would arrive".into(),
-            Some("add e.g. workloads: {\"users\": Open(rate: \"100/s\", to: \"web\")}".into()),
+            "add e.g. workloads: {\"users\": Open(rate: \"100/s\", to: \"web\")}".into(),
         );
     }
     if let Some(slo) = &spec.slo
@@ -409,7 +437,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             Some("error_rate"),
             "slo.error_rate".into(),
             format!("an error rate is between 0 and 1, got {er}"),
-            None,
+            "write a fraction, e.g. error_rate: 0.001 for 0.1 %".into(),
         );
     }
 
@@ -422,7 +450,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 None,
                 format!("components.{name}"),
                 format!("`{name}` is both a workload and a component"),
-                Some("rename one of them".into()),
+                "rename one of them".into(),
             );
         }
         names.push(name.clone());
@@ -452,7 +480,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 "{} request classes; at most 64 are supported",
                 classes.len()
             ),
-            None,
+            "merge classes that behave alike: a class is worth its own name only when its work or calls differ".into(),
         );
     }
     let places = places(&mut c, &spec, n_workloads);
@@ -494,7 +522,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                     Some("keys"),
                     format!("{p}.keys.n"),
                     "needs at least one key".into(),
-                    None,
+                    "write n: 1 or more, e.g. keys: Zipf(n: 100000, s: 0.99)".into(),
                 );
                 KeyModel::Uniform(1)
             }
@@ -506,7 +534,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                         Some("keys"),
                         format!("{p}.keys.s"),
                         format!("the Zipf exponent must be ≥ 0, got {s}"),
-                        None,
+                        "write a finite exponent of 0 or more (0 is uniform; web caches see about 0.6–1.2), e.g. s: 0.99".into(),
                     );
                 }
                 KeyModel::Zipf(n, s.max(0.0))
@@ -518,7 +546,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                 Some("timeout"),
                 format!("{p}.timeout"),
                 "a timeout must be positive (or left out)".into(),
-                None,
+                "write a positive duration, e.g. timeout: \"2s\", or remove the field for no timeout".into(),
             );
         }
         let regions_cum: Vec<(u8, f64)> = shares_regions
@@ -544,7 +572,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                         Some("users"),
                         format!("{p}.users"),
                         "a closed workload needs at least 1 user".into(),
-                        None,
+                        "write users: 1 or more, e.g. Closed(users: 100, ...)".into(),
                     );
                 }
                 Source::Closed {
@@ -610,12 +638,12 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
                         spec.duration,
                         Duration::from_nanos(end_ns)
                     ),
-                    Some("schedule it within the duration".into()),
+                    "schedule it within the duration".into(),
                 );
             }
             match cmd.resolve(&nodes, &regions, &places.zones) {
                 Ok(action) => events.push((at.as_nanos(), action)),
-                Err(r) => c.error(None, Some("events"), path, r.message, r.hint),
+                Err(r) => c.error(None, Some("events"), path, r.message, r.hint.unwrap_or_else(|| "check the command against the model's components, instances and regions".into())),
             }
         }
         // By time; at one instant, in the order listed.
@@ -681,7 +709,7 @@ fn expectations(c: &mut Checker, spec: &TopologySpec) -> Vec<Expectation> {
             (metric, false, nth(p.index)),
             format!("expect.{}.{}", p.index, p.field),
             p.message,
-            Some(p.hint),
+            p.hint,
         );
     }
     out
@@ -728,7 +756,8 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                         listed.join(", ")
                     ),
                     did_you_mean(r, listed.iter().map(String::as_str))
-                        .or_else(|| Some(format!("add `\"{r}\": Region()` to `regions`"))),
+                        .or_else(|| Some(format!("add `\"{r}\": Region()` to `regions`")))
+                        .unwrap_or_default(),
                 );
             }
         }
@@ -743,7 +772,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                 "{} regions; at most {MAX_REGIONS} are supported",
                 regions.len()
             ),
-            None,
+            format!("merge regions: at most {MAX_REGIONS}"),
         );
     }
 
@@ -770,7 +799,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                     (zone, false, before),
                     path,
                     msg,
-                    Some("a zone belongs to one region: rename or remove one".into()),
+                    "a zone belongs to one region: rename or remove one".into(),
                 );
             } else if spec.regions.contains_key(zone) {
                 c.error_at_string(
@@ -778,7 +807,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                     (zone, false, before),
                     path,
                     format!("zone `{zone}` has the name of a region"),
-                    Some("placement names a zone or a region: give the zone its own name".into()),
+                    "placement names a zone or a region: give the zone its own name".into(),
                 );
             } else {
                 zones.push(Zone {
@@ -794,7 +823,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
             Some("regions"),
             "regions".into(),
             format!("{} zones; at most {MAX_ZONES} are supported", zones.len()),
-            None,
+            format!("merge zones: at most {MAX_ZONES} over all regions"),
         );
     }
 
@@ -821,9 +850,11 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                 (name, false, before),
                 format!("region_latency.{i}.{end}"),
                 format!("no region named `{name}` ({known})"),
-                did_you_mean(name, regions.iter().map(String::as_str)).or_else(|| {
-                    Some("list regions under `regions`, or name the workloads' regions".into())
-                }),
+                did_you_mean(name, regions.iter().map(String::as_str))
+                    .or_else(|| {
+                        Some("list regions under `regions`, or name the workloads' regions".into())
+                    })
+                    .unwrap_or_default(),
             );
             None
         };
@@ -842,7 +873,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                     ),
                     format!("region_latency.{i}"),
                     format!("a latency from region `{a}` to itself"),
-                    Some("calls within a region pay `zone_latency` between zones".into()),
+                    "calls within a region pay `zone_latency` between zones".into(),
                 );
             }
             continue;
@@ -857,7 +888,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                 ),
                 format!("region_latency.{i}"),
                 format!("the latency between `{a}` and `{b}` is given twice"),
-                Some("keep one entry per pair of regions (it holds both ways)".into()),
+                "keep one entry per pair of regions (it holds both ways)".into(),
             );
             continue;
         }
@@ -911,7 +942,7 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                             (at, false, before),
                             path,
                             format!("no zone or region named `{at}`"),
-                            hint,
+                            hint.unwrap_or_default(),
                         );
                     }
                 }
@@ -927,7 +958,24 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
                     (comp, true, 0),
                     path,
                     msg,
-                    did_you_mean(comp, spec.components.keys().map(String::as_str)),
+                    did_you_mean(comp, spec.components.keys().map(String::as_str)).unwrap_or_else(
+                        || {
+                            if spec.components.contains_key(comp)
+                                || spec.workloads.contains_key(comp)
+                            {
+                                "`placement` keys are component names".into()
+                            } else {
+                                format!(
+                                    "the components are: {}",
+                                    spec.components
+                                        .keys()
+                                        .map(|n| format!("`{n}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }
+                        },
+                    ),
                 );
             }
         }
@@ -942,6 +990,58 @@ fn places(c: &mut Checker, spec: &TopologySpec, n_workloads: usize) -> Places {
 
 fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> RateProfile {
     let path = format!("{path}.profile");
+    let shaped = shape(c, p, base, entry, &path);
+    // Levels written as rates are refused above 1e9/s as they are parsed; a peak made of a
+    // base and a factor (a spike, a day cycle) or read from a trace is checked here.
+    let peak = shaped.max_rate(base);
+    if peak > MAX_RATE_PER_S {
+        let (field, what, fix) = match p {
+            Profile::Spike { .. } => (
+                "multiplier",
+                format!("the spike's peak, {base}/s × the multiplier,"),
+                format!(
+                    "keep multiplier × rate at most 1e9/s: a multiplier of at most {}",
+                    trim_factor(MAX_RATE_PER_S / base)
+                ),
+            ),
+            Profile::Diurnal { .. } => (
+                "amplitude",
+                format!("the day cycle's peak, {base}/s × (1 + amplitude),"),
+                "lower the rate or the amplitude so rate × (1 + amplitude) stays at most 1e9/s"
+                    .into(),
+            ),
+            _ => (
+                "profile",
+                "the profile's highest rate".into(),
+                "keep every rate of the profile at most 1e9/s".into(),
+            ),
+        };
+        c.error(
+            Some(entry),
+            Some(field),
+            if field == "profile" {
+                path.clone()
+            } else {
+                format!("{path}.{field}")
+            },
+            format!(
+                "{what} is {peak:e}/s, too high: simulated time counts nanoseconds, so a rate can be at most 1e9/s"
+            ),
+            fix,
+        );
+    }
+    shaped
+}
+
+/// A factor as a hint writes it: at most three decimals, rounded down.
+fn trim_factor(x: f64) -> String {
+    let down = (x * 1000.0).floor() / 1000.0;
+    format!("{down}")
+}
+
+/// The validated shape of a profile (its peak is checked by [`profile`]).
+fn shape(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> RateProfile {
+    let path = path.to_string();
     match p {
         Profile::Constant => RateProfile::Constant,
         Profile::Step { at, to } => RateProfile::Step {
@@ -955,7 +1055,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     Some("over"),
                     format!("{path}.over"),
                     "a ramp needs a positive length (use Step for a jump)".into(),
-                    None,
+                    "write a positive length, e.g. over: \"1m\"".into(),
                 );
             }
             RateProfile::Ramp {
@@ -977,7 +1077,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     format!(
                         "amplitude must be in [0, 1) so the rate stays positive, got {amplitude}"
                     ),
-                    None,
+                    "write an amplitude from 0 (flat) to below 1, e.g. amplitude: 0.5 for a peak 3 times the trough".into(),
                 );
             }
             if period.as_nanos() == 0 {
@@ -986,7 +1086,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     Some("period"),
                     format!("{path}.period"),
                     "the period must be positive".into(),
-                    None,
+                    "write a positive period, e.g. period: \"24h\"".into(),
                 );
             }
             RateProfile::Diurnal {
@@ -1008,7 +1108,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     Some("multiplier"),
                     format!("{path}.multiplier"),
                     format!("a spike multiplies the rate by at least 1, got {multiplier}"),
-                    None,
+                    "write a finite multiplier of 1 or more, e.g. multiplier: 10.0 for ten times the rate".into(),
                 );
             }
             RateProfile::Spike {
@@ -1030,7 +1130,7 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                     Some("profile"),
                     path,
                     "piecewise times must increase".into(),
-                    None,
+                    "list the points in time order, each later than the one before, e.g. Piecewise([(\"1m\", \"200/s\"), (\"2m\", \"50/s\")])".into(),
                 );
             }
             pts.sort_by_key(|p| p.0);
@@ -1044,13 +1144,18 @@ fn profile(c: &mut Checker, p: &Profile, base: f64, entry: &str, path: &str) -> 
                         Some("file"),
                         path.clone(),
                         "the trace's rates are all zero".into(),
-                        None,
+                        "give some rows a positive rate (t_s,rate_per_s), or remove the workload"
+                            .into(),
                     );
                 }
                 RateProfile::Piecewise(pts)
             }
             Err(e) => {
-                c.error(Some(entry), Some("file"), path, e, None);
+                let (e, hint) = crate::units::split_hint(&e);
+                let hint = hint.unwrap_or_else(|| {
+                    "the path is relative to the model file's folder; the file is CSV rows `t_s,rate_per_s` with increasing times".into()
+                });
+                c.error(Some(entry), Some("file"), path, e, hint);
                 RateProfile::Constant
             }
         },
@@ -1085,11 +1190,24 @@ fn load_trace(path: &Path) -> Result<Vec<(u64, f64)>, String> {
                 i + 1
             ));
         };
-        if !(t.is_finite() && t >= 0.0 && r.is_finite() && r >= 0.0) {
-            return Err(format!(
-                "{}:{}: times and rates cannot be negative",
-                path.display(),
-                i + 1
+        let row = format!("{}:{}", path.display(), i + 1);
+        if !(t.is_finite() && r.is_finite()) {
+            return Err(crate::units::with_hint(
+                format!(
+                    "{row}: `{line}` holds a number that is not finite (inf, NaN, or too large)"
+                ),
+                "write finite numbers: the time in seconds, the rate in requests per second",
+            ));
+        }
+        if t < 0.0 || r < 0.0 {
+            return Err(format!("{row}: times and rates cannot be negative"));
+        }
+        if r > MAX_RATE_PER_S {
+            return Err(crate::units::with_hint(
+                format!(
+                    "{row}: the rate {r:e}/s is too high: simulated time counts nanoseconds, so a rate can be at most 1e9/s"
+                ),
+                "the second column is requests per second: keep it at most 1e9 (is it per minute, or scaled?)",
             ));
         }
         let t_ns = crate::engine::time::secs_to_nanos(t);
@@ -1161,13 +1279,14 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
                 None,
                 format!("components.{name}"),
                 format!("routing loop with no exit{}: every request that reaches `{name}` calls around the loop forever", cycle.map(|s| format!(" ({s})")).unwrap_or_default()),
-                Some("give one call in the loop a probability below 1, or remove it".into()),
+                "give one call in the loop a probability below 1, or remove it".into(),
             );
         } else if !reached[i] {
             c.warn(name, "nothing sends requests to this component".into(), Some("connect it with a workload's `to`, a call or a load balancer's backends, or remove it".into()));
         }
     }
     if c.errors.is_empty() {
+        deadlock_check(c, nodes, n_workloads, &reached);
         // A cycle that can exit still bounces requests; warn once per component on a cycle.
         for i in n_workloads..n {
             if reached[i] && find_cycle(&out, i).is_some() {
@@ -1182,6 +1301,59 @@ fn routing_checks(c: &mut Checker, nodes: &[Node], n_workloads: usize) {
                 );
             }
         }
+    }
+}
+
+/// A cycle of calls that wait without a timeout, through a component that keeps its thread
+/// while it waits (a thread-pool service), can deadlock under load: every thread fills with
+/// calls waiting on answers that queue for those same threads. Not an error (light traffic
+/// may never fill the pool), so a warning per cycle, at its first such component; the run
+/// reports a deadlock that happens (`deadlocked`).
+fn deadlock_check(c: &mut Checker, nodes: &[Node], n_workloads: usize, reached: &[bool]) {
+    let out: Vec<Vec<(NodeId, bool)>> = nodes
+        .iter()
+        .map(|n| {
+            n.kind
+                .edges()
+                .iter()
+                .filter(|e| e.waits)
+                .map(|e| (e.to, e.always))
+                .collect()
+        })
+        .collect();
+    let mut seen: Vec<Vec<usize>> = Vec::new();
+    for i in n_workloads..nodes.len() {
+        if !reached[i] || !nodes[i].kind.keeps_threads_while_waiting() {
+            continue;
+        }
+        let Some(cycle) = find_cycle(&out, i) else {
+            continue;
+        };
+        let mut members = cycle.clone();
+        members.sort_unstable();
+        members.dedup();
+        if seen.contains(&members) {
+            continue;
+        }
+        seen.push(members);
+        let path: Vec<String> = cycle
+            .iter()
+            .map(|&j| format!("`{}`", nodes[j].name))
+            .collect();
+        let name = nodes[i].name.clone();
+        let next = cycle
+            .get(1)
+            .map_or(name.as_str(), |&j| nodes[j].name.as_str());
+        c.warn(
+            &name,
+            format!(
+                "the call cycle {} can deadlock under load: once every thread of `{name}` waits on `{next}`, the calls that come back round to `{name}` queue for a thread that never comes free",
+                path.join(" → ")
+            ),
+            Some(
+                "give a call in the cycle a `timeout` (a timed-out call frees its thread), or make every service in the cycle `server: Async`".into(),
+            ),
+        );
     }
 }
 
@@ -1249,9 +1421,9 @@ fn depth_check(c: &mut Checker, nodes: &[Node], n_workloads: usize, max_hops: u3
                 "requests from `{name}` can go {depth} calls deep ({}), beyond limits.max_hops = {max_hops}: each that does fails with hop_limit",
                 chain.join(" → ")
             ),
-            Some(format!(
+            format!(
                 "raise limits.max_hops to at least {depth}, or shorten the chain"
-            )),
+            ),
         );
     }
 }

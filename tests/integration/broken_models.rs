@@ -162,3 +162,48 @@ fn unreached_component_is_only_a_warning() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn every_error_in_the_broken_corpus_has_a_hint() {
+    // Issue 11: every located error says how to fix it (the valid range, the unit to write,
+    // the did-you-mean); warnings may go without one.
+    let files: Vec<String> = corpus()
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["validate", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = Command::new(env!("CARGO_BIN_EXE_flashcrowd"))
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports = v["files"].as_array().unwrap();
+    assert_eq!(reports.len(), files.len());
+    let mut errors = 0;
+    let mut missing = Vec::new();
+    for f in reports {
+        for d in f["diagnostics"].as_array().unwrap() {
+            if d["severity"] != "error" {
+                continue;
+            }
+            errors += 1;
+            let hint = d["hint"].as_str().unwrap_or_default().trim();
+            let message = d["message"].as_str().unwrap_or_default();
+            if hint.is_empty() || hint == message {
+                missing.push(format!("{}: {message}", f["file"]));
+            }
+        }
+    }
+    assert!(
+        errors >= files.len(),
+        "{errors} errors in {} files",
+        files.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "errors without a hint:\n{}",
+        missing.join("\n")
+    );
+}

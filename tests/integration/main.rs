@@ -9,6 +9,7 @@ mod commands;
 mod common;
 mod conditional_calls;
 mod cpu_handover;
+mod deadlock;
 mod determinism;
 mod event_budgets;
 mod event_queue_order;

@@ -104,7 +104,7 @@ impl KindSpec for LoadBalancer {
                 "backends",
                 "backends",
                 "a load balancer needs at least one backend".into(),
-                Some("e.g. backends: [\"web\"]".into()),
+                "e.g. backends: [\"web\"]".into(),
             );
         }
         for w in self.weights.keys() {
@@ -114,7 +114,16 @@ impl KindSpec for LoadBalancer {
                     "weights",
                     &format!("weights.{w}"),
                     format!("`{w}` is not one of the backends"),
-                    hint,
+                    hint.unwrap_or_else(|| {
+                        format!(
+                            "weights name backends: {}",
+                            self.backends
+                                .iter()
+                                .map(|b| format!("`{b}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }),
                 );
             }
         }
@@ -126,7 +135,7 @@ impl KindSpec for LoadBalancer {
                     "weights",
                     &format!("weights.{b}"),
                     "a weight must be at least 1".into(),
-                    Some("remove the backend to stop sending to it".into()),
+                    "remove the backend to stop sending to it".into(),
                 );
             }
             let Some(id) = cx.resolve(b, "backends", &format!("backends.{i}")) else {
@@ -164,6 +173,7 @@ impl KindModel for LoadBalancerModel {
             .map(|b| Edge {
                 to: b.node,
                 always: false,
+                waits: true,
             })
             .collect();
         v.dedup();

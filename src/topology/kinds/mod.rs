@@ -56,6 +56,10 @@ pub struct Edge {
     /// Every request that reaches the caller makes this call and waits for it (so a cycle of
     /// such edges never ends).
     pub always: bool,
+    /// When made, the caller waits for the answer with no deadline of its own (a timeout
+    /// would answer it): a cycle of such edges through a component that keeps a thread while
+    /// it waits ([`KindModel::keeps_threads_while_waiting`]) can deadlock.
+    pub waits: bool,
 }
 
 /// When a component can answer, in terms of its edges (for the routing-loop check).
@@ -112,6 +116,15 @@ pub trait KindModel {
     /// it to another component that holds it (a balancer, a router): stability is judged
     /// where work waits, so a backlog is reported once.
     fn holds_work(&self) -> bool {
+        false
+    }
+
+    /// Whether a call into it can queue for a thread (or any bounded unit of capacity) that
+    /// its calls keep while they wait on their own downstream answers: a thread-pool service
+    /// with finite threads, a queue and calls to wait on. A cycle of waiting calls through
+    /// it can fill it with waiters whose answers queue behind them (a deadlock; the
+    /// validation warns, the run detects it).
+    fn keeps_threads_while_waiting(&self) -> bool {
         false
     }
 
@@ -192,7 +205,7 @@ macro_rules! kind_enums {
             /// Where requests can go from here.
             pub fn edges(&self) -> Vec<Edge> {
                 match self {
-                    NodeKind::Workload(w) => vec![Edge { to: w.to, always: true }],
+                    NodeKind::Workload(w) => vec![Edge { to: w.to, always: true, waits: true }],
                     $( NodeKind::$variant(m) => KindModel::edges(m), )*
                 }
             }
@@ -226,6 +239,14 @@ macro_rules! kind_enums {
                 match self {
                     NodeKind::Workload(_) => false,
                     $( NodeKind::$variant(m) => KindModel::scalable(m), )*
+                }
+            }
+
+            /// See [`KindModel::keeps_threads_while_waiting`].
+            pub fn keeps_threads_while_waiting(&self) -> bool {
+                match self {
+                    NodeKind::Workload(_) => false,
+                    $( NodeKind::$variant(m) => KindModel::keeps_threads_while_waiting(m), )*
                 }
             }
 

@@ -91,10 +91,8 @@ impl KindSpec for Router {
                 "routes",
                 "routes",
                 "a router needs at least one route or a default".into(),
-                Some(
-                    "e.g. routes: [Route(classes: [\"write\"], to: \"writer\")], default: \"web\""
-                        .into(),
-                ),
+                "e.g. routes: [Route(classes: [\"write\"], to: \"writer\")], default: \"web\""
+                    .into(),
             );
         }
         if self.routes.len() > MAX_ROUTES {
@@ -102,7 +100,7 @@ impl KindSpec for Router {
                 "routes",
                 "routes",
                 format!("{} routes; at most {MAX_ROUTES}", self.routes.len()),
-                None,
+                format!("merge routes that go to the same component (a route takes several classes and regions); at most {MAX_ROUTES}"),
             );
         }
         let classes = cx.classes().len();
@@ -175,7 +173,11 @@ impl KindModel for RouterModel {
         to.sort_unstable();
         to.dedup();
         to.into_iter()
-            .map(|to| Edge { to, always: false })
+            .map(|to| Edge {
+                to,
+                always: false,
+                waits: true,
+            })
             .collect()
     }
 

@@ -217,7 +217,7 @@ impl KindSpec for Service {
                 "replicas",
                 "replicas",
                 "a service needs at least 1 replica".into(),
-                Some("e.g. replicas: 2".into()),
+                "e.g. replicas: 2".into(),
             );
         }
         if self.replicas > MAX_REPLICAS {
@@ -228,7 +228,7 @@ impl KindSpec for Service {
                     "{} replicas is more than the {MAX_REPLICAS} this simulator can hold (each replica is simulated on its own)",
                     self.replicas
                 ),
-                Some("use fewer replicas with more threads and cpus each".into()),
+                "use fewer replicas with more threads and cpus each".into(),
             );
         }
         let base_cpu = cx.sampler(&self.cpu, "cpu", "cpu");
@@ -248,7 +248,7 @@ impl KindSpec for Service {
                     "{} calls; a service makes at most {MAX_CALLS}",
                     self.calls.len()
                 ),
-                Some("put a service in between that makes some of them".into()),
+                "put a service in between that makes some of them".into(),
             );
         }
         let mut calls = Vec::new();
@@ -260,7 +260,7 @@ impl KindSpec for Service {
                     "probability",
                     &format!("{cp}.probability"),
                     format!("a probability is between 0 and 1, got {}", call.probability),
-                    Some("e.g. probability: 0.2 for one request in five".into()),
+                    "e.g. probability: 0.2 for one request in five".into(),
                 );
             }
             let mut class_mask = if call.classes.is_empty() { u64::MAX } else { 0 };
@@ -279,7 +279,7 @@ impl KindSpec for Service {
                         "`when` needs call_mode: Sequential (parallel calls have no previous answer)"
                             .into()
                     },
-                    Some("put the call it depends on before it, in Sequential mode".into()),
+                    "put the call it depends on before it, in Sequential mode".into(),
                 );
             }
             if call.timeout == Some(Duration::ZERO) {
@@ -287,7 +287,7 @@ impl KindSpec for Service {
                     "timeout",
                     &format!("{cp}.timeout"),
                     "a timeout must be positive (or left out)".into(),
-                    Some("e.g. timeout: \"500ms\"".into()),
+                    "e.g. timeout: \"500ms\"".into(),
                 );
             }
             let latency = call
@@ -329,8 +329,16 @@ impl KindModel for ServiceModel {
                     && c.class_mask == u64::MAX
                     && c.wait
                     && c.when.is_none(),
+                waits: c.wait && c.timeout_ns.is_none(),
             })
             .collect()
+    }
+
+    fn keeps_threads_while_waiting(&self) -> bool {
+        self.server == ServerModel::ThreadPool
+            && self.threads != u32::MAX
+            && self.queue_limit > 0
+            && self.calls.iter().any(|c| c.wait)
     }
 
     fn instances(&self) -> u32 {
