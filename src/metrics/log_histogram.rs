@@ -161,7 +161,10 @@ impl<const SUB_BITS: u32, const GROUPED: bool> LogHistogram<SUB_BITS, GROUPED> {
                 parts.iter().map(|p| p.groups[g]).sum()
             } else {
                 let range = g << SUB_BITS..((g + 1) << SUB_BITS).min(Self::BUCKETS);
-                parts.iter().map(|p| p.counts[range.clone()].iter().sum::<u64>()).sum()
+                parts
+                    .iter()
+                    .map(|p| p.counts[range.clone()].iter().sum::<u64>())
+                    .sum()
             }
         };
         let total: u64 = (0..=last_group).map(group_total).sum();

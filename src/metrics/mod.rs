@@ -316,11 +316,12 @@ impl NodeStats {
         // One bucket computation serves the report and the series window.
         let bucket = LatencyHistogram::bucket_of(latency_ns);
         match outcome {
-            Ok(()) => self.win_latency.record_index(
-                log_histogram::LogHistogram::<WINDOW_SUB_BITS, false>::index_from_finer::<
-                    { histogram::REPORT_SUB_BITS },
-                >(bucket, latency_ns),
-            ),
+            Ok(()) => self.win_latency.record_index(log_histogram::LogHistogram::<
+                WINDOW_SUB_BITS,
+                false,
+            >::index_from_finer::<
+                { histogram::REPORT_SUB_BITS },
+            >(bucket, latency_ns)),
             Err(_) => self.win_errors += 1,
         }
         if !counted {
