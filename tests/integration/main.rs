@@ -25,6 +25,7 @@ mod output_checks;
 mod overload;
 mod places;
 mod reference;
+mod replications;
 mod report_inputs;
 mod request_budget;
 mod router;
