@@ -621,6 +621,95 @@ pub fn replications_summary(agg: &serde_json::Value, topo: &Topology, no_fail: b
     o
 }
 
+/// A figure of `compare`, in the unit its path says.
+fn figure_value(path: &str, x: f64) -> String {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let parent = path.rsplit('.').nth(1).unwrap_or("");
+    if parent.ends_with("_s") && x.is_finite() {
+        secs(x)
+    } else if last.ends_with("_per_s") {
+        format!("{x:.1}/s")
+    } else if [
+        "error_rate",
+        "cpu_utilization",
+        "thread_occupancy",
+        "waited_fraction",
+    ]
+    .contains(&last)
+    {
+        format!("{:.2} %", x * 100.0)
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        count(x.abs() as u64).to_string()
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// The text of `compare`: one line per figure, the difference and its significance.
+pub fn comparison(
+    rows: &[crate::experiments::compare::Row],
+    a: (&Path, u64),
+    b: (&Path, u64),
+) -> String {
+    let mut o = String::new();
+    let runs = |n: u64| {
+        if n > 1 {
+            format!("{n} replications")
+        } else {
+            "one run".to_string()
+        }
+    };
+    let _ = writeln!(
+        o,
+        "a = {} ({}), b = {} ({})",
+        a.0.display(),
+        runs(a.1),
+        b.0.display(),
+        runs(b.1)
+    );
+    if a.1 < 2 || b.1 < 2 {
+        let _ = writeln!(
+            o,
+            "(significance needs confidence intervals on both sides: run each with --replications N)"
+        );
+    }
+    let width = rows
+        .iter()
+        .map(|r| r.metric.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let _ = writeln!(
+        o,
+        "\n{:<width$}  {:>12}  {:>12}  {:>22}  significant",
+        "metric", "a", "b", "b − a"
+    );
+    for r in rows {
+        let diff = format!(
+            "{}{}{}",
+            if r.diff >= 0.0 { "+" } else { "−" },
+            figure_value(&r.metric, r.diff.abs()),
+            r.relative
+                .map(|x| format!(" ({:+.1} %)", x * 100.0))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            o,
+            "{:<width$}  {:>12}  {:>12}  {:>22}  {}",
+            r.metric,
+            figure_value(&r.metric, r.a),
+            figure_value(&r.metric, r.b),
+            diff,
+            match r.significant {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "n/a",
+            }
+        );
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -98,6 +98,20 @@ enum Cmd {
         #[arg(long)]
         allow_huge: bool,
     },
+    /// Compare two JSON reports (`run --json`) figure by figure: the difference, and whether
+    /// it is significant when both are of replications (`--replications`).
+    Compare {
+        /// The first report (the baseline).
+        a: PathBuf,
+        /// The second report.
+        b: PathBuf,
+        /// Every figure both have, not only the headline ones.
+        #[arg(long)]
+        all: bool,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the model reference (Markdown) generated from the schema.
     Reference,
     /// Print a JSON Schema: of topology files, or of the JSON report.
@@ -184,6 +198,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             json,
             allow_huge,
         } => validate(&files, &set, json, allow_huge),
+        Cmd::Compare { a, b, all, json } => compare(&a, &b, all, json),
         Cmd::Reference => {
             print!("{}", topology::reference::markdown());
             Ok(exit::OK)
@@ -346,6 +361,51 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     } else {
         exit::FAILED
     })
+}
+
+/// `flashcrowd compare A B`.
+fn compare(a: &std::path::Path, b: &std::path::Path, all: bool, json: bool) -> anyhow::Result<u8> {
+    use crate::experiments::compare::{Side, compare as diff, is_headline};
+    let read = |p: &std::path::Path| -> Result<serde_json::Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}:{}: not JSON: {e}", p.display(), e.line(), e.column()))?;
+        if v.get("schema_version").is_none() || v.get("end_to_end").is_none() {
+            return Err(format!(
+                "{}: not a flashcrowd report (write one with `flashcrowd run MODEL --json > FILE`)",
+                p.display()
+            ));
+        }
+        Ok(v)
+    };
+    let (va, vb) = match (read(a), read(b)) {
+        (Ok(va), Ok(vb)) => (va, vb),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let (sa, sb) = (Side::of(&va), Side::of(&vb));
+    let rows: Vec<_> = diff(&sa, &sb)
+        .into_iter()
+        .filter(|r| all || is_headline(&r.metric))
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "a": a, "b": b,
+                "a_replications": sa.replications, "b_replications": sb.replications,
+                "rows": rows,
+            }))?
+        );
+    } else {
+        print!(
+            "{}",
+            format::comparison(&rows, (a, sa.replications), (b, sb.replications))
+        );
+    }
+    Ok(exit::OK)
 }
 
 /// One file's result, for `validate --json`.

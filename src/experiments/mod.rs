@@ -1,5 +1,6 @@
 //! Experiments built on whole runs: independent replications with confidence intervals
 //! (sweeps and the capacity planner will join them). Above `simulation.rs`, below the faces.
 
+pub mod compare;
 pub mod replications;
 pub mod stats;

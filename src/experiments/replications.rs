@@ -12,22 +12,12 @@ use serde_json::{Map, Value};
 
 use super::stats::MeanCi;
 use crate::metrics::Report;
+use crate::metrics::flat::NOT_MEASURED;
 use crate::simulation::{RunOptions, Simulation};
 use crate::topology::Topology;
 
 /// Most replications one run may ask for.
 pub const MAX_REPLICATIONS: u32 = 100_000;
-
-/// Keys of a report that say how it was made, not what was measured: copied from the first
-/// replication, never averaged.
-const NOT_MEASURED: [&str; 6] = [
-    "schema_version",
-    "seed",
-    "provenance",
-    "model",
-    "series",
-    "events_applied",
-];
 
 /// Run `n` replications of `topo` (replication indexes 0..n) in parallel; reports in order.
 pub fn run(topo: &Topology, options: &RunOptions, n: u32) -> Vec<Report> {

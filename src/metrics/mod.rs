@@ -8,6 +8,7 @@
 //! cover the whole run, warm-up included. This module knows nothing of how calls are routed.
 
 pub mod expect;
+pub mod flat;
 pub mod histogram;
 pub mod level;
 pub mod log_histogram;

@@ -137,3 +137,50 @@ fn replications_refuse_a_zero_count_and_time_series() {
     assert_eq!(series.status.code(), Some(2));
     assert!(stderr(&series).contains("time series belong to one run"));
 }
+
+#[test]
+fn compare_flags_a_real_change_as_significant_and_a_report_against_itself_as_not() {
+    let dir = scratch("compare");
+    let model = crate::common::model_file(&dir, "mm1.ron", &mm1(11));
+    let report = |extra: &[&str], name: &str| {
+        let mut args = vec!["run", model.as_str(), "--replications", "5", "--json"];
+        args.extend_from_slice(extra);
+        let out = cli(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let path = dir.join(name);
+        std::fs::write(&path, &out.stdout).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let a = report(&[], "a.json");
+    // 700/s → 800/s: W goes from 3.33 ms to 5 ms, far beyond either interval.
+    let b = report(&["--set", "workloads.arrivals.rate=800/s"], "b.json");
+    let out = cli(&["compare", &a, &b, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |metric: &str| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["metric"] == metric)
+            .unwrap_or_else(|| panic!("no row {metric}"))
+            .clone()
+    };
+    assert_eq!(row("end_to_end.latency_s.mean")["significant"], true);
+    assert_eq!(row("end_to_end.throughput_per_s")["significant"], true);
+    // A report against itself: no difference anywhere, nothing significant.
+    let same = cli(&["compare", &a, &a, "--json", "--all"]);
+    let v: serde_json::Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert!(v["rows"].as_array().unwrap().len() > 20);
+    assert!(
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["diff"] == 0.0 && r["significant"] != true)
+    );
+    // Not a report: refused with a hint.
+    let bad = cli(&["compare", &a, &model]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("not JSON"), "{}", stderr(&bad));
+}
