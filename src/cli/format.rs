@@ -599,6 +599,27 @@ pub fn replications_summary(agg: &serde_json::Value, topo: &Topology, no_fail: b
             let _ = writeln!(o, "  {name:<width$}  {}", cells.join(" · "));
         }
     }
+    if let Some(p) = agg.get("precision").filter(|p| p.is_object()) {
+        let target = p["target_relative"].as_f64().unwrap_or(0.0) * 100.0;
+        let widest = &p["widest"];
+        let detail = match (widest["metric"].as_str(), widest["half_width"].as_f64()) {
+            (Some(m), Some(h)) => format!(
+                "; widest: {m} ± {} (allowed ± {})",
+                figure_value(m, h),
+                figure_value(m, widest["allowed"].as_f64().unwrap_or(0.0))
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            o,
+            "\nPrecision: {} ±{target} % after {n} replications{detail}",
+            if p["met"].as_bool() == Some(true) {
+                "every headline figure within"
+            } else {
+                "NOT reached (the --max-replications limit):"
+            }
+        );
+    }
     let pass = agg["verdict"]["pass"].as_bool().unwrap_or(false);
     let _ = writeln!(
         o,

@@ -82,6 +82,14 @@ enum Cmd {
         /// its 95 % confidence interval (replication r uses the seed and replication index r).
         #[arg(long, value_name = "N")]
         replications: Option<u32>,
+        /// Add replications in batches (of --replications, default 10) until every headline
+        /// figure's 95 % half-width is within this fraction of its mean, e.g. 0.05 (or under
+        /// an absolute floor), or --max-replications is reached.
+        #[arg(long, value_name = "FRACTION")]
+        precision: Option<f64>,
+        /// The most replications --precision may run.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        max_replications: u32,
     },
     /// Check model files; print every problem with its location (exit 2 when one is invalid).
     Validate {
@@ -161,6 +169,8 @@ struct RunRequest {
     no_progress: bool,
     allow_huge: bool,
     replications: Option<u32>,
+    precision: Option<f64>,
+    max_replications: u32,
 }
 
 fn dispatch(args: Args) -> anyhow::Result<u8> {
@@ -178,6 +188,8 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             no_progress,
             allow_huge,
             replications,
+            precision,
+            max_replications,
         } => run(RunRequest {
             file,
             seed,
@@ -191,6 +203,8 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             no_progress,
             allow_huge,
             replications,
+            precision,
+            max_replications,
         }),
         Cmd::Validate {
             files,
@@ -219,7 +233,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
     }
 }
 
-fn run(req: RunRequest) -> anyhow::Result<u8> {
+fn run(mut req: RunRequest) -> anyhow::Result<u8> {
     if req.series && !req.json {
         eprintln!(
             "error: --series adds the time series to the JSON report, so it needs --json (for CSV files, use --csv DIR)"
@@ -256,6 +270,26 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     }
     if req.check_expect {
         flags.push("--check-expect".into());
+    }
+    if let Some(p) = req.precision {
+        use crate::experiments::replications::MAX_REPLICATIONS;
+        if !(p > 0.0 && p < 1.0) {
+            eprintln!(
+                "error: --precision is a fraction between 0 and 1, e.g. 0.05 for ±5 %, got {p}"
+            );
+            return Ok(exit::BAD_INPUT);
+        }
+        if !(2..=MAX_REPLICATIONS).contains(&req.max_replications) {
+            eprintln!(
+                "error: --max-replications takes 2 to {MAX_REPLICATIONS}, got {}",
+                req.max_replications
+            );
+            return Ok(exit::BAD_INPUT);
+        }
+        flags.push(format!("--precision {p}"));
+        if req.replications.is_none() {
+            req.replications = Some(10);
+        }
     }
     if let Some(n) = req.replications {
         use crate::experiments::replications::MAX_REPLICATIONS;
@@ -308,13 +342,31 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     };
     let model_hash = format!("{:016x}", topology::fnv1a64(text.as_bytes()));
     if let Some(n) = req.replications {
-        let mut reports = crate::experiments::replications::run(&topo, &options, n);
-        for r in &mut reports {
-            r.provenance.model_fnv1a64 = Some(model_hash.clone());
-            r.provenance.overrides = req.set.clone();
-            r.provenance.flags = flags.clone();
-        }
-        let agg = crate::experiments::replications::aggregate(&reports);
+        use crate::experiments::replications as reps;
+        let options = RunOptions {
+            series: false,
+            ..options
+        };
+        let (reports, mut agg) = match req.precision {
+            Some(relative) => reps::run_to_precision(
+                &topo,
+                &options,
+                reps::Precision {
+                    relative,
+                    batch: n,
+                    max: req.max_replications,
+                },
+            ),
+            None => {
+                let reports = reps::run(&topo, &options, n);
+                let agg = reps::aggregate(&reports);
+                (reports, agg)
+            }
+        };
+        drop(reports);
+        agg["provenance"]["model_fnv1a64"] = serde_json::Value::from(model_hash);
+        agg["provenance"]["overrides"] = serde_json::json!(req.set);
+        agg["provenance"]["flags"] = serde_json::json!(flags);
         if req.json {
             println!(
                 "{}",

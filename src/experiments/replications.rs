@@ -21,7 +21,12 @@ pub const MAX_REPLICATIONS: u32 = 100_000;
 
 /// Run `n` replications of `topo` (replication indexes 0..n) in parallel; reports in order.
 pub fn run(topo: &Topology, options: &RunOptions, n: u32) -> Vec<Report> {
-    (0..n)
+    run_range(topo, options, 0..n)
+}
+
+/// Run replications `range` of `topo` in parallel; reports in order.
+fn run_range(topo: &Topology, options: &RunOptions, range: std::ops::Range<u32>) -> Vec<Report> {
+    range
         .into_par_iter()
         .map(|r| {
             Simulation::new(
@@ -99,6 +104,85 @@ pub fn aggregate(reports: &[Report]) -> Value {
     out.insert("replications".into(), Value::from(reports.len()));
     out.insert("ci95".into(), Value::Object(ci));
     Value::Object(out)
+}
+
+/// `--precision`: add replications in batches until every headline figure's 95 % half-width
+/// is within `relative` of its mean (or under the figure's absolute floor), or `max` is
+/// reached.
+#[derive(Debug, Clone, Copy)]
+pub struct Precision {
+    /// The target half-width relative to the mean (0.05 = ±5 %).
+    pub relative: f64,
+    /// Replications per batch (the first batch included).
+    pub batch: u32,
+    /// Most replications in all.
+    pub max: u32,
+}
+
+/// The absolute half-width below which a headline figure counts as precise whatever its
+/// mean (error rates near zero, idle utilizations).
+fn floor(path: &str) -> f64 {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let parent = path.rsplit('.').nth(1).unwrap_or("");
+    if parent.ends_with("_s") {
+        1e-6 // one microsecond
+    } else if last.ends_with("_per_s") {
+        1e-3
+    } else {
+        1e-3 // rates and utilizations: a tenth of a percentage point
+    }
+}
+
+/// How far an aggregated report is from `relative` precision: whether every headline figure
+/// meets it, and the figure furthest from it (its path, half-width and the half-width
+/// allowed).
+fn precision_of(agg: &Value, relative: f64) -> (bool, Option<(String, f64, f64)>) {
+    use crate::experiments::compare::is_headline;
+    use crate::metrics::flat::flatten;
+    let half = agg.get("ci95").map(flatten).unwrap_or_default();
+    let mut met = true;
+    let mut worst: Option<(String, f64, f64)> = None;
+    for (path, mean) in flatten(agg).into_iter().filter(|(p, _)| is_headline(p)) {
+        let allowed = (relative * mean.abs()).max(floor(&path));
+        let h = half.get(&path).copied().unwrap_or(f64::INFINITY);
+        met &= h <= allowed;
+        if worst.as_ref().is_none_or(|w| h / allowed > w.1 / w.2) {
+            worst = Some((path, h, allowed));
+        }
+    }
+    (met, worst)
+}
+
+/// Replications until the headline figures reach `p` (see [`Precision`]); the aggregated
+/// report carries a `precision` object saying whether they did and which figure was widest.
+/// Deterministic: batches are whole and replication indexes run 0, 1, 2…
+pub fn run_to_precision(
+    topo: &Topology,
+    options: &RunOptions,
+    p: Precision,
+) -> (Vec<Report>, Value) {
+    let batch = p.batch.max(2);
+    let mut reports = run_range(topo, options, 0..batch.min(p.max.max(2)));
+    loop {
+        let mut agg = aggregate(&reports);
+        let (met, worst) = precision_of(&agg, p.relative);
+        let n = reports.len() as u32;
+        if met || n >= p.max {
+            agg["precision"] = serde_json::json!({
+                "target_relative": p.relative,
+                "met": met,
+                "replications": n,
+                "max_replications": p.max,
+                "widest": worst.map(|(metric, half, allowed)| serde_json::json!({
+                    "metric": metric,
+                    "half_width": if half.is_finite() { Value::from(half) } else { Value::Null },
+                    "allowed": allowed,
+                })),
+            });
+            return (reports, agg);
+        }
+        reports.extend(run_range(topo, options, n..(n + batch).min(p.max)));
+    }
 }
 
 /// The mean of the replications' values at one place, and the half-widths (numbers only;

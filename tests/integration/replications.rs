@@ -184,3 +184,56 @@ fn compare_flags_a_real_change_as_significant_and_a_report_against_itself_as_not
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("not JSON"), "{}", stderr(&bad));
 }
+
+#[test]
+fn precision_adds_replications_until_every_headline_interval_is_narrow_enough() {
+    let dir = scratch("precision");
+    let model = crate::common::model_file(&dir, "mm1.ron", &mm1(13));
+    let out = cli(&[
+        "run",
+        &model,
+        "--precision",
+        "0.05",
+        "--replications",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["precision"];
+    assert_eq!(p["met"], true);
+    let n = v["replications"].as_u64().unwrap();
+    assert_eq!(p["replications"], n);
+    // Whole batches of 4.
+    assert_eq!(n % 4, 0);
+    // Every headline figure meets ±5 % or its floor: the mean sojourn's among them.
+    let mean = at(&v, "end_to_end.latency_s.mean")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    let half = at(&v["ci95"], "end_to_end.latency_s.mean")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(half <= 0.05 * mean, "{half} vs {mean}");
+    assert!(
+        p["widest"]["half_width"].as_f64().unwrap() <= p["widest"]["allowed"].as_f64().unwrap()
+    );
+    // A target out of reach stops at the maximum and says so.
+    let capped = cli(&[
+        "run",
+        &model,
+        "--precision",
+        "0.0001",
+        "--replications",
+        "3",
+        "--max-replications",
+        "6",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&capped.stdout).unwrap();
+    assert_eq!(v["precision"]["met"], false);
+    assert_eq!(v["replications"], 6);
+    let bad = cli(&["run", &model, "--precision", "5"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
