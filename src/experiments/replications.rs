@@ -122,14 +122,12 @@ pub struct Precision {
 /// The absolute half-width below which a headline figure counts as precise whatever its
 /// mean (error rates near zero, idle utilizations).
 fn floor(path: &str) -> f64 {
-    let last = path.rsplit('.').next().unwrap_or(path);
     let parent = path.rsplit('.').nth(1).unwrap_or("");
     if parent.ends_with("_s") {
-        1e-6 // one microsecond
-    } else if last.ends_with("_per_s") {
-        1e-3
+        1e-6 // latencies: one microsecond
     } else {
-        1e-3 // rates and utilizations: a tenth of a percentage point
+        // Error rates and utilizations: a tenth of a percentage point; throughputs: 0.001/s.
+        1e-3
     }
 }
 
