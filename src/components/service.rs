@@ -731,7 +731,10 @@ impl Service {
             None => (0, 0),
         };
         let mut child = Call::new(
-            attrs,
+            RequestAttrs {
+                op: spec.op,
+                ..attrs
+            },
             Some(parent),
             self.node,
             spec.to,

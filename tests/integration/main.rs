@@ -27,6 +27,7 @@ mod places;
 mod reference;
 mod report_inputs;
 mod request_budget;
+mod request_classes;
 mod router;
 mod service_capacity_bookkeeping;
 mod set_values;
