@@ -170,9 +170,11 @@ pub struct Call {
     /// Only requests of these classes make this call; empty = all classes.
     #[serde(default)]
     pub classes: Vec<String>,
-    /// Make this call only when the previous call this request waited for answered with this
-    /// value (cache-aside: `Call(to: "db", when: Miss)`). Sequential calls only; not on the
-    /// first call. Default: always.
+    /// Make this call only when the last answer this request waited for that carried a
+    /// value (not `None`) carried this one. A plain success (a service's, a database's `None`) does not replace what a cache
+    /// answered, so cache-aside reads `[Call(to: "cache"), Call(to: "db", when: Miss),
+    /// Call(to: "cache", op: Set, wait: false, when: Miss)]`: both the read and the fill
+    /// depend on the miss. Sequential calls only; not on the first call. Default: always.
     #[serde(default)]
     pub when: Option<AnswerValue>,
     /// The caller gives up after this long (the callee keeps working). Default: never.
