@@ -542,7 +542,8 @@ impl<'de> Deserialize<'de> for Bytes {
                 Err(E::custom(with_hint(
                     format!("`{v}` has no unit"),
                     format!(
-                        "write it as a string with its unit, e.g. \"{v}B\" or \"{v}KB\"; {SIZE_UNITS}"
+                        "write it as a string with its unit: {v} bytes is \"{}\"; {SIZE_UNITS}",
+                        Bytes::new(v)
                     ),
                 )))
             }

@@ -13,6 +13,7 @@
 //! `Event`, `pack` or `unpack`. The live enum [`Live`] and its forwarding are generated from
 //! the one list of kinds (`crate::for_each_kind!`).
 
+pub mod cache;
 pub mod client;
 mod ctx;
 pub mod deadlock;
@@ -465,6 +466,8 @@ pub enum FigureUnit {
     Number,
     /// A whole count.
     Count,
+    /// An amount of memory or data, bytes: shown with its unit (`6.1 MB`).
+    Bytes,
     /// A latency summary object (seconds); tables show its p99.
     Latency,
     /// Counts by name (`{"web": 10, "api": 30}`); tables show each name's share.

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod broken_models;
+mod cache;
 mod call_lifecycle;
 mod cli;
 mod cli_determinism;
