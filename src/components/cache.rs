@@ -1232,4 +1232,34 @@ mod tests {
             assert!(per_key < 120.0, "{per_key} bytes per key");
         }
     }
+
+    /// Resident memory of this process, bytes (Linux).
+    fn rss_bytes() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+
+    #[test]
+    #[ignore = "measures memory: 10 M keys, about 1 GB; run alone with --ignored --nocapture"]
+    fn ten_million_keys_fit_comfortably() {
+        for (order, ttl) in [
+            (EvictionOrder::Lru, 0),
+            (EvictionOrder::Lfu, 3_600_000_000_000),
+        ] {
+            let before = rss_bytes();
+            let mut s = Store::new(order, false, u64::MAX, u64::MAX, test_rng());
+            let n = 10_000_000u64;
+            for k in 1..=n {
+                s.set(k.wrapping_mul(0x9E37_79B9_7F4A_7C15), 1000, ttl, k);
+            }
+            let per_key = (rss_bytes() - before) as f64 / n as f64;
+            eprintln!(
+                "{order:?} ttl {ttl}: {per_key:.1} bytes per key resident ({:.1} by capacity)",
+                s.overhead_bytes() as f64 / n as f64
+            );
+            assert!(per_key < 200.0);
+            drop(s);
+        }
+    }
 }
