@@ -309,3 +309,53 @@ fn a_killed_cache_comes_back_cold_and_writes_invalidate_or_update() {
     assert!(sets > 800.0, "{sets} updates");
     assert!(h > 0.999, "update: {h}");
 }
+
+#[test]
+fn memory_counts_each_keys_value_size_once_and_maxmemory_bounds_it() {
+    // Unlimited memory, 1000 keys all filled within the warm-up (each drawn ~30 times or
+    // more): memory is the sum of the keys' own sizes, drawn once per key (per seed and
+    // replication), whichever request fills it.
+    let model = |sizes: &str, cache: &str| {
+        cache_aside("Uniform(n: 1000)", "4000/s", "12s", "10s", cache).replace(
+            "seed: 11,",
+            &format!(r#"seed: 11, classes: {{"default": RequestClass(size: {sizes})}},"#),
+        )
+    };
+    let memory = |text: &str, r: u32| {
+        let rep = crate::common::run(&load(text), r);
+        let c = &rep.components["cache"];
+        (c.figure("memory_bytes").unwrap(), c.figure("keys").unwrap())
+    };
+    assert_eq!(
+        memory(&model(r#"Const("2KB")"#, "ttl: \"1h\""), 0),
+        (2_000_000.0, 1000.0)
+    );
+    // LogNormal(median 1 KB, p99 64 KB): σ = ln 64 / 2.326 = 1.788, mean = e^(μ + σ²/2)
+    // = 1000 · e^1.598 = 4 944 B, sd = mean · √(e^σ² − 1) = 4944 · 4.85 = 23 980 B. The sum
+    // of 1000 independent sizes: 4.94 MB with sd 0.76 MB (and a long right tail).
+    let lognormal = model(r#"LogNormal(median: "1KB", p99: "64KB")"#, "ttl: \"1h\"");
+    let (m0, k0) = memory(&lognormal, 0);
+    // Other traffic (another rate: other requests fill the keys, at other times), same
+    // seed: the same sizes.
+    let (m1, _) = memory(&lognormal.replace("4000/s", "3000/s"), 0);
+    assert_eq!(k0, 1000.0);
+    assert_eq!(m0, m1, "a key's size is its own, whichever request stores it");
+    let sigma = 64f64.ln() / 2.326_347_874;
+    let mean = 1000.0 * (sigma * sigma / 2.0).exp();
+    let sd = mean * ((sigma * sigma).exp() - 1.0).sqrt();
+    let (expected, spread) = (1000.0 * mean, 1000f64.sqrt() * sd);
+    assert!(
+        (m0 - expected).abs() < 4.0 * spread,
+        "{m0} B held, expected {expected:.0} ± {spread:.0}"
+    );
+    // With 1 MB of maxmemory and LRU: never more than 1 MB, and evictions make room.
+    let bounded = model(
+        r#"LogNormal(median: "1KB", p99: "64KB")"#,
+        "maxmemory: \"1MB\", maxmemory_policy: \"allkeys-lru\"",
+    );
+    let rep = crate::common::run(&load(&bounded), 0);
+    let c = &rep.components["cache"];
+    let held = c.figure("memory_bytes").unwrap();
+    assert!(held <= 1e6 && held > 0.9e6, "{held} B held of 1 MB");
+    assert!(c.figure("evictions").unwrap() > 1000.0);
+}
