@@ -31,6 +31,7 @@ pub mod cli;
 pub mod components;
 pub mod dist;
 pub mod engine;
+pub mod experiments;
 pub mod kinds;
 pub mod metrics;
 pub mod simulation;

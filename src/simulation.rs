@@ -253,7 +253,6 @@ pub struct Simulation {
     commands: Vec<Command>,
     names: Vec<String>,
     kinds: Vec<&'static str>,
-    replicas: Vec<u32>,
     is_workload: Vec<bool>,
     /// Whether each node's backlog is judged for stability: workloads, and components where
     /// work waits (not those it passes through).
@@ -310,7 +309,6 @@ impl Simulation {
             commands,
             names: topo.nodes.iter().map(|n| n.name.clone()).collect(),
             kinds: topo.nodes.iter().map(|n| n.kind.kind_name()).collect(),
-            replicas: topo.nodes.iter().map(|n| n.kind.instances()).collect(),
             is_workload: topo.nodes.iter().map(|n| n.kind.is_workload()).collect(),
             judged: topo
                 .nodes
@@ -543,7 +541,7 @@ impl Simulation {
                     name.clone(),
                     ComponentReport::from_stats(
                         self.kinds[i],
-                        self.replicas[i],
+                        world.instance_count(i as NodeId),
                         s,
                         &window,
                         now,
@@ -648,7 +646,7 @@ impl Simulation {
             .map(|(&from, &to)| {
                 let waiter = match d.blocked.iter().find(|b| b.0 == from) {
                     Some(&(_, blocked, threads)) => {
-                        let of = self.replicas.get(from as usize).copied().unwrap_or(1);
+                        let of = self.engine.model.instance_count(from);
                         if of <= 1 {
                             format!("every thread of `{}` ({threads})", name(from))
                         } else if blocked >= of {

@@ -526,6 +526,113 @@ pub fn write_csv(dir: &Path, series: &BTreeMap<String, Vec<SeriesPoint>>) -> any
     Ok(())
 }
 
+/// A measured number of an aggregated replications report and its 95 % half-width, as
+/// `mean ± half` in the unit `show` writes.
+fn pm(agg: &serde_json::Value, path: &str, show: impl Fn(f64) -> String) -> String {
+    use crate::experiments::replications::at;
+    let Some(mean) = at(agg, path).and_then(serde_json::Value::as_f64) else {
+        return "n/a".into();
+    };
+    match at(&agg["ci95"], path).and_then(serde_json::Value::as_f64) {
+        Some(h) => format!("{} ± {}", show(mean), show(h)),
+        None => show(mean),
+    }
+}
+
+/// The summary of `n` replications: the headline figures as mean ± 95 % half-width, per
+/// component the same, and the verdict over every replication.
+pub fn replications_summary(agg: &serde_json::Value, topo: &Topology, no_fail: bool) -> String {
+    let mut o = String::new();
+    let n = agg["replications"].as_u64().unwrap_or(0);
+    let _ = writeln!(
+        o,
+        "flashcrowd {} — {} (seed {}, {n} independent replications)",
+        env!("CARGO_PKG_VERSION"),
+        agg["model"].as_str().unwrap_or_default(),
+        agg["seed"]
+    );
+    if !topo.spec.description.is_empty() {
+        let _ = writeln!(o, "{}", topo.spec.description.trim());
+    }
+    let _ = writeln!(
+        o,
+        "each: arrivals 0–{:.1} s, counted after a {:.1} s warm-up · figures are the mean over the replications ± the half-width of its 95 % confidence interval (Student t) · {:.2} s wall in all\n",
+        agg["arrival_window_s"].as_f64().unwrap_or(0.0),
+        agg["warmup_s"].as_f64().unwrap_or(0.0),
+        agg["wall_s"].as_f64().unwrap_or(0.0) * n as f64,
+    );
+    let rate = |x: f64| format!("{x:.1}/s");
+    let percent = |x: f64| format!("{:.2} %", x * 100.0);
+    let _ = writeln!(o, "Golden signals, end to end");
+    let _ = writeln!(
+        o,
+        "  traffic     {} answered",
+        pm(agg, "end_to_end.throughput_per_s", rate)
+    );
+    let _ = writeln!(
+        o,
+        "  latency     mean {} · p50 {} · p95 {} · p99 {}",
+        pm(agg, "end_to_end.latency_s.mean", secs),
+        pm(agg, "end_to_end.latency_s.p50", secs),
+        pm(agg, "end_to_end.latency_s.p95", secs),
+        pm(agg, "end_to_end.latency_s.p99", secs),
+    );
+    let _ = writeln!(
+        o,
+        "  errors      {}",
+        pm(agg, "end_to_end.error_rate", percent)
+    );
+    let _ = writeln!(o, "\nComponents");
+    if let Some(components) = agg["components"].as_object() {
+        let width = components.keys().map(String::len).max().unwrap_or(4).max(4);
+        for (name, c) in components {
+            let base = format!("components.{name}");
+            let mut cells = vec![
+                format!(
+                    "ok/s {}",
+                    pm(agg, &format!("{base}.throughput_per_s"), rate)
+                ),
+                format!("p99 {}", pm(agg, &format!("{base}.latency_s.p99"), secs)),
+            ];
+            if c.get("cpu_utilization")
+                .is_some_and(serde_json::Value::is_number)
+            {
+                cells.push(format!(
+                    "cpu {}",
+                    pm(agg, &format!("{base}.cpu_utilization"), percent)
+                ));
+            }
+            if c.get("error_rate").and_then(serde_json::Value::as_f64) > Some(0.0) {
+                cells.push(format!(
+                    "errors {}",
+                    pm(agg, &format!("{base}.error_rate"), percent)
+                ));
+            }
+            let _ = writeln!(o, "  {name:<width$}  {}", cells.join(" · "));
+        }
+    }
+    let pass = agg["verdict"]["pass"].as_bool().unwrap_or(false);
+    let _ = writeln!(
+        o,
+        "\nVerdict: {} (over all {n} replications){}",
+        if pass { "PASS" } else { "FAIL" },
+        if !pass && no_fail {
+            " — not failing the exit code (--no-fail)"
+        } else {
+            ""
+        }
+    );
+    if let Some(reasons) = agg["verdict"]["reasons"].as_array() {
+        for r in reasons.iter().take(10) {
+            let _ = writeln!(o, "  - {}", r.as_str().unwrap_or_default());
+        }
+        if reasons.len() > 10 {
+            let _ = writeln!(o, "  … and {} more", reasons.len() - 10);
+        }
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

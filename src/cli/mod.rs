@@ -78,6 +78,10 @@ enum Cmd {
         /// as a likely typo).
         #[arg(long)]
         allow_huge: bool,
+        /// Run N independent replications in parallel and report each figure as a mean with
+        /// its 95 % confidence interval (replication r uses the seed and replication index r).
+        #[arg(long, value_name = "N")]
+        replications: Option<u32>,
     },
     /// Check model files; print every problem with its location (exit 2 when one is invalid).
     Validate {
@@ -142,6 +146,7 @@ struct RunRequest {
     check_expect: bool,
     no_progress: bool,
     allow_huge: bool,
+    replications: Option<u32>,
 }
 
 fn dispatch(args: Args) -> anyhow::Result<u8> {
@@ -158,6 +163,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             check_expect,
             no_progress,
             allow_huge,
+            replications,
         } => run(RunRequest {
             file,
             seed,
@@ -170,6 +176,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             check_expect,
             no_progress,
             allow_huge,
+            replications,
         }),
         Cmd::Validate {
             files,
@@ -235,6 +242,20 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     if req.check_expect {
         flags.push("--check-expect".into());
     }
+    if let Some(n) = req.replications {
+        use crate::experiments::replications::MAX_REPLICATIONS;
+        if !(1..=MAX_REPLICATIONS).contains(&n) {
+            eprintln!("error: --replications takes 1 to {MAX_REPLICATIONS}, got {n}");
+            return Ok(exit::BAD_INPUT);
+        }
+        if req.series || req.csv.is_some() {
+            eprintln!(
+                "error: time series belong to one run: drop --series/--csv, or run one replication with --seed S (replication 0 of seed S)"
+            );
+            return Ok(exit::BAD_INPUT);
+        }
+        flags.push(format!("--replications {n}"));
+    }
     let (topo, text) = match load(&req.file, &overrides, &flag_paths) {
         Ok(t) => t,
         Err(e) => {
@@ -264,18 +285,40 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
             eprintln!("{w}");
         }
     }
-    let sim = Simulation::new(
-        &topo,
-        RunOptions {
-            seed: req.seed,
-            replication: 0,
-            series: req.series || req.csv.is_some(),
-            check_expectations: req.check_expect,
-        },
-    );
+    let options = RunOptions {
+        seed: req.seed,
+        replication: 0,
+        series: req.series || req.csv.is_some(),
+        check_expectations: req.check_expect,
+    };
+    let model_hash = format!("{:016x}", topology::fnv1a64(text.as_bytes()));
+    if let Some(n) = req.replications {
+        let mut reports = crate::experiments::replications::run(&topo, &options, n);
+        for r in &mut reports {
+            r.provenance.model_fnv1a64 = Some(model_hash.clone());
+            r.provenance.overrides = req.set.clone();
+            r.provenance.flags = flags.clone();
+        }
+        let agg = crate::experiments::replications::aggregate(&reports);
+        if req.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&agg).context("serializing the report")?
+            );
+        } else {
+            print!("{}", format::replications_summary(&agg, &topo, req.no_fail));
+        }
+        let pass = agg["verdict"]["pass"].as_bool().unwrap_or(false);
+        return Ok(if pass || req.no_fail {
+            exit::OK
+        } else {
+            exit::FAILED
+        });
+    }
+    let sim = Simulation::new(&topo, options);
     let draw = !req.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut report = progress::run(sim, draw, topo.duration_ns as f64 / 1e9);
-    report.provenance.model_fnv1a64 = Some(format!("{:016x}", topology::fnv1a64(text.as_bytes())));
+    report.provenance.model_fnv1a64 = Some(model_hash);
     report.provenance.overrides = req.set.clone();
     report.provenance.flags = flags;
     // The report first, whatever then happens to the files.

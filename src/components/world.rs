@@ -81,6 +81,8 @@ pub struct World {
     applied: Vec<(u64, u32, Result<(), CommandError>)>,
     /// The workloads' node ids.
     workloads: Vec<NodeId>,
+    /// Each node's instance count now (the model's, until a `Replicas` command changes it).
+    instance_counts: Vec<u32>,
     /// Node names, by id (for what [`World::check_invariants`] reports).
     names: Vec<String>,
     /// Where each node runs, by node id (for outages).
@@ -161,7 +163,16 @@ impl World {
                 .map(|(i, _)| i as NodeId)
                 .collect(),
             names: topo.nodes.iter().map(|n| n.name.clone()).collect(),
+            instance_counts: topo.nodes.iter().map(|n| n.kind.instances()).collect(),
         }
+    }
+
+    /// How many instances node `node` has now.
+    pub fn instance_count(&self, node: NodeId) -> u32 {
+        self.instance_counts
+            .get(node as usize)
+            .copied()
+            .unwrap_or(1)
     }
 
     /// Schedule the first events: the counting window's edges, the model's `events` (at
@@ -279,6 +290,9 @@ impl World {
             }
             Action::Replicas { node, count } => {
                 self.tell(node, NodeCommand::SetInstances { count })?;
+                if let Some(n) = self.instance_counts.get_mut(node as usize) {
+                    *n = count;
+                }
                 // Balancers in front of it add or drop the instances.
                 for i in 0..self.nodes.len() {
                     let (live, mut ctx) = self.node_ctx(i);

@@ -122,7 +122,9 @@ pub struct NodeStats {
     in_flight_at_open: u64,
     in_flight_at_close: Option<u64>,
     win_errors: u64,
-    win_latency: log_histogram::LogHistogram<WINDOW_SUB_BITS>,
+    /// Successes' latency in the open series window (read whole and cleared at each tick,
+    /// so it keeps no group totals).
+    win_latency: log_histogram::LogHistogram<WINDOW_SUB_BITS, false>,
     /// This node's time series.
     pub series: Series,
 }
@@ -314,11 +316,12 @@ impl NodeStats {
         // One bucket computation serves the report and the series window.
         let bucket = LatencyHistogram::bucket_of(latency_ns);
         match outcome {
-            Ok(()) => self.win_latency.record_index(
-                log_histogram::LogHistogram::<WINDOW_SUB_BITS>::index_from_finer::<
-                    { histogram::REPORT_SUB_BITS },
-                >(bucket, latency_ns),
-            ),
+            Ok(()) => self.win_latency.record_index(log_histogram::LogHistogram::<
+                WINDOW_SUB_BITS,
+                false,
+            >::index_from_finer::<
+                { histogram::REPORT_SUB_BITS },
+            >(bucket, latency_ns)),
             Err(_) => self.win_errors += 1,
         }
         if !counted {

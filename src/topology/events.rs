@@ -360,6 +360,34 @@ impl Command {
                         }
                     },
                 };
+                // The scaled peak of each workload it reaches must stay a rate simulated
+                // time can represent.
+                for (name, peak) in topo
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| node.is_none_or(|n| n as usize == *i))
+                    .filter_map(|(_, n)| match n.kind.as_workload().map(|w| &w.source) {
+                        Some(super::model::Source::Open {
+                            rate_per_s,
+                            profile,
+                            ..
+                        }) => Some((&n.name, profile.max_rate(*rate_per_s))),
+                        _ => None,
+                    })
+                {
+                    if peak * scale > crate::units::MAX_RATE_PER_S {
+                        return Err(refuse(
+                            format!(
+                                "a traffic scale of {scale} takes `{name}` to {:.3e}/s at its peak, above 1e9/s (one arrival per nanosecond)",
+                                peak * scale
+                            ),
+                            format!(
+                                "use a scale of at most {} for `{name}`",
+                                (crate::units::MAX_RATE_PER_S / peak * 1000.0).floor() / 1000.0
+                            ),
+                        ));
+                    }
+                }
                 Action::Traffic {
                     node,
                     scale: *scale,

@@ -178,6 +178,15 @@ fn scheduled_events_land_at_their_exact_time() {
             .sum::<f64>()
             / w.len() as f64
     };
+    // The report counts the instances the run ended with, as its per-instance figures do.
+    assert_eq!(r.components["web"].replicas, 4);
+    assert_eq!(
+        r.components["web"].figures["per_replica"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
     let two = util(70.0, 90.0);
     let four = util(95.0, 120.0);
     assert!((two - 0.9).abs() < 0.05, "two instances busy {two}");

@@ -26,6 +26,7 @@ mod output_checks;
 mod overload;
 mod places;
 mod reference;
+mod replications;
 mod report_inputs;
 mod request_budget;
 mod request_classes;

@@ -1,0 +1,230 @@
+//! Independent replications of one model, run in parallel, and their report: every number
+//! the mean over the replications, with a sibling `ci95` object of the same shape holding the
+//! 95 % confidence half-widths (Student t).
+//!
+//! Replication `r` runs with the model's seed (or the one given) and replication index `r`,
+//! so its random streams differ from every other replication's and each is reproducible on
+//! its own (`run --seed S` with replication 0 is the first of them). Results are collected in
+//! replication order, so the output does not depend on how many threads ran them.
+
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+
+use super::stats::MeanCi;
+use crate::metrics::Report;
+use crate::simulation::{RunOptions, Simulation};
+use crate::topology::Topology;
+
+/// Most replications one run may ask for.
+pub const MAX_REPLICATIONS: u32 = 100_000;
+
+/// Keys of a report that say how it was made, not what was measured: copied from the first
+/// replication, never averaged.
+const NOT_MEASURED: [&str; 6] = [
+    "schema_version",
+    "seed",
+    "provenance",
+    "model",
+    "series",
+    "events_applied",
+];
+
+/// Run `n` replications of `topo` (replication indexes 0..n) in parallel; reports in order.
+pub fn run(topo: &Topology, options: &RunOptions, n: u32) -> Vec<Report> {
+    (0..n)
+        .into_par_iter()
+        .map(|r| {
+            Simulation::new(
+                topo,
+                RunOptions {
+                    replication: r,
+                    series: false,
+                    ..*options
+                },
+            )
+            .run()
+        })
+        .collect()
+}
+
+/// The replications' report: the first replication's JSON with every measured number
+/// replaced by its mean over the replications, `ci95` beside it (the same shape, numbers
+/// only: each the half-width of the mean's 95 % interval, null with one replication), the
+/// number of `replications`, and a `verdict` that passes only when every replication's
+/// does (its reasons name the replication).
+pub fn aggregate(reports: &[Report]) -> Value {
+    let values: Vec<Value> = reports
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+        .collect();
+    let refs: Vec<&Value> = values.iter().collect();
+    let Some(Value::Object(first)) = refs.first().copied() else {
+        return Value::Null;
+    };
+    let mut out = Map::new();
+    let mut ci = Map::new();
+    for (key, v) in first {
+        if NOT_MEASURED.contains(&key.as_str()) {
+            out.insert(key.clone(), v.clone());
+            continue;
+        }
+        let parts: Vec<&Value> = refs.iter().filter_map(|r| r.get(key)).collect();
+        let (mean, half) = combine(&parts);
+        out.insert(key.clone(), mean);
+        if let Some(h) = half {
+            ci.insert(key.clone(), h);
+        }
+    }
+    let reasons: Vec<Value> = reports
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            r.verdict
+                .reasons
+                .iter()
+                .map(move |reason| Value::from(format!("replication {i}: {reason}")))
+        })
+        .collect();
+    out.insert(
+        "verdict".into(),
+        serde_json::json!({
+            "pass": reports.iter().all(|r| r.verdict.pass),
+            "reasons": reasons,
+        }),
+    );
+    ci.remove("verdict");
+    // An expectation holds when it holds in every replication; `held_in` says in how many.
+    if let Some(Value::Array(list)) = out.get_mut("expectations") {
+        for (i, e) in list.iter_mut().enumerate() {
+            let held = reports
+                .iter()
+                .filter(|r| r.expectations.get(i).is_some_and(|x| x.holds))
+                .count();
+            if let Value::Object(e) = e {
+                e.insert("holds".into(), Value::from(held == reports.len()));
+                e.insert("held_in".into(), Value::from(held));
+            }
+        }
+    }
+    out.insert("replications".into(), Value::from(reports.len()));
+    out.insert("ci95".into(), Value::Object(ci));
+    Value::Object(out)
+}
+
+/// The mean of the replications' values at one place, and the half-widths (numbers only;
+/// `None` where nothing below is a number).
+fn combine(parts: &[&Value]) -> (Value, Option<Value>) {
+    let Some(first) = parts.first() else {
+        return (Value::Null, None);
+    };
+    match first {
+        Value::Number(_) => {
+            let xs: Vec<f64> = parts.iter().filter_map(|v| v.as_f64()).collect();
+            let m = MeanCi::of(&xs);
+            (
+                serde_json::json!(m.mean),
+                Some(m.half_width.map_or(Value::Null, Value::from)),
+            )
+        }
+        Value::Object(first_map) => {
+            // The union of keys: maps of counts (errors by cause, routes) name only what
+            // happened, so a key one replication lacks counts 0 there.
+            let mut keys: Vec<&String> = first_map.keys().collect();
+            for p in parts.iter().skip(1) {
+                if let Value::Object(m) = p {
+                    for k in m.keys() {
+                        if !keys.contains(&k) {
+                            keys.push(k);
+                        }
+                    }
+                }
+            }
+            keys.sort();
+            let zero = Value::from(0);
+            let mut mean = Map::new();
+            let mut half = Map::new();
+            for k in keys {
+                let present: Vec<&Value> = parts.iter().filter_map(|p| p.get(k)).collect();
+                let counts = present.iter().all(|v| v.is_number());
+                let column: Vec<&Value> = if counts {
+                    parts.iter().map(|p| p.get(k).unwrap_or(&zero)).collect()
+                } else {
+                    present
+                };
+                let (m, h) = combine(&column);
+                mean.insert(k.clone(), m);
+                if let Some(h) = h {
+                    half.insert(k.clone(), h);
+                }
+            }
+            let half = (!half.is_empty()).then_some(Value::Object(half));
+            (Value::Object(mean), half)
+        }
+        Value::Array(_)
+            if parts
+                .iter()
+                .all(|p| p.as_array().is_some_and(|a| a.iter().all(Value::is_string))) =>
+        {
+            // Notes and warnings: every replication's, once each, in order of appearance.
+            let mut union: Vec<Value> = Vec::new();
+            for v in parts.iter().filter_map(|p| p.as_array()).flatten() {
+                if !union.contains(v) {
+                    union.push(v.clone());
+                }
+            }
+            (Value::Array(union), None)
+        }
+        Value::Array(first_list) => {
+            let same_length = parts
+                .iter()
+                .all(|p| p.as_array().is_some_and(|a| a.len() == first_list.len()));
+            if !same_length {
+                return ((*first).clone(), None);
+            }
+            let mut mean = Vec::with_capacity(first_list.len());
+            let mut half = Vec::with_capacity(first_list.len());
+            let mut any = false;
+            for i in 0..first_list.len() {
+                let column: Vec<&Value> = parts.iter().filter_map(|p| p.get(i)).collect();
+                let (m, h) = combine(&column);
+                mean.push(m);
+                any |= h.is_some();
+                half.push(h.unwrap_or(Value::Null));
+            }
+            (Value::Array(mean), any.then_some(Value::Array(half)))
+        }
+        Value::Null | Value::Bool(_) | Value::String(_) => ((*first).clone(), None),
+    }
+}
+
+/// The number at dotted `path` (keys only) in an aggregated report or its `ci95`.
+pub fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_become_means_with_half_widths_and_missing_counts_are_zero() {
+        let a = serde_json::json!({"x": 1.0, "m": {"a": 2}, "l": [1, 2], "s": "one"});
+        let b = serde_json::json!({"x": 3.0, "m": {"b": 4}, "l": [3, 4], "s": "two"});
+        let (mean, half) = combine(&[&a, &b]);
+        assert_eq!(mean["x"], 2.0);
+        assert_eq!(mean["m"]["a"], 1.0);
+        assert_eq!(mean["m"]["b"], 2.0);
+        assert_eq!(mean["l"][1], 3.0);
+        assert_eq!(mean["s"], "one");
+        let half = half.unwrap();
+        // Two samples 1 and 3: s = √2, t(1) = 12.706, half-width 12.706 · √2 / √2.
+        assert!((half["x"].as_f64().unwrap() - 12.706).abs() < 1e-9);
+        assert!(half.get("s").is_none());
+        // Notes are gathered from every replication.
+        let a = serde_json::json!({"notes": ["x", "y"]});
+        let b = serde_json::json!({"notes": ["y", "z"]});
+        let (mean, half) = combine(&[&a, &b]);
+        assert_eq!(mean["notes"], serde_json::json!(["x", "y", "z"]));
+        assert!(half.is_none());
+    }
+}
