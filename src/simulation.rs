@@ -142,7 +142,9 @@ pub fn check_expectations(topo: &Topology) -> Vec<Diagnostic> {
     }
     let schema = report_schema();
     let form = |unit: FigureUnit| match unit {
-        FigureUnit::Ratio | FigureUnit::Number | FigureUnit::Count => FigureForm::Number,
+        FigureUnit::Ratio | FigureUnit::Number | FigureUnit::Count | FigureUnit::Bytes => {
+            FigureForm::Number
+        }
         FigureUnit::Latency => FigureForm::Summary,
         FigureUnit::Shares => FigureForm::Counts,
         FigureUnit::List => FigureForm::List,

@@ -56,6 +56,17 @@ fn latency_line(l: &LatencySummary) -> String {
     )
 }
 
+/// A size in bytes with a decimal unit (`6.1 MB`).
+fn bytes(b: f64) -> String {
+    match b {
+        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} KB", b / 1e3),
+        b => format!("{b:.0} B"),
+    }
+}
+
 /// A kind figure as a table cell, by its unit.
 fn figure_cell(f: &crate::components::FigureInfo, v: Option<&serde_json::Value>) -> String {
     use crate::components::FigureUnit;
@@ -66,6 +77,7 @@ fn figure_cell(f: &crate::components::FigureInfo, v: Option<&serde_json::Value>)
             .map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
         FigureUnit::Number => v.as_f64().map_or("-".into(), |x| format!("{x:.1}")),
         FigureUnit::Count => v.as_u64().map_or("-".into(), count),
+        FigureUnit::Bytes => v.as_f64().map_or("-".into(), bytes),
         FigureUnit::Latency => match serde_json::from_value::<LatencySummary>(v.clone()) {
             Ok(l) => lat(&l, l.p99),
             Err(_) => "-".into(),

@@ -565,6 +565,7 @@ mod tests {
             class: 0,
             region: 0,
             counted: true,
+            op: 0,
             session: 0,
             key: 0,
             arrived_ns: 0,

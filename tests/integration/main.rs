@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod broken_models;
+mod cache;
 mod call_lifecycle;
 mod cli;
 mod cli_determinism;
@@ -28,6 +29,7 @@ mod reference;
 mod replications;
 mod report_inputs;
 mod request_budget;
+mod request_classes;
 mod router;
 mod service_capacity_bookkeeping;
 mod set_values;
