@@ -594,19 +594,29 @@ pub fn replications_summary(agg: &serde_json::Value, topo: &Topology, no_fail: b
                 ),
                 format!("p99 {}", pm(agg, &format!("{base}.latency_s.p99"), secs)),
             ];
-            if c.get("cpu_utilization")
-                .is_some_and(serde_json::Value::is_number)
-            {
-                cells.push(format!(
-                    "cpu {}",
-                    pm(agg, &format!("{base}.cpu_utilization"), percent)
-                ));
-            }
             if c.get("error_rate").and_then(serde_json::Value::as_f64) > Some(0.0) {
                 cells.push(format!(
                     "errors {}",
                     pm(agg, &format!("{base}.error_rate"), percent)
                 ));
+            }
+            // The kind's own ratios that have a column in the single-run table (utilization,
+            // hit ratio...).
+            let kind = c.get("kind").and_then(serde_json::Value::as_str);
+            let figures = crate::components::KINDS
+                .iter()
+                .find(|k| Some(k.name) == kind)
+                .map_or(&[][..], |k| k.meta.figures);
+            for f in figures {
+                use crate::components::FigureUnit;
+                let Some(column) = f.column else { continue };
+                if !c.get(f.name).is_some_and(serde_json::Value::is_number) {
+                    continue;
+                }
+                let path = format!("{base}.{}", f.name);
+                if f.unit == FigureUnit::Ratio {
+                    cells.push(format!("{column} {}", pm(agg, &path, percent)));
+                }
             }
             let _ = writeln!(o, "  {name:<width$}  {}", cells.join(" · "));
         }
