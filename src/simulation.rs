@@ -504,6 +504,7 @@ impl Simulation {
             warnings: self.warnings.clone(),
             events_applied: self.applied_events(),
             expectations: Vec::new(),
+            warmup_auto: None,
             series: BTreeMap::new(),
         };
         let world = &self.engine.model;

@@ -161,6 +161,13 @@ pub fn summary(r: &Report, topo: &Topology, no_fail: bool) -> String {
     } else {
         String::new()
     };
+    if let Some(c) = &r.warmup_auto {
+        let _ = writeln!(
+            o,
+            "{}",
+            warmup_line(&serde_json::to_value(c).unwrap_or_default())
+        );
+    }
     let _ = writeln!(
         o,
         "arrivals 0–{:.1} s{shortened}, counted after a {:.1} s warm-up · simulated until {:.2} s (drain included) · {} events · {:.2} s wall\n",
@@ -526,6 +533,29 @@ pub fn write_csv(dir: &Path, series: &BTreeMap<String, Vec<SeriesPoint>>) -> any
     Ok(())
 }
 
+/// What `--warmup auto` chose, in a line.
+fn warmup_line(c: &serde_json::Value) -> String {
+    let f = |k: &str| c[k].as_f64().unwrap_or(0.0);
+    let mut line = format!(
+        "warm-up chosen by {}: {:.1} s ({} of {} batches of five {:.1} s windows; pilot of {} replication{})",
+        c["method"].as_str().unwrap_or("MSER-5"),
+        f("chosen_s"),
+        c["truncated_batches"],
+        c["batches"],
+        f("window_s"),
+        c["pilot_replications"],
+        if c["pilot_replications"].as_u64() == Some(1) {
+            ""
+        } else {
+            "s"
+        }
+    );
+    if c["at_limit"].as_bool() == Some(true) {
+        line.push_str(" — at the end of the search: the run is likely too short for its transient, run longer");
+    }
+    line
+}
+
 /// A measured number of an aggregated replications report and its 95 % half-width, as
 /// `mean ± half` in the unit `show` writes.
 fn pm(agg: &serde_json::Value, path: &str, show: impl Fn(f64) -> String) -> String {
@@ -553,6 +583,9 @@ pub fn replications_summary(agg: &serde_json::Value, topo: &Topology, no_fail: b
     );
     if !topo.spec.description.is_empty() {
         let _ = writeln!(o, "{}", topo.spec.description.trim());
+    }
+    if let Some(c) = agg.get("warmup_auto").filter(|c| c.is_object()) {
+        let _ = writeln!(o, "{}", warmup_line(c));
     }
     let _ = writeln!(
         o,

@@ -51,6 +51,10 @@ enum Cmd {
         /// Arrival window, e.g. 5m (overrides the model's `duration`).
         #[arg(long, allow_hyphen_values = true)]
         duration: Option<String>,
+        /// Warm-up: a duration (overrides the model's `warmup`), or `auto` to choose it by
+        /// MSER-5 from a pilot of the replications (stationary models only).
+        #[arg(long, allow_hyphen_values = true, value_name = "DURATION|auto")]
+        warmup: Option<String>,
         /// Override a field: path=value, e.g. components.web.replicas=8 (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
@@ -160,6 +164,7 @@ struct RunRequest {
     file: PathBuf,
     seed: Option<u64>,
     duration: Option<String>,
+    warmup: Option<String>,
     set: Vec<String>,
     json: bool,
     series: bool,
@@ -179,6 +184,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             file,
             seed,
             duration,
+            warmup,
             set,
             json,
             series,
@@ -194,6 +200,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             file,
             seed,
             duration,
+            warmup,
             set,
             json,
             series,
@@ -265,6 +272,25 @@ fn run(mut req: RunRequest) -> anyhow::Result<u8> {
         flag_paths.push(("duration".to_string(), "--duration".to_string()));
         flags.push(format!("--duration {d}"));
     }
+    let auto_warmup = req.warmup.as_deref() == Some("auto");
+    if let Some(w) = req.warmup.as_deref().filter(|w| *w != "auto") {
+        let w = match crate::units::Duration::parse(w) {
+            Ok(w) => w,
+            Err(msg) => {
+                eprintln!("error: --warmup: {msg} (or write `auto`)");
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        overrides.push(Override {
+            path: "warmup".into(),
+            value: format!("\"{w}\""),
+        });
+        flag_paths.push(("warmup".to_string(), "--warmup".to_string()));
+        flags.push(format!("--warmup {w}"));
+    }
+    if auto_warmup {
+        flags.push("--warmup auto".into());
+    }
     if req.no_fail {
         flags.push("--no-fail".into());
     }
@@ -305,7 +331,7 @@ fn run(mut req: RunRequest) -> anyhow::Result<u8> {
         }
         flags.push(format!("--replications {n}"));
     }
-    let (topo, text) = match load(&req.file, &overrides, &flag_paths) {
+    let (mut topo, text) = match load(&req.file, &overrides, &flag_paths) {
         Ok(t) => t,
         Err(e) => {
             print_load_error(&req.file, &e);
@@ -341,6 +367,21 @@ fn run(mut req: RunRequest) -> anyhow::Result<u8> {
         check_expectations: req.check_expect,
     };
     let model_hash = format!("{:016x}", topology::fnv1a64(text.as_bytes()));
+    let warmup_choice = if auto_warmup {
+        let n = req.replications.unwrap_or(1);
+        match crate::experiments::warmup::choose(&topo, &options, n) {
+            Ok(c) => {
+                topo.warmup_ns = (c.chosen_s * 1e9).round() as u64;
+                Some(c)
+            }
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                return Ok(exit::BAD_INPUT);
+            }
+        }
+    } else {
+        None
+    };
     if let Some(n) = req.replications {
         use crate::experiments::replications as reps;
         let options = RunOptions {
@@ -364,6 +405,9 @@ fn run(mut req: RunRequest) -> anyhow::Result<u8> {
             }
         };
         drop(reports);
+        if let Some(c) = &warmup_choice {
+            agg["warmup_auto"] = serde_json::to_value(c)?;
+        }
         agg["provenance"]["model_fnv1a64"] = serde_json::Value::from(model_hash);
         agg["provenance"]["overrides"] = serde_json::json!(req.set);
         agg["provenance"]["flags"] = serde_json::json!(flags);
@@ -386,6 +430,7 @@ fn run(mut req: RunRequest) -> anyhow::Result<u8> {
     let draw = !req.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut report = progress::run(sim, draw, topo.duration_ns as f64 / 1e9);
     report.provenance.model_fnv1a64 = Some(model_hash);
+    report.warmup_auto = warmup_choice;
     report.provenance.overrides = req.set.clone();
     report.provenance.flags = flags;
     // The report first, whatever then happens to the files.

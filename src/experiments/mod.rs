@@ -4,3 +4,4 @@
 pub mod compare;
 pub mod replications;
 pub mod stats;
+pub mod warmup;

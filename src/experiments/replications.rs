@@ -21,7 +21,14 @@ pub const MAX_REPLICATIONS: u32 = 100_000;
 
 /// Run `n` replications of `topo` (replication indexes 0..n) in parallel; reports in order.
 pub fn run(topo: &Topology, options: &RunOptions, n: u32) -> Vec<Report> {
-    run_range(topo, options, 0..n)
+    run_range(
+        topo,
+        &RunOptions {
+            series: false,
+            ..*options
+        },
+        0..n,
+    )
 }
 
 /// Run replications `range` of `topo` in parallel; reports in order.
@@ -33,13 +40,24 @@ fn run_range(topo: &Topology, options: &RunOptions, range: std::ops::Range<u32>)
                 topo,
                 RunOptions {
                     replication: r,
-                    series: false,
                     ..*options
                 },
             )
             .run()
         })
         .collect()
+}
+
+/// [`run`] with each report's time series (a pilot reads them).
+pub(crate) fn run_with_series(topo: &Topology, options: &RunOptions, n: u32) -> Vec<Report> {
+    run_range(
+        topo,
+        &RunOptions {
+            series: true,
+            ..*options
+        },
+        0..n,
+    )
 }
 
 /// The replications' report: the first replication's JSON with every measured number
@@ -160,6 +178,10 @@ pub fn run_to_precision(
     p: Precision,
 ) -> (Vec<Report>, Value) {
     let batch = p.batch.max(2);
+    let options = &RunOptions {
+        series: false,
+        ..*options
+    };
     let mut reports = run_range(topo, options, 0..batch.min(p.max.max(2)));
     loop {
         let mut agg = aggregate(&reports);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// Keys that say how a report was made, not what was measured (never flattened).
-pub const NOT_MEASURED: [&str; 8] = [
+pub const NOT_MEASURED: [&str; 9] = [
     "schema_version",
     "seed",
     "provenance",
@@ -18,6 +18,7 @@ pub const NOT_MEASURED: [&str; 8] = [
     "events_applied",
     "ci95",
     "replications",
+    "warmup_auto",
 ];
 
 /// The path segment for `key`: bare when it is plain, quoted otherwise.

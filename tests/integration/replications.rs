@@ -237,3 +237,69 @@ fn precision_adds_replications_until_every_headline_interval_is_narrow_enough() 
     let bad = cli(&["run", &model, "--precision", "5"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn an_automatic_warm_up_is_chosen_by_mser_from_a_pilot_and_used() {
+    let dir = scratch("warmup-auto");
+    let model = crate::common::model_file(
+        &dir,
+        "mm1.ron",
+        &mm1(17).replace("warmup: \"1s\"", "warmup: \"0s\""),
+    );
+    // 6 s of 1 s windows are too few batches of five to tell a transient: refused.
+    let out = cli(&["run", &model, "--warmup", "auto", "--replications", "4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("needs at least 20 series windows"),
+        "{}",
+        stderr(&out)
+    );
+    // A longer run: 60 one-second windows, 12 batches; the choice is a whole number of
+    // batches within the first half, and the counting window starts there.
+    let long = crate::common::model_file(
+        &dir,
+        "long.ron",
+        &mm1(17)
+            .replace("duration: \"6s\"", "duration: \"60s\"")
+            .replace("warmup: \"1s\"", "warmup: \"0s\""),
+    );
+    let out = cli(&[
+        "run",
+        &long,
+        "--warmup",
+        "auto",
+        "--replications",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &v["warmup_auto"];
+    assert_eq!(c["method"], "MSER-5");
+    assert_eq!(c["batches"], 12);
+    let chosen = c["chosen_s"].as_f64().unwrap();
+    assert_eq!(chosen, c["truncated_batches"].as_f64().unwrap() * 5.0);
+    assert!(chosen <= 30.0);
+    assert_eq!(v["warmup_s"].as_f64().unwrap(), chosen);
+}
+
+#[test]
+fn an_automatic_warm_up_is_refused_for_a_model_whose_rate_changes_or_that_has_events() {
+    let out = cli(&["run", "models/flash_crowd.ron", "--warmup", "auto"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("needs a stationary model"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&["run", "models/replica_failure.ron", "--warmup", "auto"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`events` section"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&["run", "models/mm1.ron", "--warmup", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--warmup"), "{}", stderr(&out));
+}
