@@ -556,6 +556,63 @@ fn warmup_line(c: &serde_json::Value) -> String {
     line
 }
 
+/// What `sweep` prints: each point's parameters and figures (mean ± half-width), and where
+/// the files are.
+pub fn sweep_summary(o: &crate::experiments::sweep::Outcome, out: &Path) -> String {
+    let mut s = String::new();
+    for row in &o.rows {
+        let params: Vec<String> = row["params"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| match v.as_str() {
+                        Some(t) => format!("{k}={t}"),
+                        None => format!("{k}={v}"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let figures: Vec<String> = match row.get("error") {
+            Some(e) => vec![format!("FAILED: {}", e.as_str().unwrap_or_default())],
+            None => row["figures"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            let mean = v["mean"]
+                                .as_f64()
+                                .map_or("n/a".into(), |x| figure_value(k, x));
+                            match v["ci95"].as_f64() {
+                                Some(h) => format!("{k} {mean} ± {}", figure_value(k, h)),
+                                None => format!("{k} {mean}"),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        let _ = writeln!(s, "{}: {}", params.join(", "), figures.join(" · "));
+    }
+    let _ = writeln!(
+        s,
+        "\n{} points ({} run now, {} from an earlier run, {} failed){}",
+        o.rows.len(),
+        o.ran,
+        o.resumed,
+        o.failed,
+        if o.rows.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; table in {} and {}",
+                out.join("sweep.csv").display(),
+                out.join("sweep.json").display()
+            )
+        }
+    );
+    s
+}
+
 /// A measured number of an aggregated replications report and its 95 % half-width, as
 /// `mean ± half` in the unit `show` writes.
 fn pm(agg: &serde_json::Value, path: &str, show: impl Fn(f64) -> String) -> String {

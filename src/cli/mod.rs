@@ -110,6 +110,22 @@ enum Cmd {
         #[arg(long)]
         allow_huge: bool,
     },
+    /// Run a sweep file: a model with fields varied over lists or ranges, each point as
+    /// independent replications; writes DIR/sweep.csv and DIR/sweep.json, and resumes an
+    /// interrupted sweep from the point files it left in DIR/points.
+    Sweep {
+        /// The sweep file (.ron).
+        file: PathBuf,
+        /// Where to write the results.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Seed for every point (default: the model's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this many new points (the rest run when the sweep is run again).
+        #[arg(long, value_name = "N", hide = true)]
+        stop_after: Option<usize>,
+    },
     /// Compare two JSON reports (`run --json`) figure by figure: the difference, and whether
     /// it is significant when both are of replications (`--replications`).
     Compare {
@@ -128,7 +144,7 @@ enum Cmd {
     Reference,
     /// Print a JSON Schema: of topology files, or of the JSON report.
     Schema {
-        /// `topology` or `report`.
+        /// `topology`, `report` or `sweep`.
         #[arg(default_value = "topology")]
         what: String,
     },
@@ -220,6 +236,12 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             allow_huge,
         } => validate(&files, &set, json, allow_huge),
         Cmd::Compare { a, b, all, json } => compare(&a, &b, all, json),
+        Cmd::Sweep {
+            file,
+            out,
+            seed,
+            stop_after,
+        } => sweep(&file, &out, seed, stop_after),
         Cmd::Reference => {
             print!("{}", topology::reference::markdown());
             Ok(exit::OK)
@@ -228,8 +250,13 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             let schema = match what.as_str() {
                 "topology" => topology::reference::schema(),
                 "report" => crate::simulation::report_schema(),
+                "sweep" => {
+                    serde_json::to_value(schemars::schema_for!(crate::experiments::sweep::Sweep))?
+                }
                 other => {
-                    eprintln!("error: unknown schema `{other}`; choose `topology` or `report`");
+                    eprintln!(
+                        "error: unknown schema `{other}`; choose `topology`, `report` or `sweep`"
+                    );
                     return Ok(exit::BAD_INPUT);
                 }
             };
@@ -458,6 +485,26 @@ fn run(mut req: RunRequest) -> anyhow::Result<u8> {
     } else {
         exit::FAILED
     })
+}
+
+/// `flashcrowd sweep FILE --out DIR`.
+fn sweep(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    seed: Option<u64>,
+    stop_after: Option<usize>,
+) -> anyhow::Result<u8> {
+    let progress = |done: usize, total: usize| eprintln!("point {done}/{total} done");
+    match crate::experiments::sweep::run(file, out, seed, stop_after, &progress) {
+        Ok(o) => {
+            print!("{}", format::sweep_summary(&o, out));
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(exit::BAD_INPUT)
+        }
+    }
 }
 
 /// `flashcrowd compare A B`.

@@ -4,4 +4,5 @@
 pub mod compare;
 pub mod replications;
 pub mod stats;
+pub mod sweep;
 pub mod warmup;

@@ -35,6 +35,7 @@ mod service_capacity_bookkeeping;
 mod set_values;
 mod snapshots;
 mod stability;
+mod sweeps;
 mod theory;
 mod validate_json;
 mod verdict;
