@@ -610,6 +610,9 @@ pub fn sweep_summary(o: &crate::experiments::sweep::Outcome, out: &Path) -> Stri
             )
         }
     );
+    for p in &o.plots {
+        let _ = writeln!(s, "chart {} (and .svg)", p.display());
+    }
     s
 }
 

@@ -498,7 +498,14 @@ fn sweep(
     match crate::experiments::sweep::run(file, out, seed, stop_after, &progress) {
         Ok(o) => {
             print!("{}", format::sweep_summary(&o, out));
-            Ok(exit::OK)
+            for e in &o.plot_errors {
+                eprintln!("error: {e}");
+            }
+            Ok(if o.plot_errors.is_empty() {
+                exit::OK
+            } else {
+                exit::RUNTIME
+            })
         }
         Err(e) => {
             eprintln!("error: {e}");

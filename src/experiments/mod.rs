@@ -2,6 +2,7 @@
 //! (sweeps and the capacity planner will join them). Above `simulation.rs`, below the faces.
 
 pub mod compare;
+pub mod plot;
 pub mod replications;
 pub mod stats;
 pub mod sweep;

@@ -38,6 +38,9 @@ pub struct Sweep {
     /// (`end_to_end.latency_s.p99`); default: the end-to-end headline figures.
     #[serde(default)]
     pub columns: Vec<String>,
+    /// Charts of the table, drawn to PNG and SVG beside it.
+    #[serde(default)]
+    pub plots: Vec<super::plot::Plot>,
 }
 
 fn default_replications() -> u32 {
@@ -227,6 +230,36 @@ impl Sweep {
             .iter()
             .map(Vary::expand)
             .collect::<Result<Vec<_>, _>>()?;
+        let varied = |path: &str| self.vary.iter().any(|v| v.path == path);
+        let columns = self.columns();
+        for p in &self.plots {
+            if !varied(&p.x) {
+                return Err(format!(
+                    "plot `{}`: x `{}` is not a varied field",
+                    p.file, p.x
+                ));
+            }
+            if let Some(s) = p.series.as_deref().filter(|s| !varied(s)) {
+                return Err(format!(
+                    "plot `{}`: series `{s}` is not a varied field",
+                    p.file
+                ));
+            }
+            if !columns.contains(&p.y) {
+                return Err(format!(
+                    "plot `{}`: y `{}` is not one of the columns ({})",
+                    p.file,
+                    p.y,
+                    columns.join(", ")
+                ));
+            }
+            if p.file.is_empty() || p.file.contains(['/', '\\']) {
+                return Err(format!(
+                    "plot `{}`: `file` is a plain name, without folders",
+                    p.file
+                ));
+            }
+        }
         let values: Vec<Vec<SweepValue>> = match self.combine {
             Combine::Zip => {
                 let n = lists[0].len();
@@ -346,6 +379,10 @@ pub struct Outcome {
     pub failed: usize,
     /// All rows, in point order.
     pub rows: Vec<Value>,
+    /// Charts drawn (their PNG paths).
+    pub plots: Vec<PathBuf>,
+    /// Charts that could not be drawn, and why.
+    pub plot_errors: Vec<String>,
 }
 
 /// Run the sweep in `sweep_file` into `out` (created), resuming from the point files an
@@ -403,6 +440,12 @@ pub fn run(
     }
     if outcome.rows.len() == total {
         write_table(&sweep, out, &outcome.rows)?;
+        for p in &sweep.plots {
+            match super::plot::draw(p, &outcome.rows, out) {
+                Ok(()) => outcome.plots.push(out.join(format!("{}.png", p.file))),
+                Err(e) => outcome.plot_errors.push(e),
+            }
+        }
     }
     Ok(outcome)
 }

@@ -152,3 +152,42 @@ fn the_bundled_sweeps_load_and_their_models_validate() {
     }
     assert!(n >= 1);
 }
+
+#[test]
+fn a_sweep_draws_its_charts_as_png_and_svg_and_refuses_a_chart_of_an_unknown_figure() {
+    let dir = scratch("sweep-plots");
+    model_file(&dir, "mm1.ron", MM1);
+    let file = model_file(
+        &dir,
+        "sweep.ron",
+        r#"Sweep(model: "mm1.ron", replications: 3,
+            vary: [Vary(path: "workloads.arrivals.rate", values: ["300/s", "600/s", "800/s"])],
+            columns: ["end_to_end.latency_s.mean"],
+            plots: [Plot(x: "workloads.arrivals.rate", y: "end_to_end.latency_s.mean", log_y: true, file: "w")])"#,
+    );
+    let out_dir = dir.join("out");
+    let out = cli(&["sweep", &file, "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let png = std::fs::read(out_dir.join("w.png")).unwrap();
+    assert!(
+        png.len() > 1000 && png.starts_with(b"\x89PNG"),
+        "{} bytes",
+        png.len()
+    );
+    let svg = std::fs::read_to_string(out_dir.join("w.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("end_to_end.latency_s.mean"));
+    let bad = model_file(
+        &dir,
+        "bad.ron",
+        r#"Sweep(model: "mm1.ron",
+            vary: [Vary(path: "workloads.arrivals.rate", values: ["300/s"])],
+            plots: [Plot(x: "workloads.arrivals.rate", y: "components.server.p99", file: "w")])"#,
+    );
+    let out = cli(&["sweep", &bad, "--out", dir.join("bad").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not one of the columns"),
+        "{}",
+        stderr(&out)
+    );
+}
