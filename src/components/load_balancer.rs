@@ -624,6 +624,7 @@ mod tests {
                 backends,
                 policy,
                 overhead: Sampler::Const(0),
+                ewma_decay_ns: 10_000_000_000,
             },
             &Build {
                 node: 9,
