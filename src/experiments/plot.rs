@@ -110,15 +110,29 @@ pub fn draw(plot: &Plot, rows: &[Value], dir: &Path) -> Result<(), String> {
         ));
     }
     let (mut x0, mut x1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (mut y0, mut y1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| {
-        (a.min(p.1 - p.2), b.max(p.1 + p.2))
-    });
-    if plot.log_x && x0 <= 0.0 || plot.log_y && y0 <= 0.0 {
+    if plot.log_x && x0 <= 0.0 || plot.log_y && all().any(|p| p.1 <= 0.0) {
         return Err(format!(
-            "plot `{}`: a log axis needs values above 0",
-            plot.file
+            "plot `{}`: a log axis needs values above 0 (`{}` has one at or below 0)",
+            plot.file,
+            if plot.log_x && x0 <= 0.0 {
+                &plot.x
+            } else {
+                &plot.y
+            }
         ));
     }
+    // On a log axis an error bar that reaches 0 or below is cut at the axis: the range
+    // comes from the bars' ends above 0, and from the points themselves.
+    let low = |p: &(f64, f64, f64)| {
+        if plot.log_y && p.1 - p.2 <= 0.0 {
+            p.1
+        } else {
+            p.1 - p.2
+        }
+    };
+    let (mut y0, mut y1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| {
+        (a.min(low(p)), b.max(p.1 + p.2))
+    });
     let pad = |lo: &mut f64, hi: &mut f64, log: bool| {
         if log {
             *lo /= 1.2;
@@ -192,6 +206,7 @@ where
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(|err| e(&err))?;
+    let floor = c.y_range().start;
     for (i, (label, pts)) in lines.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         c.draw_series(LineSeries::new(
@@ -209,7 +224,12 @@ where
         )
         .map_err(|err| e(&err))?;
         c.draw_series(pts.iter().filter(|p| p.2 > 0.0).map(|p| {
-            ErrorBar::new_vertical(p.0, p.1 - p.2, p.1, p.1 + p.2, colour.stroke_width(1), 8)
+            let low = if plot.log_y {
+                (p.1 - p.2).max(floor)
+            } else {
+                p.1 - p.2
+            };
+            ErrorBar::new_vertical(p.0, low, p.1, p.1 + p.2, colour.stroke_width(1), 8)
         }))
         .map_err(|err| e(&err))?;
     }
@@ -220,4 +240,55 @@ where
         .draw()
         .map_err(|err| e(&err))?;
     root.present().map_err(|err| e(&err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(x: f64, y: f64, half: f64) -> Value {
+        serde_json::json!({"params": {"x": x}, "figures": {"y": {"mean": y, "ci95": half}}})
+    }
+
+    fn plot(log_y: bool) -> Plot {
+        Plot {
+            x: "x".into(),
+            y: "y".into(),
+            series: None,
+            log_x: false,
+            log_y,
+            file: "p".into(),
+        }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("fc-plot-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_log_axis_takes_error_bars_that_reach_below_zero() {
+        // A small error rate with a wide interval: the bar is cut at the axis, the chart drawn.
+        let dir = scratch("log-bars");
+        let rows = [row(1.0, 0.001, 0.002), row(2.0, 0.01, 0.004)];
+        draw(&plot(true), &rows, &dir).unwrap();
+        assert!(std::fs::metadata(dir.join("p.png")).unwrap().len() > 1000);
+        // A point at 0 cannot be on a log axis: refused, naming the axis.
+        let e = draw(&plot(true), &[row(1.0, 0.0, 0.0), row(2.0, 0.5, 0.1)], &dir).unwrap_err();
+        assert!(e.contains("log axis") && e.contains("`y`"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_constant_series_is_drawn() {
+        let dir = scratch("constant");
+        for y in [0.0, 2.5] {
+            let rows = [row(1.0, y, 0.0), row(2.0, y, 0.0), row(3.0, y, 0.0)];
+            draw(&plot(false), &rows, &dir).unwrap();
+            let svg = std::fs::read_to_string(dir.join("p.svg")).unwrap();
+            assert!(svg.contains("<svg"), "{svg}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -208,7 +208,9 @@ pub fn run_to_precision(
 /// The mean of the replications' values at one place, and the half-widths (numbers only;
 /// `None` where nothing below is a number).
 fn combine(parts: &[&Value]) -> (Value, Option<Value>) {
-    let Some(first) = parts.first() else {
+    // A null (a ratio of nothing: a hit ratio without lookups) says nothing: the shape comes
+    // from the first replication that measured something, whichever it is.
+    let Some(first) = parts.iter().find(|v| !v.is_null()).or(parts.first()) else {
         return (Value::Null, None);
     };
     match first {
@@ -234,16 +236,36 @@ fn combine(parts: &[&Value]) -> (Value, Option<Value>) {
                 }
             }
             keys.sort();
-            let zero = Value::from(0);
+            // A summary (`count`, then figures of what was counted) whose count is 0 holds
+            // zeros that mean nothing: its figures are the mean over the replications that
+            // counted something (the count itself over all of them).
+            let counted: Vec<&Value> = parts
+                .iter()
+                .copied()
+                .filter(|p| p.get("count").and_then(Value::as_f64) != Some(0.0))
+                .collect();
             let mut mean = Map::new();
             let mut half = Map::new();
             for k in keys {
-                let present: Vec<&Value> = parts.iter().filter_map(|p| p.get(k)).collect();
-                let counts = present.iter().all(|v| v.is_number());
-                let column: Vec<&Value> = if counts {
-                    parts.iter().map(|p| p.get(k).unwrap_or(&zero)).collect()
+                let from = if k != "count" && !counted.is_empty() {
+                    &counted[..]
                 } else {
+                    parts
+                };
+                let present: Vec<&Value> = from.iter().filter_map(|p| p.get(k)).collect();
+                // What a replication lacks happened 0 times there: a count is 0, an entry of
+                // counts (a request class) is all zeros.
+                let zeros: Vec<Value> = present
+                    .first()
+                    .filter(|v| v.is_number() || v.is_object())
+                    .map(|v| vec![zero_like(v)])
+                    .unwrap_or_default();
+                let column: Vec<&Value> = if zeros.is_empty()
+                    || present.iter().any(|v| !v.is_number() && !v.is_object())
+                {
                     present
+                } else {
+                    from.iter().map(|p| p.get(k).unwrap_or(&zeros[0])).collect()
                 };
                 let (m, h) = combine(&column);
                 mean.insert(k.clone(), m);
@@ -287,7 +309,24 @@ fn combine(parts: &[&Value]) -> (Value, Option<Value>) {
             }
             (Value::Array(mean), any.then_some(Value::Array(half)))
         }
-        Value::Null | Value::Bool(_) | Value::String(_) => ((*first).clone(), None),
+        // A flag (an SLO target's `pass`) holds when it holds in every replication.
+        Value::Bool(_) => (
+            Value::Bool(parts.iter().all(|p| p.as_bool() != Some(false))),
+            None,
+        ),
+        Value::Null | Value::String(_) => ((*first).clone(), None),
+    }
+}
+
+/// What a replication that saw nothing of `v`'s kind would have reported: numbers 0, a
+/// summary counting nothing, the rest as `v`.
+fn zero_like(v: &Value) -> Value {
+    match v {
+        Value::Number(_) => Value::from(0),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), zero_like(v))).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -320,5 +359,59 @@ mod tests {
         let (mean, half) = combine(&[&a, &b]);
         assert_eq!(mean["notes"], serde_json::json!(["x", "y", "z"]));
         assert!(half.is_none());
+    }
+
+    #[test]
+    fn a_summary_that_counted_nothing_does_not_pull_the_mean_towards_zero() {
+        // Failed requests' latency: two replications had errors (1 s and 3 s), one had none
+        // and reports a summary of zeros with count 0.
+        let summary = |count: u64, x: f64| serde_json::json!({"count": count, "mean": x, "p99": x});
+        let a = serde_json::json!({"error_latency_s": summary(4, 1.0)});
+        let b = serde_json::json!({"error_latency_s": summary(0, 0.0)});
+        let c = serde_json::json!({"error_latency_s": summary(2, 3.0)});
+        let (mean, half) = combine(&[&a, &b, &c]);
+        assert_eq!(mean["error_latency_s"]["mean"], 2.0);
+        assert_eq!(mean["error_latency_s"]["p99"], 2.0);
+        assert_eq!(mean["error_latency_s"]["count"], 2.0);
+        // Two samples: t(1) · s / √2 with s = √2.
+        let h = half.unwrap()["error_latency_s"]["mean"].as_f64().unwrap();
+        assert!((h - 12.706).abs() < 1e-9, "{h}");
+    }
+
+    #[test]
+    fn a_class_one_replication_never_saw_counts_zero_there_and_its_latency_is_left_out() {
+        let class = |n: u64, x: f64| serde_json::json!({"arrivals": n, "latency_s": {"count": n, "mean": x}});
+        let a = serde_json::json!({"by_class": {"read": class(10, 0.5), "write": class(2, 1.0)}});
+        let b = serde_json::json!({"by_class": {"read": class(10, 0.7)}});
+        let (mean, _) = combine(&[&a, &b]);
+        assert_eq!(mean["by_class"]["write"]["arrivals"], 1.0);
+        assert_eq!(mean["by_class"]["write"]["latency_s"]["mean"], 1.0);
+        assert_eq!(mean["by_class"]["read"]["latency_s"]["mean"], 0.6);
+    }
+
+    #[test]
+    fn a_null_in_the_first_replication_does_not_hide_the_others_numbers() {
+        // A cache's hit ratio is null in a replication without lookups.
+        let a = serde_json::json!({"c": {"hit_ratio": null}});
+        let b = serde_json::json!({"c": {"hit_ratio": 0.5}});
+        let d = serde_json::json!({"c": {"hit_ratio": 0.7}});
+        let (mean, _) = combine(&[&a, &b, &d]);
+        let x = mean["c"]["hit_ratio"].as_f64().unwrap();
+        assert!((x - 0.6).abs() < 1e-12, "{x}");
+        let (mean, _) = combine(&[&b, &a, &d]);
+        assert!((mean["c"]["hit_ratio"].as_f64().unwrap() - 0.6).abs() < 1e-12);
+        let (mean, _) = combine(&[&a, &a]);
+        assert_eq!(mean["c"]["hit_ratio"], Value::Null);
+    }
+
+    #[test]
+    fn a_flag_holds_only_when_it_holds_in_every_replication() {
+        let pass = serde_json::json!({"slo": {"pass": true, "failed": []}});
+        let fail = serde_json::json!({"slo": {"pass": false, "failed": ["p99"]}});
+        let (mean, _) = combine(&[&pass, &fail]);
+        assert_eq!(mean["slo"]["pass"], false);
+        assert_eq!(mean["slo"]["failed"], serde_json::json!(["p99"]));
+        let (mean, _) = combine(&[&pass, &pass]);
+        assert_eq!(mean["slo"]["pass"], true);
     }
 }

@@ -47,6 +47,9 @@ fn default_replications() -> u32 {
     5
 }
 
+/// Most points one sweep may have (a range's `steps` or a grid past it is likely a typo).
+pub const MAX_POINTS: usize = 100_000;
+
 /// How values combine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Combine {
@@ -167,6 +170,12 @@ impl Vary {
                 self.path
             ));
         }
+        if steps as usize > MAX_POINTS {
+            return Err(format!(
+                "`{}`: {steps} steps; a sweep has at most {MAX_POINTS} points",
+                self.path
+            ));
+        }
         Ok((0..steps)
             .map(|i| {
                 let f = f64::from(i) / f64::from(steps - 1);
@@ -175,8 +184,14 @@ impl Vary {
                 } else {
                     from + f * (to - from)
                 };
-                // Round away float noise (1e-9 relative) so 2.9999999 prints as 3.
-                let x = (x * 1e9).round() / 1e9;
+                // Round away float noise (12 significant digits) so 2.9999999999999996
+                // prints as 3, whatever the magnitude (1e-12 stays 1e-12); a linear range's
+                // zero crossing is 0, not 1e-17.
+                let x = if !log && x.abs() < 1e-12 * from.abs().max(to.abs()) {
+                    0.0
+                } else {
+                    round_significant(x)
+                };
                 if unit.is_empty() {
                     SweepValue::Number(x)
                 } else {
@@ -185,6 +200,11 @@ impl Vary {
             })
             .collect())
     }
+}
+
+/// `x` to 12 significant digits (float noise of a range's arithmetic removed).
+fn round_significant(x: f64) -> f64 {
+    format!("{x:.11e}").parse().unwrap_or(x)
 }
 
 /// One point of a sweep: its index and the value of each varied field.
@@ -230,6 +250,16 @@ impl Sweep {
             .iter()
             .map(Vary::expand)
             .collect::<Result<Vec<_>, _>>()?;
+        let count = match self.combine {
+            Combine::Grid => lists.iter().try_fold(1usize, |n, l| n.checked_mul(l.len())),
+            Combine::Zip => Some(lists[0].len()),
+        };
+        if count.is_none_or(|n| n > MAX_POINTS) {
+            return Err(format!(
+                "{} points; a sweep has at most {MAX_POINTS} (fewer values, or split it)",
+                count.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
+            ));
+        }
         let varied = |path: &str| self.vary.iter().any(|v| v.path == path);
         let columns = self.columns();
         for p in &self.plots {
@@ -311,9 +341,15 @@ impl Sweep {
     }
 }
 
-/// Run point `p` of `sweep` (model at `model`): its row, or its error.
-fn run_point(sweep: &Sweep, model: &Path, p: &Point, seed: Option<u64>) -> Value {
-    let overrides: Vec<Override> = sweep
+/// Point `p`'s values as its row names them, and as overrides of the model.
+fn point_params(sweep: &Sweep, p: &Point) -> (serde_json::Map<String, Value>, Vec<Override>) {
+    let params = sweep
+        .vary
+        .iter()
+        .zip(&p.values)
+        .map(|(v, x)| (v.path.clone(), x.cell()))
+        .collect();
+    let overrides = sweep
         .vary
         .iter()
         .zip(&p.values)
@@ -322,12 +358,12 @@ fn run_point(sweep: &Sweep, model: &Path, p: &Point, seed: Option<u64>) -> Value
             value: x.ron(),
         })
         .collect();
-    let params: serde_json::Map<String, Value> = sweep
-        .vary
-        .iter()
-        .zip(&p.values)
-        .map(|(v, x)| (v.path.clone(), x.cell()))
-        .collect();
+    (params, overrides)
+}
+
+/// Run point `p` of `sweep` (model at `model`): its row, or its error.
+fn run_point(sweep: &Sweep, model: &Path, p: &Point, seed: Option<u64>) -> Value {
+    let (params, overrides) = point_params(sweep, p);
     let topo = match crate::topology::load_file(model, &overrides) {
         Ok(t) => t,
         Err(e) => {
@@ -361,11 +397,20 @@ fn run_point(sweep: &Sweep, model: &Path, p: &Point, seed: Option<u64>) -> Value
     })
 }
 
-/// Write `bytes` to `path` atomically: aside, then renamed over it.
+/// Write `bytes` to `path` atomically: aside, then renamed over it. The file aside is this
+/// writer's own (`NAME.PID.N.tmp`), so two processes writing the same folder (two shards,
+/// a sweep run twice at once) never write into each other's, and each rename is whole.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.{n}.tmp", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// What a sweep did.
@@ -404,6 +449,30 @@ pub fn run(
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file_of = |p: &Point| dir.join(format!("{:05}.json", p.index));
     let done: Vec<bool> = points.iter().map(|p| file_of(p).exists()).collect();
+    // A point file left by another sweep (other values or replications) is not this point's.
+    for p in points
+        .iter()
+        .zip(&done)
+        .filter(|(_, d)| **d)
+        .map(|(p, _)| p)
+    {
+        let path = file_of(p);
+        let row: Value = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_slice(&t).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let (params, _) = point_params(&sweep, p);
+        if row["params"] != Value::Object(params)
+            || (row.get("error").is_none() && row["replications"] != sweep.replications)
+        {
+            return Err(format!(
+                "{} is a point of another sweep (its values or replications differ from this file's point {}); write to another --out, or remove {}",
+                path.display(),
+                p.index,
+                dir.display()
+            ));
+        }
+    }
     let todo: Vec<&Point> = points
         .iter()
         .zip(&done)
@@ -485,4 +554,116 @@ fn write_table(sweep: &Sweep, out: &Path, rows: &[Value]) -> Result<(), String> 
     }
     let bytes = w.into_inner().map_err(|e| e.to_string())?;
     write_atomic(&out.join("sweep.csv"), &bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sweep(vary: Vec<Vary>) -> Sweep {
+        Sweep {
+            model: "m.ron".into(),
+            vary,
+            combine: Combine::Grid,
+            replications: 2,
+            columns: Vec::new(),
+            plots: Vec::new(),
+        }
+    }
+
+    fn range(path: &str, r: Range) -> Vary {
+        Vary {
+            path: path.into(),
+            values: Vec::new(),
+            range: Some(r),
+        }
+    }
+
+    #[test]
+    fn range_values_keep_their_magnitude_and_lose_only_float_noise() {
+        let log = range(
+            "p",
+            Range::Log {
+                from: 1e-12,
+                to: 1e-9,
+                steps: 4,
+                unit: String::new(),
+            },
+        );
+        let xs = log.expand().unwrap();
+        assert_eq!(
+            xs,
+            [1e-12, 1e-11, 1e-10, 1e-9].map(SweepValue::Number).to_vec()
+        );
+        let lin = range(
+            "p",
+            Range::Linear {
+                from: -0.3,
+                to: 0.3,
+                steps: 3,
+                unit: "s".into(),
+            },
+        );
+        let xs = lin.expand().unwrap();
+        assert_eq!(xs[1], SweepValue::Text("0s".into()));
+        let thirds = range(
+            "p",
+            Range::Linear {
+                from: 0.0,
+                to: 3.0,
+                steps: 4,
+                unit: String::new(),
+            },
+        );
+        assert_eq!(thirds.expand().unwrap()[3], SweepValue::Number(3.0));
+    }
+
+    #[test]
+    fn a_huge_range_or_grid_is_refused_before_anything_is_allocated() {
+        let huge = |steps| {
+            range(
+                "p",
+                Range::Linear {
+                    from: 0.0,
+                    to: 1.0,
+                    steps,
+                    unit: String::new(),
+                },
+            )
+        };
+        let e = sweep(vec![huge(u32::MAX)]).points().unwrap_err();
+        assert!(e.contains("at most 100000 points"), "{e}");
+        let e = sweep(vec![huge(1000), huge(1000)]).points().unwrap_err();
+        assert!(e.contains("1000000 points"), "{e}");
+        assert_eq!(
+            sweep(vec![huge(300), huge(300)]).points().unwrap().len(),
+            90_000
+        );
+    }
+
+    #[test]
+    fn an_atomic_write_leaves_no_file_aside_and_each_writer_has_its_own() {
+        let dir = std::env::temp_dir().join(format!("fc-sweep-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Another writer's file aside (an interrupted run, another shard) is left alone.
+        let theirs = dir.join("sweep.json.1.0.tmp");
+        std::fs::write(&theirs, b"partial").unwrap();
+        write_atomic(&dir.join("sweep.json"), b"{}").unwrap();
+        write_atomic(&dir.join("sweep.csv"), b"a,b").unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["sweep.csv", "sweep.json", "sweep.json.1.0.tmp"]);
+        assert_eq!(std::fs::read(dir.join("sweep.json")).unwrap(), b"{}");
+        // Concurrent writers of one file: every rename succeeds and the file is whole.
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| write_atomic(&dir.join("p.json"), &[b'x'; 100_000]).unwrap());
+            }
+        });
+        assert_eq!(std::fs::read(dir.join("p.json")).unwrap().len(), 100_000);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -42,13 +42,14 @@ fn each_point_of_a_rate_sweep_agrees_with_mm1_theory() {
             p["params"]["workloads.arrivals.rate"],
             format!("{lambda}/s")
         );
-        // W = 1/(μ − λ); the interval is ≈ 2 standard errors wide each side, so 2.5 of
-        // them is about 5 standard errors (plus 1 % for the short run's own bias).
+        // W = 1/(μ − λ). With 4 replications the half-width is t(0.975; 3) = 3.18 standard
+        // errors, so 1.3 half-widths is about 4 standard errors (plus 1 % for the short run's
+        // own bias).
         let w = &p["figures"]["end_to_end.latency_s.mean"];
         let (mean, half) = (w["mean"].as_f64().unwrap(), w["ci95"].as_f64().unwrap());
         let theory = 1.0 / (1000.0 - lambda);
         assert!(
-            (mean - theory).abs() <= 2.5 * half + 0.01 * theory,
+            (mean - theory).abs() <= 1.3 * half + 0.01 * theory,
             "λ {lambda}: {mean} ± {half} vs {theory}"
         );
         let u = p["figures"]["components.server.cpu_utilization"]["mean"]
@@ -190,4 +191,67 @@ fn a_sweep_draws_its_charts_as_png_and_svg_and_refuses_a_chart_of_an_unknown_fig
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_sweep_writes_the_same_bytes_on_one_thread_or_several() {
+    let dir = scratch("sweep-threads");
+    let file = sweep_file(
+        &dir,
+        r#"Vary(path: "workloads.arrivals.rate", values: ["300/s", "600/s"]),
+           Vary(path: "components.server.threads", values: [1, 2])"#,
+    );
+    let on = |threads: &str| {
+        let out_dir = dir.join(format!("t{threads}"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashcrowd"))
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["sweep", &file, "--out", out_dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let read = |name: &str| std::fs::read(out_dir.join(name)).unwrap();
+        let points: Vec<Vec<u8>> = (0..4)
+            .map(|i| read(&format!("points/{i:05}.json")))
+            .collect();
+        (read("sweep.json"), read("sweep.csv"), points)
+    };
+    assert_eq!(on("1"), on("3"));
+}
+
+#[test]
+fn a_sweep_run_into_the_folder_of_another_sweep_is_refused_not_resumed() {
+    let dir = scratch("sweep-other");
+    let first = sweep_file(
+        &dir,
+        r#"Vary(path: "workloads.arrivals.rate", values: ["300/s", "400/s"])"#,
+    );
+    let out_dir = dir.join("out");
+    let run = |file: &str| cli(&["sweep", file, "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(run(&first).status.code(), Some(0));
+    // Other values into the same folder: its point files are not this sweep's.
+    let other = model_file(
+        &dir,
+        "other.ron",
+        r#"Sweep(model: "mm1.ron", replications: 4,
+            vary: [Vary(path: "workloads.arrivals.rate", values: ["700/s", "800/s"])])"#,
+    );
+    let out = run(&other);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a point of another sweep"),
+        "{}",
+        stderr(&out)
+    );
+    // The same values with other replications: refused too; the first sweep still resumes.
+    let more = model_file(
+        &dir,
+        "more.ron",
+        r#"Sweep(model: "mm1.ron", replications: 8,
+            vary: [Vary(path: "workloads.arrivals.rate", values: ["300/s", "400/s"])],
+            columns: ["end_to_end.latency_s.mean", "components.server.cpu_utilization"])"#,
+    );
+    assert_eq!(run(&more).status.code(), Some(2));
+    let again = run(&first);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 run now, 2 from an earlier run"));
 }
