@@ -649,7 +649,7 @@ pub fn replications_summary(agg: &serde_json::Value, topo: &Topology, no_fail: b
     }
     let _ = writeln!(
         o,
-        "each: arrivals 0–{:.1} s, counted after a {:.1} s warm-up · figures are the mean over the replications ± the half-width of its 95 % confidence interval (Student t) · {:.2} s wall in all\n",
+        "each: arrivals 0–{:.1} s, counted after a {:.1} s warm-up · figures are the mean over the replications ± the half-width of its 95 % confidence interval (Student t) · {:.2} s of run time summed over the replications\n",
         agg["arrival_window_s"].as_f64().unwrap_or(0.0),
         agg["warmup_s"].as_f64().unwrap_or(0.0),
         agg["wall_s"].as_f64().unwrap_or(0.0) * n as f64,

@@ -6,8 +6,10 @@
 //! the point files at the end.
 //!
 //! Points share replication seeds (replication r of every point uses the model's seed and
-//! index r): common random numbers, so differences between points are not noise of their
-//! streams.
+//! index r): common random numbers. Each component and workload draws from its own named
+//! streams, so a change that leaves the draws in step (a rate, a timeout) compares points on
+//! the same random inputs; one that changes who draws what (a replica count splits a service's
+//! draws over more instances) only partly does.
 
 use std::path::{Path, PathBuf};
 
