@@ -125,6 +125,15 @@ enum Cmd {
         /// Stop after this many new points (the rest run when the sweep is run again).
         #[arg(long, value_name = "N", hide = true)]
         stop_after: Option<usize>,
+        /// Run one slice of the points, i/n (default: from SLURM_ARRAY_TASK_ID and
+        /// SLURM_ARRAY_TASK_COUNT when set; a Kubernetes Indexed Job passes
+        /// $JOB_COMPLETION_INDEX/N).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Run nothing: gather the point files of slices run into these folders into --out and
+        /// write the table (repeatable).
+        #[arg(long, value_name = "DIR")]
+        merge: Vec<PathBuf>,
     },
     /// Compare two JSON reports (`run --json`) figure by figure: the difference, and whether
     /// it is significant when both are of replications (`--replications`).
@@ -241,7 +250,9 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             out,
             seed,
             stop_after,
-        } => sweep(&file, &out, seed, stop_after),
+            shard,
+            merge,
+        } => sweep(&file, &out, seed, stop_after, shard.as_deref(), &merge),
         Cmd::Reference => {
             print!("{}", topology::reference::markdown());
             Ok(exit::OK)
@@ -493,9 +504,31 @@ fn sweep(
     out: &std::path::Path,
     seed: Option<u64>,
     stop_after: Option<usize>,
+    shard: Option<&str>,
+    merge: &[PathBuf],
 ) -> anyhow::Result<u8> {
+    use crate::experiments::sweep::{self as sw, Shard};
     let progress = |done: usize, total: usize| eprintln!("point {done}/{total} done");
-    match crate::experiments::sweep::run(file, out, seed, stop_after, &progress) {
+    let shard = match shard.map(Shard::parse) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+        None => match Shard::from_slurm(|k| std::env::var(k).ok()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit::BAD_INPUT);
+            }
+        },
+    };
+    let result = if merge.is_empty() {
+        sw::run_slice(file, out, seed, stop_after, shard, &progress)
+    } else {
+        sw::merge(file, out, merge)
+    };
+    match result {
         Ok(o) => {
             print!("{}", format::sweep_summary(&o, out));
             for e in &o.plot_errors {

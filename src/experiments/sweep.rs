@@ -399,6 +399,38 @@ fn run_point(sweep: &Sweep, model: &Path, p: &Point, seed: Option<u64>) -> Value
     })
 }
 
+/// Merge the point files of sweep slices run into other folders (`from`) into `out`, and
+/// write the table when every point is there: the same table as the whole sweep run in one
+/// place. Nothing is run.
+pub fn merge(sweep_file: &Path, out: &Path, from: &[PathBuf]) -> Result<Outcome, String> {
+    let dir = out.join("points");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for f in from {
+        let src = f.join("points");
+        let entries = std::fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+        for e in entries {
+            let e = e.map_err(|e| format!("{}: {e}", src.display()))?;
+            let name = e.file_name();
+            if !name.to_string_lossy().ends_with(".json") {
+                continue; // a writer's leftover, not a point
+            }
+            let bytes =
+                std::fs::read(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
+            write_atomic(&dir.join(&name), &bytes)
+                .map_err(|err| format!("{}: {err}", dir.display()))?;
+        }
+    }
+    let outcome = run(sweep_file, out, None, Some(0), &|_, _| {})?;
+    let total = Sweep::load(sweep_file)?.points()?.len();
+    if outcome.rows.len() < total {
+        return Err(format!(
+            "{} of {total} points are in the slices: run the missing shards first",
+            outcome.rows.len()
+        ));
+    }
+    Ok(outcome)
+}
+
 /// Write `bytes` to `path` atomically: aside, then renamed over it. The file aside is this
 /// writer's own (`NAME.PID.N.tmp`), so two processes writing the same folder (two shards,
 /// a sweep run twice at once) never write into each other's, and each rename is whole.
@@ -441,6 +473,69 @@ pub fn run(
     stop_after: Option<usize>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Outcome, String> {
+    run_slice(sweep_file, out, seed, stop_after, None, progress)
+}
+
+/// One slice of a sweep, for a cluster: shard `index` of `count` runs the points whose index
+/// is `index` modulo `count` (a job array's task; every shard computes the same points in the
+/// same order, so the slices tile the sweep exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, 0-based.
+    pub index: usize,
+    /// How many shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// `i/n` as `--shard` writes it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("--shard takes i/n with 0 ≤ i < n, e.g. 0/4; got `{text}`");
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+
+    /// The shard a Slurm job array's task is (`SLURM_ARRAY_TASK_ID` counted from
+    /// `SLURM_ARRAY_TASK_MIN`, of `SLURM_ARRAY_TASK_COUNT`), if the variables are set.
+    pub fn from_slurm(env: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
+        let (Some(id), Some(count)) = (env("SLURM_ARRAY_TASK_ID"), env("SLURM_ARRAY_TASK_COUNT"))
+        else {
+            return Ok(None);
+        };
+        let min = env("SLURM_ARRAY_TASK_MIN").unwrap_or_else(|| "0".into());
+        let num = |k: &str, v: &str| {
+            v.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{k}={v} is not a whole number"))
+        };
+        let (id, count, min) = (
+            num("SLURM_ARRAY_TASK_ID", &id)?,
+            num("SLURM_ARRAY_TASK_COUNT", &count)?,
+            num("SLURM_ARRAY_TASK_MIN", &min)?,
+        );
+        let index = id.checked_sub(min).filter(|i| *i < count).ok_or_else(|| {
+            format!("SLURM_ARRAY_TASK_ID={id} is not within SLURM_ARRAY_TASK_MIN={min} + SLURM_ARRAY_TASK_COUNT={count}; use a contiguous array (--array=0-N)")
+        })?;
+        Ok(Some(Self { index, count }))
+    }
+}
+
+/// [`run`] for one shard (all points when `shard` is `None`).
+pub fn run_slice(
+    sweep_file: &Path,
+    out: &Path,
+    seed: Option<u64>,
+    stop_after: Option<usize>,
+    shard: Option<Shard>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Outcome, String> {
     let sweep = Sweep::load(sweep_file)?;
     let points = sweep.points()?;
     let model = sweep_file
@@ -480,6 +575,7 @@ pub fn run(
         .zip(&done)
         .filter(|(_, d)| !**d)
         .map(|(p, _)| p)
+        .filter(|p| shard.is_none_or(|s| p.index % s.count == s.index))
         .take(stop_after.unwrap_or(usize::MAX))
         .collect();
     let finished = std::sync::atomic::AtomicUsize::new(done.iter().filter(|d| **d).count());

@@ -255,3 +255,97 @@ fn a_sweep_run_into_the_folder_of_another_sweep_is_refused_not_resumed() {
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 run now, 2 from an earlier run"));
 }
+
+#[test]
+fn shards_run_apart_and_merged_give_the_table_of_the_whole_sweep() {
+    let dir = scratch("sweep-shards");
+    let file = sweep_file(
+        &dir,
+        r#"Vary(path: "workloads.arrivals.rate", values: ["300/s", "400/s", "500/s"]),
+           Vary(path: "components.server.threads", values: [1, 2])"#,
+    );
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    assert_eq!(
+        cli(&["sweep", &file, "--out", &path("whole")])
+            .status
+            .code(),
+        Some(0)
+    );
+    // Shard 0 by flag, shard 1 as the second task of a Slurm job array numbered from 1.
+    let a = cli(&["sweep", &file, "--out", &path("a"), "--shard", "0/2"]);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    let b = std::process::Command::new(env!("CARGO_BIN_EXE_flashcrowd"))
+        .args(["sweep", &file, "--out", &path("b")])
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .output()
+        .unwrap();
+    assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));
+    assert_eq!(std::fs::read_dir(dir.join("a/points")).unwrap().count(), 3);
+    assert_eq!(std::fs::read_dir(dir.join("b/points")).unwrap().count(), 3);
+    // Merging one slice is refused: points are missing.
+    let half = cli(&[
+        "sweep",
+        &file,
+        "--out",
+        &path("half"),
+        "--merge",
+        &path("a"),
+    ]);
+    assert_eq!(half.status.code(), Some(2));
+    assert!(stderr(&half).contains("3 of 6 points"), "{}", stderr(&half));
+    let merged = cli(&[
+        "sweep",
+        &file,
+        "--out",
+        &path("merged"),
+        "--merge",
+        &path("a"),
+        "--merge",
+        &path("b"),
+    ]);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("whole/sweep.csv")).unwrap(),
+        std::fs::read_to_string(dir.join("merged/sweep.csv")).unwrap()
+    );
+    let bad = cli(&["sweep", &file, "--out", &path("c"), "--shard", "2/2"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn the_cluster_examples_are_well_formed_and_pass_the_shard() {
+    // Neither scheduler runs here: the Slurm script must parse, and the Kubernetes Indexed Job
+    // (JSON, which kubectl reads as YAML) must be a Job whose index reaches --shard.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cluster");
+    let script = root.join("sweep-slurm.sh");
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&script)
+            .unwrap()
+            .contains("sweep \"$sweep\" --out")
+    );
+    let job: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("sweep-indexed-job.json")).unwrap())
+            .unwrap();
+    assert_eq!(job["kind"], "Job");
+    assert_eq!(job["spec"]["completionMode"], "Indexed");
+    let n = job["spec"]["completions"].as_u64().unwrap();
+    let args = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        args.contains(&format!("--shard ${{JOB_COMPLETION_INDEX}}/{n}")),
+        "{args}"
+    );
+}
