@@ -119,6 +119,9 @@ enum Cmd {
         /// Simulated seconds per wall second: 1, 10, 100 or max.
         #[arg(long, default_value = "1")]
         speed: String,
+        /// Arrival window, e.g. 1h (overrides the model's `duration`).
+        #[arg(long, allow_hyphen_values = true)]
+        duration: Option<String>,
     },
 }
 
@@ -215,12 +218,19 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             seed,
             play,
             speed,
-        } => gui(file, seed, play, &speed),
+            duration,
+        } => gui(file, seed, play, &speed, duration),
     }
 }
 
 #[cfg(feature = "gui")]
-fn gui(file: PathBuf, seed: Option<u64>, play: bool, speed: &str) -> anyhow::Result<u8> {
+fn gui(
+    file: PathBuf,
+    seed: Option<u64>,
+    play: bool,
+    speed: &str,
+    duration: Option<String>,
+) -> anyhow::Result<u8> {
     let Some(speed) = crate::gui::Speed::parse(speed) else {
         eprintln!("error: --speed {speed}: choose 1, 10, 100 or max");
         return Ok(exit::BAD_INPUT);
@@ -230,12 +240,19 @@ fn gui(file: PathBuf, seed: Option<u64>, play: bool, speed: &str) -> anyhow::Res
         seed,
         play,
         speed,
+        duration,
     })
 }
 
 #[cfg(not(feature = "gui"))]
-fn gui(file: PathBuf, seed: Option<u64>, play: bool, speed: &str) -> anyhow::Result<u8> {
-    let _ = (file, seed, play, speed);
+fn gui(
+    file: PathBuf,
+    seed: Option<u64>,
+    play: bool,
+    speed: &str,
+    duration: Option<String>,
+) -> anyhow::Result<u8> {
+    let _ = (file, seed, play, speed, duration);
     eprintln!(
         "error: this flashcrowd was built without its GUI (`--no-default-features`); rebuild with the default features: cargo build --release (or --features gui)"
     );

@@ -100,6 +100,8 @@ pub struct App {
     /// A one-line message: saved, refused...
     pub(crate) status: Option<String>,
     pub(crate) inputs: BreakInputs,
+    /// Each instance's busy share, averaged over the last frames.
+    busy: BTreeMap<String, Vec<f64>>,
     fps: FpsMeter,
     /// Print fps and simulation speed to stderr every few seconds
     /// (`FLASHCROWD_GUI_STATS=1`, for docs/PERFORMANCE.md).
@@ -124,6 +126,7 @@ impl App {
             load_error: None,
             status: None,
             inputs: BreakInputs::default(),
+            busy: BTreeMap::new(),
             fps: FpsMeter::default(),
             stats_log: std::env::var_os("FLASHCROWD_GUI_STATS").map(|_| Instant::now()),
             options,
@@ -216,11 +219,40 @@ impl App {
                 self.history = History::default();
             }
             self.history.add(std::mem::take(&mut frame.points));
+            self.smooth_instances(&mut frame, new_run);
             if !frame.refusals.is_empty() {
                 self.status = Some(format!("refused: {}", frame.refusals.join("; ")));
             }
-            self.traffic_scale = frame.traffic_scale;
+            // The slider follows the run's scale when the run changes it (a spike, its end,
+            // a reset), not while the user drags it.
+            if self
+                .frame
+                .as_ref()
+                .is_none_or(|f| f.traffic_scale != frame.traffic_scale || f.run != frame.run)
+            {
+                self.traffic_scale = frame.traffic_scale;
+            }
             self.frame = Some(frame);
+        }
+    }
+
+    /// An instance's busy share is sampled at one instant (0, ½ or 1 of two CPUs): show a
+    /// moving average over the last frames (about a quarter of a second) instead.
+    fn smooth_instances(&mut self, frame: &mut Frame, new_run: bool) {
+        if new_run {
+            self.busy.clear();
+        }
+        for (name, state) in &mut frame.nodes {
+            let kept = self.busy.entry(name.clone()).or_default();
+            kept.resize(state.instances.len(), f64::NAN);
+            for (inst, k) in state.instances.iter_mut().zip(kept.iter_mut()) {
+                *k = if k.is_nan() || inst.down {
+                    inst.busy
+                } else {
+                    0.8 * *k + 0.2 * inst.busy
+                };
+                inst.busy = *k;
+            }
         }
     }
 
@@ -262,6 +294,11 @@ impl App {
         self.log_stats();
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_ui(ui));
+        // The charts span the window's width, under the side panels.
+        egui::Panel::bottom("charts")
+            .resizable(true)
+            .default_size(220.0)
+            .show(ui, |ui| super::charts::charts_ui(self, ui));
         egui::Panel::left("lessons")
             .resizable(true)
             .default_size(230.0)
@@ -270,10 +307,6 @@ impl App {
             .resizable(true)
             .default_size(300.0)
             .show(ui, |ui| super::inspector::inspector_ui(self, ui));
-        egui::Panel::bottom("charts")
-            .resizable(true)
-            .default_size(210.0)
-            .show(ui, |ui| super::charts::charts_ui(self, ui));
         egui::CentralPanel::default().show(ui, |ui| super::canvas::canvas_ui(self, ui));
         if self.frame.as_ref().is_some_and(|f| f.playing) {
             ui.ctx().request_repaint_after(live::REPAINT_INTERVAL);

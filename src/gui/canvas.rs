@@ -139,14 +139,14 @@ pub fn canvas_ui(app: &mut App, ui: &mut egui::Ui) {
     }
     let max_rows = per_col.iter().copied().max().unwrap_or(1).max(1);
     // Fit the grid into the panel, cards never bigger than their design size.
-    let gap = vec2(70.0, 24.0);
+    let gap = vec2(48.0, 24.0);
     let need = vec2(
         cols as f32 * (CARD.x + gap.x) - gap.x,
         max_rows as f32 * (CARD.y + gap.y) - gap.y,
     );
     let scale = ((area.width() - 40.0) / need.x)
         .min((area.height() - 40.0) / need.y)
-        .clamp(0.45, 1.0);
+        .clamp(0.45, 1.6);
     let card = CARD * scale;
     let gap = gap * scale;
     let origin = area.center() - vec2(cols as f32 * (card.x + gap.x) - gap.x, 0.0) / 2.0;
@@ -205,7 +205,11 @@ pub fn canvas_ui(app: &mut App, ui: &mut egui::Ui) {
                 let dots = (1.0 + 4.0 * rate / max_rate).round() as usize;
                 for k in 0..dots {
                     let t = ((time * 0.4 + k as f64 / dots as f64) % 1.0) as f32;
-                    painter.circle_filled(curve.sample(t), 2.0 + width * 0.25, colour);
+                    painter.circle_filled(
+                        curve.sample(t),
+                        2.0 + width * 0.25,
+                        Color32::from_rgb(0xd8, 0xec, 0xff),
+                    );
                 }
             }
         }

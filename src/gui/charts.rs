@@ -158,7 +158,11 @@ pub fn charts_ui(app: &mut App, ui: &mut egui::Ui) {
         Plot::new(id.to_string())
             .height(height)
             .width(width)
-            .legend(Legend::default())
+            .legend(
+                Legend::default()
+                    .position(egui_plot::Corner::LeftTop)
+                    .background_alpha(0.4),
+            )
             .link_axis(link, [true, false])
             .allow_scroll(false)
             .include_y(0.0)

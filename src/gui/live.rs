@@ -256,6 +256,8 @@ impl Driver {
         self.sent_t.clear();
         self.points.clear();
         self.refusals.clear();
+        self.busy_wall = Duration::ZERO;
+        self.busy_events = 0;
     }
 
     fn command(&mut self, cmd: &Command) {
@@ -336,19 +338,26 @@ impl Driver {
         }
     }
 
-    /// Run flat out for about `wall` of wall time (or to `until`), measuring the speed.
+    /// Step towards `until` for about `wall` of wall time.
     fn run_for(&mut self, until: SimTime, wall: Duration) {
         let start = Instant::now();
-        let before = self.sim.events();
         while start.elapsed() < wall {
             if self.advance(until, EVENT_CHUNK) {
                 break;
             }
         }
-        if self.speed == Speed::Max {
-            self.busy_wall += start.elapsed();
-            self.busy_events += self.sim.events() - before;
-        }
+    }
+
+    /// Events handled so far.
+    pub fn events(&self) -> u64 {
+        self.sim.events()
+    }
+
+    /// Count `wall` of the worker's time, in which `events` were handled, as flat out (the
+    /// speed the frames report: everything the thread did, frames included).
+    fn account_flat_out(&mut self, wall: Duration, events: u64) {
+        self.busy_wall += wall;
+        self.busy_events += events;
     }
 
     /// The frame to send now: the snapshot and what changed since the last one.
@@ -546,6 +555,8 @@ fn worker(
     let mut pending: Option<Frame> = None;
     let mut dirty = true;
     loop {
+        let flat_out = driver.playing() && driver.speed() == Speed::Max;
+        let (iteration, events) = (Instant::now(), driver.events());
         // Controls first: a pause or a kill applies between two slices.
         let wait = if driver.playing() {
             Duration::ZERO
@@ -624,6 +635,10 @@ fn worker(
             }
             dirty = pending.is_some();
             next_send = Instant::now() + FRAME_INTERVAL;
+        }
+        if flat_out && driver.playing() {
+            let done = driver.events().saturating_sub(events);
+            driver.account_flat_out(iteration.elapsed(), done);
         }
     }
 }

@@ -30,12 +30,27 @@ pub struct GuiArgs {
     pub play: bool,
     /// The speed to start at.
     pub speed: Speed,
+    /// Replace the model's `duration` (`--duration 1h`).
+    pub duration: Option<String>,
 }
 
 /// Open the window and run until it is closed. Returns the exit code: 0, 2 when the model
 /// does not load, 3 when there is no display or the window cannot open.
 pub fn run(args: &GuiArgs) -> anyhow::Result<u8> {
-    let topo = match load_model(&args.file) {
+    let mut overrides = Vec::new();
+    if let Some(d) = &args.duration {
+        match crate::units::Duration::parse(d) {
+            Ok(d) => overrides.push(topology::Override {
+                path: "duration".into(),
+                value: format!("\"{d}\""),
+            }),
+            Err(msg) => {
+                eprintln!("error: --duration: {msg}");
+                return Ok(crate::cli::exit::BAD_INPUT);
+            }
+        }
+    }
+    let topo = match load_model_with(&args.file, &overrides) {
         Ok(t) => t,
         Err(msg) => {
             eprintln!("{msg}");
@@ -105,9 +120,14 @@ fn no_display() -> Option<String> {
 /// Load and validate a model as `run` does (its expectations checked against the report's
 /// shape); the error is every located diagnostic, one per line.
 pub fn load_model(path: &Path) -> Result<Topology, String> {
+    load_model_with(path, &[])
+}
+
+/// [`load_model`] with overrides applied (`--duration`).
+fn load_model_with(path: &Path, overrides: &[topology::Override]) -> Result<Topology, String> {
     let loaded = topology::read_model(path).and_then(|text| {
         let base = path.parent().unwrap_or(Path::new("."));
-        let t = topology::load_str(&text, Some(path), base, &[])?;
+        let t = topology::load_str(&text, Some(path), base, overrides)?;
         let problems = crate::simulation::check_expectations(&t);
         if problems.is_empty() {
             Ok(t)
