@@ -31,6 +31,8 @@ pub struct AppOptions {
     /// Run the simulation on a worker thread (the window); `false` steps it in the GUI's
     /// thread one series window per frame while playing (tests: deterministic).
     pub threaded: bool,
+    /// When the command started (the stats log reports the first frame's delay).
+    pub started: Option<Instant>,
 }
 
 /// Values typed into the inspector's break-it controls, kept between frames.
@@ -289,6 +291,7 @@ impl App {
 
     /// The whole window, inside `ui` (eframe's root, or a test harness's).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let frame_start = Instant::now();
         self.fps.tick();
         self.receive();
         self.log_stats();
@@ -297,6 +300,7 @@ impl App {
         // The charts span the window's width, under the side panels.
         egui::Panel::bottom("charts")
             .resizable(true)
+            .min_size(190.0)
             .default_size(220.0)
             .show(ui, |ui| super::charts::charts_ui(self, ui));
         egui::Panel::left("lessons")
@@ -308,13 +312,23 @@ impl App {
             .default_size(300.0)
             .show(ui, |ui| super::inspector::inspector_ui(self, ui));
         egui::CentralPanel::default().show(ui, |ui| super::canvas::canvas_ui(self, ui));
+        // While the clock runs the window polls for frames at ~30 fps, counted from this
+        // frame's start (the worker wakes it only when it is not polling).
         if self.frame.as_ref().is_some_and(|f| f.playing) {
-            ui.ctx().request_repaint_after(live::REPAINT_INTERVAL);
+            ui.ctx().request_repaint_after(
+                live::REPAINT_INTERVAL.saturating_sub(frame_start.elapsed()),
+            );
         }
     }
 
     fn log_stats(&mut self) {
         let Some(last) = self.stats_log else { return };
+        if let Some(started) = self.options.started.take() {
+            eprintln!(
+                "gui: first frame {:.2} s after start",
+                started.elapsed().as_secs_f64()
+            );
+        }
         if last.elapsed().as_secs_f64() < 5.0 {
             return;
         }
@@ -325,8 +339,10 @@ impl App {
             .map(|f| (f.snapshot.now_s, f.events_per_wall_s))
             .unwrap_or_default();
         eprintln!(
-            "gui: {:.1} fps, simulated {t:.1} s, simulation thread {:.0} events/s at max speed",
-            self.fps.fps, eps
+            "gui: {:.1} fps, simulated {t:.1} s, {} events, simulation thread {:.0} events/s at max speed",
+            self.fps.fps,
+            self.frame.as_ref().map_or(0, |f| f.snapshot.report.events),
+            eps
         );
     }
 
@@ -443,16 +459,18 @@ impl App {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
+            let last = super::charts::latest_end_to_end(self);
             if let Some(f) = &self.frame {
-                let e = &f.snapshot.report.end_to_end;
                 let verdict = &f.snapshot.report.verdict;
-                ui.label(format!(
-                    "{} events · {:.0} req/s answered · p99 {} · errors {:.2} %",
-                    f.snapshot.report.events,
-                    e.throughput_per_s,
-                    super::canvas::fmt_secs(e.latency_s.p99),
-                    e.error_rate * 100.0
-                ));
+                ui.label(format!("{} events", f.snapshot.report.events));
+                if let Some(p) = last {
+                    ui.label(format!(
+                        "· last window: {:.0} req/s answered · p99 {} · errors {:.2} %",
+                        p.throughput_per_s,
+                        super::canvas::fmt_secs(p.p99_s),
+                        p.error_rate * 100.0
+                    ));
+                }
                 if f.snapshot.finished {
                     let (text, colour) = if verdict.pass {
                         ("verdict: PASS".to_string(), super::canvas::OK)

@@ -460,3 +460,32 @@ pub fn kind_meta(kind: &str) -> Option<&'static crate::components::KindMeta> {
                 .then_some(&crate::components::WORKLOAD_META)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn nodes_are_laid_out_by_their_longest_path_from_a_workload() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fanout.ron");
+        let topo = crate::topology::load_file(&path, &[]).unwrap();
+        let slots = layout(&topo);
+        let col = |name: &str| {
+            let i = topo.nodes.iter().position(|n| n.name == name).unwrap();
+            slots[i].0
+        };
+        for node in &topo.nodes {
+            for e in node.kind.edges() {
+                let to = &topo.nodes[e.to as usize].name;
+                assert!(col(to) > col(&node.name), "{} → {to}", node.name);
+            }
+        }
+        // Every slot is taken once.
+        let mut seen = slots.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), slots.len());
+    }
+}

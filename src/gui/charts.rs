@@ -24,7 +24,8 @@ impl History {
     pub fn add(&mut self, points: Vec<(String, SeriesPoint)>) {
         for (name, p) in points {
             let v = self.points.entry(name).or_default();
-            if v.last().is_some_and(|l| l.t_s >= p.t_s) {
+            // A run's last window can be empty (it closes where arrivals end).
+            if p.window_s <= 0.0 || v.last().is_some_and(|l| l.t_s >= p.t_s) {
                 continue;
             }
             v.push(p);
@@ -56,6 +57,11 @@ impl History {
     pub fn of(&self, name: &str) -> &[SeriesPoint] {
         self.points.get(name).map_or(&[], Vec::as_slice)
     }
+}
+
+/// The latest end-to-end window (see [`end_to_end`]).
+pub fn latest_end_to_end(app: &App) -> Option<SeriesPoint> {
+    end_to_end(app).pop()
 }
 
 /// The end-to-end series: the workloads' windows added up (rates summed, error rate and
@@ -151,7 +157,7 @@ pub fn charts_ui(app: &mut App, ui: &mut egui::Ui) {
             .or(p.figure("thread_occupancy"))
             .is_some()
     });
-    let height = (ui.available_height() - 6.0).max(80.0);
+    let height = (ui.available_height() - 6.0).max(150.0);
     let width = (ui.available_width() / 4.0 - 8.0).max(120.0);
     let link = ui.id().with("charts_x");
     let plot = |id: &str, unit: &str| {

@@ -63,10 +63,10 @@ impl Speed {
 
     /// Parse `1`, `10`, `100` or `max` (the `--speed` flag).
     pub fn parse(s: &str) -> Option<Speed> {
-        match s.trim().trim_end_matches(['x', '×']) {
-            "1" => Some(Speed::X1),
-            "10" => Some(Speed::X10),
-            "100" => Some(Speed::X100),
+        match s.trim() {
+            "1" | "1x" | "1×" => Some(Speed::X1),
+            "10" | "10x" | "10×" => Some(Speed::X10),
+            "100" | "100x" | "100×" => Some(Speed::X100),
             "max" => Some(Speed::Max),
             _ => None,
         }
@@ -231,7 +231,10 @@ impl Driver {
             Control::Reset => self.restart(self.seed),
             Control::Seed(seed) => self.restart(seed),
             Control::Speed(s) => self.speed = s,
-            Control::Command(cmd) => self.command(&cmd),
+            Control::Command(cmd) => {
+                self.command(&cmd);
+                self.apply_pending();
+            }
             Control::Spike { factor, lasting_s } => {
                 let back = self.traffic_scale;
                 self.command(&Command::Traffic {
@@ -242,9 +245,18 @@ impl Driver {
                 self.restore = Some((self.sim.now().plus_nanos(lasting_ns), back));
                 // `command` took the spiked scale as the one to keep.
                 self.traffic_scale = back;
+                self.apply_pending();
             }
             Control::Shutdown => self.playing = false,
         }
+    }
+
+    /// Let a command just sent take effect even while the clock stands (a kill shows at
+    /// once): step to the next nanosecond, where it applies at the latest. Stepping in any
+    /// slices gives the same run, so this changes nothing a replay would see.
+    fn apply_pending(&mut self) {
+        let next = self.sim.now().plus_nanos(1);
+        self.advance(next, u64::MAX);
     }
 
     fn restart(&mut self, seed: u64) {
@@ -554,6 +566,8 @@ fn worker(
     let mut next_send = Instant::now();
     let mut pending: Option<Frame> = None;
     let mut dirty = true;
+    // The last frame sent showed a running clock (so the window polls).
+    let mut polled = false;
     loop {
         let flat_out = driver.playing() && driver.speed() == Speed::Max;
         let (iteration, events) = (Instant::now(), driver.events());
@@ -624,11 +638,17 @@ fn worker(
                 refusals.append(&mut frame.refusals);
                 frame.refusals = refusals;
             }
+            let playing = frame.playing;
             match frames.try_send(frame) {
                 Ok(()) => {
-                    if let Some(ctx) = wake {
-                        ctx.request_repaint_after(REPAINT_INTERVAL);
+                    // A window that shows a running clock polls by itself (~30 fps); wake it
+                    // when it may not be polling: the clock just started, or stands.
+                    if let Some(ctx) = wake
+                        && !(playing && polled)
+                    {
+                        ctx.request_repaint();
                     }
+                    polled = playing;
                 }
                 Err(TrySendError::Full(f)) => pending = Some(f),
                 Err(TrySendError::Disconnected(_)) => return,
@@ -640,5 +660,110 @@ fn worker(
             let done = driver.events().saturating_sub(events);
             driver.account_flat_out(iteration.elapsed(), done);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn quickstart() -> Topology {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/quickstart.ron");
+        crate::topology::load_file(&path, &[]).unwrap()
+    }
+
+    #[test]
+    fn speeds_parse_as_the_flag_writes_them() {
+        assert_eq!(Speed::parse("1"), Some(Speed::X1));
+        assert_eq!(Speed::parse("10x"), Some(Speed::X10));
+        assert_eq!(Speed::parse("100×"), Some(Speed::X100));
+        assert_eq!(Speed::parse("max"), Some(Speed::Max));
+        assert_eq!(Speed::parse("fast"), None);
+    }
+
+    #[test]
+    fn a_spike_multiplies_the_traffic_and_puts_it_back_after_its_time() {
+        let mut d = Driver::new(quickstart(), None);
+        d.apply(Control::Command(Command::Traffic {
+            scale: 2.0,
+            workload: None,
+        }));
+        d.apply(Control::Spike {
+            factor: 3.0,
+            lasting_s: 4.5,
+        });
+        d.apply(Control::Play);
+        for _ in 0..10 {
+            d.tick();
+        }
+        let f = d.frame();
+        let traffic: Vec<(u64, f64)> = f
+            .snapshot
+            .report
+            .events_applied
+            .iter()
+            .filter_map(|e| match e.command {
+                Command::Traffic { scale, .. } => Some((e.at_ns, scale)),
+                _ => None,
+            })
+            .collect();
+        // The first command applies at 0 and the clock steps to 1 ns so it shows; the spike
+        // then applies at 1 ns and its end 4.5 s later.
+        assert_eq!(traffic, [(0, 2.0), (1, 6.0), (4_500_000_001, 2.0)]);
+        assert_eq!(f.traffic_scale, 2.0);
+    }
+
+    #[test]
+    fn stepping_closes_one_window_and_every_window_reaches_a_frame_once() {
+        let mut d = Driver::new(quickstart(), None);
+        d.apply(Control::Step);
+        d.apply(Control::Step);
+        assert_eq!(d.now(), SimTime::from_secs_f64(2.0));
+        let f = d.frame();
+        assert!(!f.playing);
+        let users: Vec<f64> = f
+            .points
+            .iter()
+            .filter(|(n, _)| n == "users")
+            .map(|(_, p)| p.t_s)
+            .collect();
+        assert_eq!(users, [0.0, 1.0]);
+        assert!(d.frame().points.is_empty(), "sent once");
+    }
+
+    #[test]
+    fn reset_starts_a_new_run_from_zero_with_the_same_seed() {
+        let mut d = Driver::new(quickstart(), Some(7));
+        d.apply(Control::Step);
+        d.apply(Control::Command(Command::Kill {
+            component: "web".into(),
+            instance: None,
+        }));
+        let before = d.frame();
+        assert!(before.nodes["web"].down);
+        d.apply(Control::Reset);
+        let after = d.frame();
+        assert_eq!(after.run, before.run + 1);
+        assert_eq!(after.seed, 7);
+        assert_eq!(after.snapshot.now_s, 0.0);
+        assert!(!after.nodes["web"].down);
+    }
+
+    #[test]
+    fn a_command_that_does_not_fit_the_model_is_refused_with_why() {
+        let mut d = Driver::new(quickstart(), None);
+        d.apply(Control::Command(Command::Kill {
+            component: "nginx".into(),
+            instance: None,
+        }));
+        let f = d.frame();
+        assert_eq!(f.refusals.len(), 1);
+        assert!(
+            f.refusals[0].starts_with("kill nginx: "),
+            "{:?}",
+            f.refusals
+        );
     }
 }

@@ -37,6 +37,7 @@ pub struct GuiArgs {
 /// Open the window and run until it is closed. Returns the exit code: 0, 2 when the model
 /// does not load, 3 when there is no display or the window cannot open.
 pub fn run(args: &GuiArgs) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
     let mut overrides = Vec::new();
     if let Some(d) = &args.duration {
         match crate::units::Duration::parse(d) {
@@ -77,6 +78,7 @@ pub fn run(args: &GuiArgs) -> anyhow::Result<u8> {
         lessons_dir: lessons::default_dir(&args.file),
         save_dir: PathBuf::from("."),
         threaded: true,
+        started: Some(started),
     };
     let result = eframe::run_native(
         "flashcrowd",

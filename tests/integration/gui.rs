@@ -44,6 +44,7 @@ fn harness(topo: topology::Topology, lessons_dir: &Path, save_dir: &Path) -> Har
             lessons_dir: lessons_dir.to_path_buf(),
             save_dir: save_dir.to_path_buf(),
             threaded: false,
+            started: None,
         },
         None,
     );
