@@ -11,7 +11,7 @@ use super::live::command_label;
 use crate::metrics::SeriesPoint;
 
 /// Points kept per node; the older half is thinned when full.
-const MAX_POINTS: usize = 4000;
+const MAX_POINTS: usize = 2000;
 
 /// Series windows received so far, per node, oldest first.
 #[derive(Debug, Default)]
@@ -59,14 +59,14 @@ impl History {
     }
 }
 
-/// The latest end-to-end window (see [`end_to_end`]).
+/// The latest end-to-end window (the workloads together).
 pub fn latest_end_to_end(app: &App) -> Option<SeriesPoint> {
-    end_to_end(app).pop()
+    end_to_end(app).last().cloned()
 }
 
 /// The end-to-end series: the workloads' windows added up (rates summed, error rate and
 /// percentiles weighted by throughput — an approximation when there are several).
-fn end_to_end(app: &App) -> Vec<SeriesPoint> {
+fn end_to_end(app: &App) -> std::borrow::Cow<'_, [SeriesPoint]> {
     let workloads: Vec<&str> = app
         .topo
         .nodes
@@ -75,7 +75,7 @@ fn end_to_end(app: &App) -> Vec<SeriesPoint> {
         .map(|n| n.name.as_str())
         .collect();
     if let [one] = workloads.as_slice() {
-        return app.history.of(one).to_vec();
+        return std::borrow::Cow::Borrowed(app.history.of(one));
     }
     let mut by_t: BTreeMap<u64, Vec<&SeriesPoint>> = BTreeMap::new();
     for w in &workloads {
@@ -103,14 +103,28 @@ fn end_to_end(app: &App) -> Vec<SeriesPoint> {
             out.common.in_flight = ps.iter().map(|p| p.in_flight).sum();
             out
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .into()
 }
 
+/// Points drawn per line at most: about one per pixel of a chart. More cost tessellation
+/// and rendering time and show nothing more.
+const MAX_DRAWN: usize = 400;
+
 fn line<'a>(name: &str, pts: &[SeriesPoint], f: impl Fn(&SeriesPoint) -> f64) -> Line<'a> {
+    // Over MAX_DRAWN windows, draw the largest of each run of windows (peaks stay visible).
+    let per = pts.len().div_ceil(MAX_DRAWN).max(1);
     let v: Vec<[f64; 2]> = pts
-        .iter()
-        .map(|p| [p.t_s + p.window_s, f(p)])
-        .filter(|[_, y]| y.is_finite())
+        .chunks(per)
+        .filter_map(|c| {
+            let last = c.last()?;
+            let y = c
+                .iter()
+                .map(&f)
+                .filter(|y| y.is_finite())
+                .reduce(f64::max)?;
+            Some([last.t_s + last.window_s, y])
+        })
         .collect();
     Line::new(name.to_string(), PlotPoints::from(v))
 }
@@ -118,7 +132,10 @@ fn line<'a>(name: &str, pts: &[SeriesPoint], f: impl Fn(&SeriesPoint) -> f64) ->
 /// The panel.
 pub fn charts_ui(app: &mut App, ui: &mut egui::Ui) {
     let (title, pts) = match &app.selected {
-        Some(name) => (name.clone(), app.history.of(name).to_vec()),
+        Some(name) => (
+            name.clone(),
+            std::borrow::Cow::Borrowed(app.history.of(name)),
+        ),
         None => ("end to end".to_string(), end_to_end(app)),
     };
     let markers: Vec<(f64, String)> = app
@@ -133,10 +150,11 @@ pub fn charts_ui(app: &mut App, ui: &mut egui::Ui) {
                 .collect()
         })
         .unwrap_or_default();
+    let mut deselect = false;
     ui.horizontal(|ui| {
         ui.label(egui::RichText::new(format!("Charts — {title}")).strong());
         if app.selected.is_some() && ui.small_button("show end to end").clicked() {
-            app.selected = None;
+            deselect = true;
         }
         if !markers.is_empty() {
             ui.weak(format!(
@@ -175,9 +193,10 @@ pub fn charts_ui(app: &mut App, ui: &mut egui::Ui) {
             .y_axis_label(unit.to_string())
     };
     let marks = |plot_ui: &mut egui_plot::PlotUi<'_>| {
-        for (t, label) in &markers {
+        for (t, _) in &markers {
             plot_ui.vline(
-                VLine::new(label.clone(), *t)
+                // No name: the legend lists the series; the header lists the commands.
+                VLine::new("", *t)
                     .color(egui::Color32::from_rgb(0xe0, 0x40, 0x40))
                     .width(1.0),
             );
@@ -216,4 +235,8 @@ pub fn charts_ui(app: &mut App, ui: &mut egui::Ui) {
             marks(p);
         });
     });
+    drop(pts);
+    if deselect {
+        app.selected = None;
+    }
 }
