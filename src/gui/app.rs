@@ -68,6 +68,9 @@ struct FpsMeter {
     since: Option<Instant>,
     frames: u32,
     fps: f64,
+    /// Time spent laying the window out (our code, not painting) over the same frames.
+    ui_secs: f64,
+    ui_ms_per_frame: f64,
 }
 
 impl FpsMeter {
@@ -78,7 +81,9 @@ impl FpsMeter {
         let secs = now.duration_since(since).as_secs_f64();
         if secs >= 1.0 {
             self.fps = f64::from(self.frames) / secs;
+            self.ui_ms_per_frame = self.ui_secs * 1e3 / f64::from(self.frames);
             self.frames = 0;
+            self.ui_secs = 0.0;
             self.since = Some(now);
         }
     }
@@ -312,6 +317,7 @@ impl App {
             .default_size(300.0)
             .show(ui, |ui| super::inspector::inspector_ui(self, ui));
         egui::CentralPanel::default().show(ui, |ui| super::canvas::canvas_ui(self, ui));
+        self.fps.ui_secs += frame_start.elapsed().as_secs_f64();
         // While the clock runs the window polls for frames at ~30 fps, counted from this
         // frame's start (the worker wakes it only when it is not polling).
         if self.frame.as_ref().is_some_and(|f| f.playing) {
@@ -339,8 +345,9 @@ impl App {
             .map(|f| (f.snapshot.now_s, f.events_per_wall_s))
             .unwrap_or_default();
         eprintln!(
-            "gui: {:.1} fps, simulated {t:.1} s, {} events, simulation thread {:.0} events/s at max speed",
+            "gui: {:.1} fps ({:.1} ms of layout a frame), simulated {t:.1} s, {} events, simulation thread {:.0} events/s at max speed",
             self.fps.fps,
+            self.fps.ui_ms_per_frame,
             self.frame.as_ref().map_or(0, |f| f.snapshot.report.events),
             eps
         );

@@ -10,6 +10,12 @@ use super::App;
 use super::live::command_label;
 use crate::metrics::SeriesPoint;
 
+const GREEN: egui::Color32 = egui::Color32::from_rgb(0x3c, 0xb4, 0x4b);
+const AMBER: egui::Color32 = egui::Color32::from_rgb(0xf0, 0xa0, 0x20);
+const RED: egui::Color32 = egui::Color32::from_rgb(0xe0, 0x40, 0x40);
+const BLUE: egui::Color32 = egui::Color32::from_rgb(0x5a, 0x9b, 0xd5);
+const GREY: egui::Color32 = egui::Color32::from_rgb(0xa0, 0xa0, 0xa8);
+
 /// Points kept per node; the older half is thinned when full.
 const MAX_POINTS: usize = 2000;
 
@@ -197,41 +203,47 @@ pub fn charts_ui(app: &mut App, ui: &mut egui::Ui) {
             plot_ui.vline(
                 // No name: the legend lists the series; the header lists the commands.
                 VLine::new("", *t)
-                    .color(egui::Color32::from_rgb(0xe0, 0x40, 0x40))
+                    .color(egui::Color32::from_rgb(0xd0, 0x60, 0xd0))
                     .width(1.0),
             );
         }
     };
     ui.horizontal(|ui| {
         plot("throughput", "req/s").show(ui, |p| {
-            p.line(line("arrivals", &pts, |p| p.arrivals_per_s));
-            p.line(line("answered", &pts, |p| p.throughput_per_s));
+            p.line(line("arrivals", &pts, |p| p.arrivals_per_s).color(GREY));
+            p.line(line("answered", &pts, |p| p.throughput_per_s).color(GREEN));
             marks(p);
         });
         plot("latency", "ms").show(ui, |p| {
-            p.line(line("p50", &pts, |p| p.p50_s * 1e3));
-            p.line(line("p95", &pts, |p| p.p95_s * 1e3));
-            p.line(line("p99", &pts, |p| p.p99_s * 1e3));
+            p.line(line("p50", &pts, |p| p.p50_s * 1e3).color(GREEN));
+            p.line(line("p95", &pts, |p| p.p95_s * 1e3).color(AMBER));
+            p.line(line("p99", &pts, |p| p.p99_s * 1e3).color(RED));
             marks(p);
         });
         plot("errors", "%").show(ui, |p| {
-            p.line(line("error rate", &pts, |p| p.error_rate * 100.0));
+            p.line(line("error rate", &pts, |p| p.error_rate * 100.0).color(RED));
             marks(p);
         });
         plot("saturation", if has_util { "% / calls" } else { "calls" }).show(ui, |p| {
             if has_util {
-                p.line(line("utilization %", &pts, |p| {
-                    p.figure("cpu_utilization")
-                        .or(p.figure("thread_occupancy"))
-                        .map_or(f64::NAN, |u| u * 100.0)
-                }));
+                p.line(
+                    line("utilization %", &pts, |p| {
+                        p.figure("cpu_utilization")
+                            .or(p.figure("thread_occupancy"))
+                            .map_or(f64::NAN, |u| u * 100.0)
+                    })
+                    .color(AMBER),
+                );
             }
             if has_queue {
-                p.line(line("queue", &pts, |p| {
-                    p.figure("mean_queue_len").unwrap_or(f64::NAN)
-                }));
+                p.line(
+                    line("queue", &pts, |p| {
+                        p.figure("mean_queue_len").unwrap_or(f64::NAN)
+                    })
+                    .color(BLUE),
+                );
             }
-            p.line(line("in flight", &pts, |p| p.in_flight));
+            p.line(line("in flight", &pts, |p| p.in_flight).color(GREY));
             marks(p);
         });
     });
