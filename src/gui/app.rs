@@ -297,9 +297,14 @@ impl App {
     /// The whole window, inside `ui` (eframe's root, or a test harness's).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let frame_start = Instant::now();
-        self.fps.tick();
-        self.receive();
-        self.log_stats();
+        // egui may lay a frame out twice (a discarded first pass): take frames and count
+        // once per painted frame.
+        let first_pass = ui.ctx().current_pass_index() == 0;
+        if first_pass {
+            self.fps.tick();
+            self.receive();
+            self.log_stats();
+        }
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_ui(ui));
         // The charts span the window's width, under the side panels.
