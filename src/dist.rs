@@ -1,4 +1,4 @@
-//! Probability distributions of durations: the schema users write (`Exp(mean: "2ms")`) and the
+//! Probability distributions of durations (and of sizes, [`SizeDist`]): the schema users write (`Exp(mean: "2ms")`) and the
 //! samplers the simulation draws from.
 //!
 //! Kept apart from components so every kind (service CPU, think time, network latency,
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Rng;
 use crate::engine::time::secs_to_nanos;
-use crate::units::Duration;
+use crate::units::{Bytes, Duration};
 
 /// z such that P(Z ≤ z) = 0.99 for a standard normal Z.
 const Z_99: f64 = 2.326_347_874_040_840_8;
@@ -97,6 +97,114 @@ impl Default for Dist {
         Dist::Exp {
             mean: Duration::from_nanos(1_000_000),
         }
+    }
+}
+
+/// A distribution of sizes in bytes (a request's value size): the same shapes as [`Dist`],
+/// with sizes for parameters, e.g. `Const("2KB")`, `LogNormal(median: "1KB", p99: "64KB")`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub enum SizeDist {
+    /// Always the same size: `Const("2KB")`.
+    Const(Bytes),
+    /// Uniform between `min` and `max`.
+    Uniform {
+        /// Smallest size.
+        min: Bytes,
+        /// Largest size.
+        max: Bytes,
+    },
+    /// Exponential with this mean.
+    Exp {
+        /// Mean size.
+        mean: Bytes,
+    },
+    /// Log-normal, given by its `median` and `p99` (how object sizes are usually known):
+    /// `LogNormal(median: "1KB", p99: "64KB")`.
+    LogNormal {
+        /// Median size.
+        median: Bytes,
+        /// 99th percentile; must exceed the median.
+        p99: Bytes,
+    },
+    /// Pareto (heavy tail) with minimum `scale` and tail index `shape`.
+    Pareto {
+        /// The smallest size.
+        scale: Bytes,
+        /// Tail index α (> 0).
+        shape: f64,
+    },
+}
+
+impl Default for SizeDist {
+    /// 1 KB: a typical small cached object (a rendered fragment, a JSON document).
+    fn default() -> Self {
+        SizeDist::Const(Bytes::new(1000))
+    }
+}
+
+impl SizeDist {
+    /// How to write this distribution right (an error's hint).
+    pub fn fix_hint(&self) -> &'static str {
+        match self {
+            SizeDist::Const(_) => "write a size with its unit, e.g. Const(\"2KB\")",
+            SizeDist::Uniform { .. } => "write min ≤ max, e.g. Uniform(min: \"1KB\", max: \"4KB\")",
+            SizeDist::Exp { .. } => "write a positive mean, e.g. Exp(mean: \"2KB\")",
+            SizeDist::LogNormal { .. } => {
+                "write a positive median below the p99, e.g. LogNormal(median: \"1KB\", p99: \"64KB\")"
+            }
+            SizeDist::Pareto { .. } => {
+                "write a positive minimum and shape, e.g. Pareto(scale: \"1KB\", shape: 1.5)"
+            }
+        }
+    }
+
+    /// Check the distribution and prepare a sampler whose draws are bytes.
+    pub fn sampler(&self) -> Result<Sampler, String> {
+        // The duration samplers draw integers from parameters of the same shape: a size is
+        // drawn as if its bytes were nanoseconds.
+        let d = |b: Bytes| Duration::from_nanos(b.get());
+        let dist = match *self {
+            SizeDist::Const(b) => Dist::Const(d(b)),
+            SizeDist::Uniform { min, max } => {
+                if min > max {
+                    return Err(format!("Uniform: min ({min}) is larger than max ({max})"));
+                }
+                Dist::Uniform {
+                    min: d(min),
+                    max: d(max),
+                }
+            }
+            SizeDist::Exp { mean } => {
+                if mean.get() == 0 {
+                    return Err("Exp: the mean size must be positive".into());
+                }
+                Dist::Exp { mean: d(mean) }
+            }
+            SizeDist::LogNormal { median, p99 } => {
+                if median.get() == 0 || p99 <= median {
+                    return Err(format!(
+                        "LogNormal: the median ({median}) must be positive and below the p99 ({p99})"
+                    ));
+                }
+                Dist::LogNormal {
+                    mean: None,
+                    sd: None,
+                    median: Some(d(median)),
+                    p99: Some(d(p99)),
+                }
+            }
+            SizeDist::Pareto { scale, shape } => {
+                if scale.get() == 0 {
+                    return Err("Pareto: scale (the smallest size) must be positive".into());
+                }
+                Dist::Pareto {
+                    scale: d(scale),
+                    shape,
+                }
+            }
+        };
+        Sampler::new(&dist, Path::new(""))
     }
 }
 

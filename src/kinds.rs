@@ -41,6 +41,14 @@ macro_rules! for_each_kind {
                 model: $crate::topology::kinds::router::RouterModel,
                 live: $crate::components::router::Router,
             },
+            /// A cache (Redis, Memcached): lookups that hit or miss, fills and invalidations,
+            /// a memory or key limit with Redis's eviction policies, TTLs.
+            Cache {
+                name: "cache",
+                spec: $crate::topology::kinds::cache::Cache,
+                model: $crate::topology::kinds::cache::CacheModel,
+                live: $crate::components::cache::Cache,
+            },
         }
     };
 }

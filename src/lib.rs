@@ -31,6 +31,7 @@ pub mod cli;
 pub mod components;
 pub mod dist;
 pub mod engine;
+pub mod experiments;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod kinds;

@@ -142,7 +142,9 @@ pub fn check_expectations(topo: &Topology) -> Vec<Diagnostic> {
     }
     let schema = report_schema();
     let form = |unit: FigureUnit| match unit {
-        FigureUnit::Ratio | FigureUnit::Number | FigureUnit::Count => FigureForm::Number,
+        FigureUnit::Ratio | FigureUnit::Number | FigureUnit::Count | FigureUnit::Bytes => {
+            FigureForm::Number
+        }
         FigureUnit::Latency => FigureForm::Summary,
         FigureUnit::Shares => FigureForm::Counts,
         FigureUnit::List => FigureForm::List,
@@ -514,6 +516,7 @@ impl Simulation {
             warnings: self.warnings.clone(),
             events_applied: self.applied_events(),
             expectations: Vec::new(),
+            warmup_auto: None,
             series: BTreeMap::new(),
         };
         let world = &self.engine.model;

@@ -393,6 +393,190 @@ impl JsonSchema for Rate {
     }
 }
 
+/// The units of a size, as hints list them.
+const SIZE_UNITS: &str =
+    "the units are B, KB, MB, GB, TB (powers of 1000) and KiB, MiB, GiB, TiB (powers of 1024)";
+
+/// An amount of memory or data, written with a unit: `"512B"`, `"2KB"`, `"1.5MB"`, `"4GiB"`.
+/// KB, MB, GB and TB are powers of 1000; KiB, MiB, GiB and TiB powers of 1024 (what Redis's
+/// `maxmemory 100mb` means: write `"100MiB"`). Case matters: `mb` is refused with a hint,
+/// since Redis reads it as MiB and most other tools as MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Bytes {
+    bytes: u64,
+}
+
+impl Bytes {
+    /// Zero.
+    pub const ZERO: Bytes = Bytes { bytes: 0 };
+
+    /// From a number of bytes.
+    pub const fn new(bytes: u64) -> Self {
+        Self { bytes }
+    }
+
+    /// The number of bytes.
+    pub const fn get(self) -> u64 {
+        self.bytes
+    }
+
+    /// Parse `"<number><unit>"`; units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        runaway(text)?;
+        let t = text.trim();
+        if t == "0" {
+            return Ok(Self::ZERO);
+        }
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let value: f64 = num.parse().map_err(|_| {
+            with_hint(
+                format!("`{text}` is not a size: expected a number with a unit"),
+                format!("write e.g. \"512B\", \"2KB\" or \"1.5MB\"; {SIZE_UNITS}"),
+            )
+        })?;
+        let scale = match unit.trim() {
+            "B" => 1.0,
+            "KB" | "kB" => 1e3,
+            "MB" => 1e6,
+            "GB" => 1e9,
+            "TB" => 1e12,
+            "KiB" => 1024.0,
+            "MiB" => 1024.0 * 1024.0,
+            "GiB" => 1024.0 * 1024.0 * 1024.0,
+            "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+            "" => {
+                return Err(with_hint(
+                    format!("`{text}` has no unit"),
+                    format!("write e.g. \"{num}B\" or \"{num}KB\"; {SIZE_UNITS}"),
+                ));
+            }
+            other => {
+                let lower = other.to_ascii_lowercase();
+                let hint = match lower.as_str() {
+                    "b" | "kb" | "mb" | "gb" | "tb" | "k" | "m" | "g" | "t" => {
+                        let upper = lower.trim_end_matches('b').to_ascii_uppercase();
+                        format!(
+                            "units are case-sensitive: write \"{num}{upper}B\" (powers of 1000) or \"{num}{upper}iB\" (powers of 1024, what Redis's `{lower}` means in its config)"
+                        )
+                    }
+                    "kib" | "mib" | "gib" | "tib" => format!(
+                        "write \"{num}{}iB\"; {SIZE_UNITS}",
+                        lower[..1].to_ascii_uppercase()
+                    ),
+                    _ => format!("write e.g. \"{num}KB\"; {SIZE_UNITS}"),
+                };
+                return Err(with_hint(
+                    format!("`{text}`: unknown size unit `{other}`"),
+                    hint,
+                ));
+            }
+        };
+        if !value.is_finite() || value < 0.0 {
+            return Err(with_hint(
+                format!("`{text}`: a size is a finite number of zero or more"),
+                "write e.g. \"2KB\"",
+            ));
+        }
+        let bytes = value * scale;
+        if bytes >= u64::MAX as f64 {
+            return Err(with_hint(
+                format!("`{text}` is too large"),
+                "write at most a few TB",
+            ));
+        }
+        Ok(Self {
+            bytes: bytes.round() as u64,
+        })
+    }
+}
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.bytes;
+        // The largest decimal unit that shows the value exactly with at most three decimals;
+        // powers of 1024 print in their binary unit when exact.
+        for (unit, scale) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
+            if b >= scale && b % scale == 0 && b % 1000 != 0 {
+                return write!(f, "{}{unit}", b / scale);
+            }
+        }
+        for (unit, scale) in [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)] {
+            let v = b as f64 / scale;
+            if v >= 1.0 && (v * 1000.0).fract() == 0.0 {
+                return write!(f, "{}{unit}", trim_float(v));
+            }
+        }
+        write!(f, "{b}B")
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size with a unit, e.g. \"2KB\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
+                Bytes::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Bytes, E> {
+                if v == 0 {
+                    return Ok(Bytes::ZERO);
+                }
+                Err(E::custom(with_hint(
+                    format!("`{v}` has no unit"),
+                    format!(
+                        "write it as a string with its unit: {v} bytes is \"{}\"; {SIZE_UNITS}",
+                        Bytes::new(v)
+                    ),
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Bytes, E> {
+                Err(E::custom(with_hint(
+                    format!("`{v}` is not a size: a size is zero or more, with a unit"),
+                    "write e.g. \"2KB\"",
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Bytes, E> {
+                Err(E::custom(with_hint(
+                    format!("`{v}` has no unit"),
+                    format!("write it as a string with its unit, e.g. \"{v}KB\"; {SIZE_UNITS}"),
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Bytes {
+    fn schema_name() -> Cow<'static, str> {
+        "Bytes".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A size with a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. \"512B\", \"2KB\", \"1.5MB\", \"4GiB\".",
+            "x-unit": "bytes",
+        })
+    }
+}
+
 /// A count of servers, threads or slots: a positive integer, or `"unlimited"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Capacity {
@@ -637,5 +821,44 @@ mod tests {
         assert!(c.is_unlimited());
         assert!(ron::from_str::<Capacity>("0").is_err());
         assert!(ron::from_str::<Capacity>("-2").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_their_units_and_print_back() {
+        for (text, bytes) in [
+            ("512B", 512),
+            ("2KB", 2000),
+            ("1.5MB", 1_500_000),
+            ("4GiB", 4 << 30),
+            ("1KiB", 1024),
+            ("0", 0),
+            ("3TB", 3_000_000_000_000),
+        ] {
+            let b = Bytes::parse(text).unwrap();
+            assert_eq!(b.get(), bytes, "{text}");
+            assert_eq!(Bytes::parse(&b.to_string()).unwrap(), b, "{text} → {b}");
+        }
+        assert_eq!(Bytes::new(1_500_000).to_string(), "1.5MB");
+        assert_eq!(Bytes::new(100 << 20).to_string(), "100MiB");
+    }
+
+    #[test]
+    fn bad_sizes_say_how_to_write_them() {
+        for (text, says) in [
+            ("2", "has no unit"),
+            ("2mb", "case-sensitive"),
+            ("2 kib", "KiB"),
+            ("2 parsecs", "unknown size unit"),
+            ("-1KB", "zero or more"),
+            ("lots", "not a size"),
+        ] {
+            let err = Bytes::parse(text).unwrap_err();
+            let (message, hint) = split_hint(&err);
+            assert!(
+                message.contains(says) || hint.as_deref().is_some_and(|h| h.contains(says)),
+                "{text}: {err}"
+            );
+            assert!(hint.is_some(), "{text}: every error has a hint: {err}");
+        }
     }
 }

@@ -56,6 +56,17 @@ fn latency_line(l: &LatencySummary) -> String {
     )
 }
 
+/// A size in bytes with a decimal unit (`6.1 MB`).
+fn bytes(b: f64) -> String {
+    match b {
+        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} KB", b / 1e3),
+        b => format!("{b:.0} B"),
+    }
+}
+
 /// A kind figure as a table cell, by its unit.
 fn figure_cell(f: &crate::components::FigureInfo, v: Option<&serde_json::Value>) -> String {
     use crate::components::FigureUnit;
@@ -66,6 +77,7 @@ fn figure_cell(f: &crate::components::FigureInfo, v: Option<&serde_json::Value>)
             .map_or("-".into(), |u| format!("{:.0} %", u * 100.0)),
         FigureUnit::Number => v.as_f64().map_or("-".into(), |x| format!("{x:.1}")),
         FigureUnit::Count => v.as_u64().map_or("-".into(), count),
+        FigureUnit::Bytes => v.as_f64().map_or("-".into(), bytes),
         FigureUnit::Latency => match serde_json::from_value::<LatencySummary>(v.clone()) {
             Ok(l) => lat(&l, l.p99),
             Err(_) => "-".into(),
@@ -149,6 +161,13 @@ pub fn summary(r: &Report, topo: &Topology, no_fail: bool) -> String {
     } else {
         String::new()
     };
+    if let Some(c) = &r.warmup_auto {
+        let _ = writeln!(
+            o,
+            "{}",
+            warmup_line(&serde_json::to_value(c).unwrap_or_default())
+        );
+    }
     let _ = writeln!(
         o,
         "arrivals 0–{:.1} s{shortened}, counted after a {:.1} s warm-up · simulated until {:.2} s (drain included) · {} events · {:.2} s wall\n",
@@ -512,6 +531,319 @@ pub fn write_csv(dir: &Path, series: &BTreeMap<String, Vec<SeriesPoint>>) -> any
         write().with_context(|| format!("{}", path.display()))?;
     }
     Ok(())
+}
+
+/// What `--warmup auto` chose, in a line.
+fn warmup_line(c: &serde_json::Value) -> String {
+    let f = |k: &str| c[k].as_f64().unwrap_or(0.0);
+    let mut line = format!(
+        "warm-up chosen by {}: {:.1} s ({} of {} batches of five {:.1} s windows; pilot of {} replication{})",
+        c["method"].as_str().unwrap_or("MSER-5"),
+        f("chosen_s"),
+        c["truncated_batches"],
+        c["batches"],
+        f("window_s"),
+        c["pilot_replications"],
+        if c["pilot_replications"].as_u64() == Some(1) {
+            ""
+        } else {
+            "s"
+        }
+    );
+    if c["at_limit"].as_bool() == Some(true) {
+        line.push_str(" — at the end of the search: the run is likely too short for its transient, run longer");
+    }
+    line
+}
+
+/// What `sweep` prints: each point's parameters and figures (mean ± half-width), and where
+/// the files are.
+pub fn sweep_summary(o: &crate::experiments::sweep::Outcome, out: &Path) -> String {
+    let mut s = String::new();
+    for row in &o.rows {
+        let params: Vec<String> = row["params"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| match v.as_str() {
+                        Some(t) => format!("{k}={t}"),
+                        None => format!("{k}={v}"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let figures: Vec<String> = match row.get("error") {
+            Some(e) => vec![format!("FAILED: {}", e.as_str().unwrap_or_default())],
+            None => row["figures"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            let mean = v["mean"]
+                                .as_f64()
+                                .map_or("n/a".into(), |x| figure_value(k, x));
+                            match v["ci95"].as_f64() {
+                                Some(h) => format!("{k} {mean} ± {}", figure_value(k, h)),
+                                None => format!("{k} {mean}"),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        let _ = writeln!(s, "{}: {}", params.join(", "), figures.join(" · "));
+    }
+    let _ = writeln!(
+        s,
+        "\n{} points ({} run now, {} from an earlier run, {} failed){}",
+        o.rows.len(),
+        o.ran,
+        o.resumed,
+        o.failed,
+        if o.rows.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; table in {} and {}",
+                out.join("sweep.csv").display(),
+                out.join("sweep.json").display()
+            )
+        }
+    );
+    for p in &o.plots {
+        let _ = writeln!(s, "chart {} (and .svg)", p.display());
+    }
+    s
+}
+
+/// A measured number of an aggregated replications report and its 95 % half-width, as
+/// `mean ± half` in the unit `show` writes.
+fn pm(agg: &serde_json::Value, path: &str, show: impl Fn(f64) -> String) -> String {
+    use crate::experiments::replications::at;
+    let Some(mean) = at(agg, path).and_then(serde_json::Value::as_f64) else {
+        return "n/a".into();
+    };
+    match at(&agg["ci95"], path).and_then(serde_json::Value::as_f64) {
+        Some(h) => format!("{} ± {}", show(mean), show(h)),
+        None => show(mean),
+    }
+}
+
+/// The summary of `n` replications: the headline figures as mean ± 95 % half-width, per
+/// component the same, and the verdict over every replication.
+pub fn replications_summary(agg: &serde_json::Value, topo: &Topology, no_fail: bool) -> String {
+    let mut o = String::new();
+    let n = agg["replications"].as_u64().unwrap_or(0);
+    let _ = writeln!(
+        o,
+        "flashcrowd {} — {} (seed {}, {n} independent replications)",
+        env!("CARGO_PKG_VERSION"),
+        agg["model"].as_str().unwrap_or_default(),
+        agg["seed"]
+    );
+    if !topo.spec.description.is_empty() {
+        let _ = writeln!(o, "{}", topo.spec.description.trim());
+    }
+    if let Some(c) = agg.get("warmup_auto").filter(|c| c.is_object()) {
+        let _ = writeln!(o, "{}", warmup_line(c));
+    }
+    let _ = writeln!(
+        o,
+        "each: arrivals 0–{:.1} s, counted after a {:.1} s warm-up · figures are the mean over the replications ± the half-width of its 95 % confidence interval (Student t) · {:.2} s of run time summed over the replications\n",
+        agg["arrival_window_s"].as_f64().unwrap_or(0.0),
+        agg["warmup_s"].as_f64().unwrap_or(0.0),
+        agg["wall_s"].as_f64().unwrap_or(0.0) * n as f64,
+    );
+    let rate = |x: f64| format!("{x:.1}/s");
+    let percent = |x: f64| format!("{:.2} %", x * 100.0);
+    let _ = writeln!(o, "Golden signals, end to end");
+    let _ = writeln!(
+        o,
+        "  traffic     {} answered",
+        pm(agg, "end_to_end.throughput_per_s", rate)
+    );
+    let _ = writeln!(
+        o,
+        "  latency     mean {} · p50 {} · p95 {} · p99 {}",
+        pm(agg, "end_to_end.latency_s.mean", secs),
+        pm(agg, "end_to_end.latency_s.p50", secs),
+        pm(agg, "end_to_end.latency_s.p95", secs),
+        pm(agg, "end_to_end.latency_s.p99", secs),
+    );
+    let _ = writeln!(
+        o,
+        "  errors      {}",
+        pm(agg, "end_to_end.error_rate", percent)
+    );
+    let _ = writeln!(o, "\nComponents");
+    if let Some(components) = agg["components"].as_object() {
+        let width = components.keys().map(String::len).max().unwrap_or(4).max(4);
+        for (name, c) in components {
+            let base = format!("components.{name}");
+            let mut cells = vec![
+                format!(
+                    "ok/s {}",
+                    pm(agg, &format!("{base}.throughput_per_s"), rate)
+                ),
+                format!("p99 {}", pm(agg, &format!("{base}.latency_s.p99"), secs)),
+            ];
+            if c.get("error_rate").and_then(serde_json::Value::as_f64) > Some(0.0) {
+                cells.push(format!(
+                    "errors {}",
+                    pm(agg, &format!("{base}.error_rate"), percent)
+                ));
+            }
+            // The kind's own ratios that have a column in the single-run table (utilization,
+            // hit ratio...).
+            let kind = c.get("kind").and_then(serde_json::Value::as_str);
+            let figures = crate::components::KINDS
+                .iter()
+                .find(|k| Some(k.name) == kind)
+                .map_or(&[][..], |k| k.meta.figures);
+            for f in figures {
+                use crate::components::FigureUnit;
+                let Some(column) = f.column else { continue };
+                if !c.get(f.name).is_some_and(serde_json::Value::is_number) {
+                    continue;
+                }
+                let path = format!("{base}.{}", f.name);
+                if f.unit == FigureUnit::Ratio {
+                    cells.push(format!("{column} {}", pm(agg, &path, percent)));
+                }
+            }
+            let _ = writeln!(o, "  {name:<width$}  {}", cells.join(" · "));
+        }
+    }
+    if let Some(p) = agg.get("precision").filter(|p| p.is_object()) {
+        let target = p["target_relative"].as_f64().unwrap_or(0.0) * 100.0;
+        let widest = &p["widest"];
+        let detail = match (widest["metric"].as_str(), widest["half_width"].as_f64()) {
+            (Some(m), Some(h)) => format!(
+                "; widest: {m} ± {} (allowed ± {})",
+                figure_value(m, h),
+                figure_value(m, widest["allowed"].as_f64().unwrap_or(0.0))
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            o,
+            "\nPrecision: {} ±{target} % after {n} replications{detail}",
+            if p["met"].as_bool() == Some(true) {
+                "every headline figure within"
+            } else {
+                "NOT reached (the --max-replications limit):"
+            }
+        );
+    }
+    let pass = agg["verdict"]["pass"].as_bool().unwrap_or(false);
+    let _ = writeln!(
+        o,
+        "\nVerdict: {} (over all {n} replications){}",
+        if pass { "PASS" } else { "FAIL" },
+        if !pass && no_fail {
+            " — not failing the exit code (--no-fail)"
+        } else {
+            ""
+        }
+    );
+    if let Some(reasons) = agg["verdict"]["reasons"].as_array() {
+        for r in reasons.iter().take(10) {
+            let _ = writeln!(o, "  - {}", r.as_str().unwrap_or_default());
+        }
+        if reasons.len() > 10 {
+            let _ = writeln!(o, "  … and {} more", reasons.len() - 10);
+        }
+    }
+    o
+}
+
+/// A figure of `compare`, in the unit its path says.
+fn figure_value(path: &str, x: f64) -> String {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let parent = path.rsplit('.').nth(1).unwrap_or("");
+    if parent.ends_with("_s") && x.is_finite() {
+        secs(x)
+    } else if last.ends_with("_per_s") {
+        format!("{x:.1}/s")
+    } else if [
+        "error_rate",
+        "cpu_utilization",
+        "thread_occupancy",
+        "waited_fraction",
+    ]
+    .contains(&last)
+    {
+        format!("{:.2} %", x * 100.0)
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        count(x.abs() as u64).to_string()
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// The text of `compare`: one line per figure, the difference and its significance.
+pub fn comparison(
+    rows: &[crate::experiments::compare::Row],
+    a: (&Path, u64),
+    b: (&Path, u64),
+) -> String {
+    let mut o = String::new();
+    let runs = |n: u64| {
+        if n > 1 {
+            format!("{n} replications")
+        } else {
+            "one run".to_string()
+        }
+    };
+    let _ = writeln!(
+        o,
+        "a = {} ({}), b = {} ({})",
+        a.0.display(),
+        runs(a.1),
+        b.0.display(),
+        runs(b.1)
+    );
+    if a.1 < 2 || b.1 < 2 {
+        let _ = writeln!(
+            o,
+            "(significance needs confidence intervals on both sides: run each with --replications N)"
+        );
+    }
+    let width = rows
+        .iter()
+        .map(|r| r.metric.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let _ = writeln!(
+        o,
+        "\n{:<width$}  {:>12}  {:>12}  {:>22}  significant",
+        "metric", "a", "b", "b − a"
+    );
+    for r in rows {
+        let diff = format!(
+            "{}{}{}",
+            if r.diff >= 0.0 { "+" } else { "−" },
+            figure_value(&r.metric, r.diff.abs()),
+            r.relative
+                .map(|x| format!(" ({:+.1} %)", x * 100.0))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            o,
+            "{:<width$}  {:>12}  {:>12}  {:>22}  {}",
+            r.metric,
+            figure_value(&r.metric, r.a),
+            figure_value(&r.metric, r.b),
+            diff,
+            match r.significant {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "n/a",
+            }
+        );
+    }
+    o
 }
 
 #[cfg(test)]

@@ -51,6 +51,10 @@ enum Cmd {
         /// Arrival window, e.g. 5m (overrides the model's `duration`).
         #[arg(long, allow_hyphen_values = true)]
         duration: Option<String>,
+        /// Warm-up: a duration (overrides the model's `warmup`), or `auto` to choose it by
+        /// MSER-5 from a pilot of the replications (stationary models only).
+        #[arg(long, allow_hyphen_values = true, value_name = "DURATION|auto")]
+        warmup: Option<String>,
         /// Override a field: path=value, e.g. components.web.replicas=8 (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
@@ -78,6 +82,18 @@ enum Cmd {
         /// as a likely typo).
         #[arg(long)]
         allow_huge: bool,
+        /// Run N independent replications in parallel and report each figure as a mean with
+        /// its 95 % confidence interval (replication r uses the seed and replication index r).
+        #[arg(long, value_name = "N")]
+        replications: Option<u32>,
+        /// Add replications in batches (of --replications, default 10) until every headline
+        /// figure's 95 % half-width is within this fraction of its mean, e.g. 0.05 (or under
+        /// an absolute floor), or --max-replications is reached.
+        #[arg(long, value_name = "FRACTION")]
+        precision: Option<f64>,
+        /// The most replications --precision may run.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        max_replications: u32,
     },
     /// Check model files; print every problem with its location (exit 2 when one is invalid).
     Validate {
@@ -94,11 +110,41 @@ enum Cmd {
         #[arg(long)]
         allow_huge: bool,
     },
+    /// Run a sweep file: a model with fields varied over lists or ranges, each point as
+    /// independent replications; writes DIR/sweep.csv and DIR/sweep.json, and resumes an
+    /// interrupted sweep from the point files it left in DIR/points.
+    Sweep {
+        /// The sweep file (.ron).
+        file: PathBuf,
+        /// Where to write the results.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Seed for every point (default: the model's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this many new points (the rest run when the sweep is run again).
+        #[arg(long, value_name = "N", hide = true)]
+        stop_after: Option<usize>,
+    },
+    /// Compare two JSON reports (`run --json`) figure by figure: the difference, and whether
+    /// it is significant when both are of replications (`--replications`).
+    Compare {
+        /// The first report (the baseline).
+        a: PathBuf,
+        /// The second report.
+        b: PathBuf,
+        /// Every figure both have, not only the headline ones.
+        #[arg(long)]
+        all: bool,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the model reference (Markdown) generated from the schema.
     Reference,
     /// Print a JSON Schema: of topology files, or of the JSON report.
     Schema {
-        /// `topology` or `report`.
+        /// `topology`, `report` or `sweep`.
         #[arg(default_value = "topology")]
         what: String,
     },
@@ -153,6 +199,7 @@ struct RunRequest {
     file: PathBuf,
     seed: Option<u64>,
     duration: Option<String>,
+    warmup: Option<String>,
     set: Vec<String>,
     json: bool,
     series: bool,
@@ -161,6 +208,9 @@ struct RunRequest {
     check_expect: bool,
     no_progress: bool,
     allow_huge: bool,
+    replications: Option<u32>,
+    precision: Option<f64>,
+    max_replications: u32,
 }
 
 fn dispatch(args: Args) -> anyhow::Result<u8> {
@@ -169,6 +219,7 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             file,
             seed,
             duration,
+            warmup,
             set,
             json,
             series,
@@ -177,10 +228,14 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             check_expect,
             no_progress,
             allow_huge,
+            replications,
+            precision,
+            max_replications,
         } => run(RunRequest {
             file,
             seed,
             duration,
+            warmup,
             set,
             json,
             series,
@@ -189,6 +244,9 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             check_expect,
             no_progress,
             allow_huge,
+            replications,
+            precision,
+            max_replications,
         }),
         Cmd::Validate {
             files,
@@ -196,6 +254,13 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             json,
             allow_huge,
         } => validate(&files, &set, json, allow_huge),
+        Cmd::Compare { a, b, all, json } => compare(&a, &b, all, json),
+        Cmd::Sweep {
+            file,
+            out,
+            seed,
+            stop_after,
+        } => sweep(&file, &out, seed, stop_after),
         Cmd::Reference => {
             print!("{}", topology::reference::markdown());
             Ok(exit::OK)
@@ -204,8 +269,13 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             let schema = match what.as_str() {
                 "topology" => topology::reference::schema(),
                 "report" => crate::simulation::report_schema(),
+                "sweep" => {
+                    serde_json::to_value(schemars::schema_for!(crate::experiments::sweep::Sweep))?
+                }
                 other => {
-                    eprintln!("error: unknown schema `{other}`; choose `topology` or `report`");
+                    eprintln!(
+                        "error: unknown schema `{other}`; choose `topology`, `report` or `sweep`"
+                    );
                     return Ok(exit::BAD_INPUT);
                 }
             };
@@ -259,7 +329,7 @@ fn gui(
     Ok(exit::RUNTIME)
 }
 
-fn run(req: RunRequest) -> anyhow::Result<u8> {
+fn run(mut req: RunRequest) -> anyhow::Result<u8> {
     if req.series && !req.json {
         eprintln!(
             "error: --series adds the time series to the JSON report, so it needs --json (for CSV files, use --csv DIR)"
@@ -291,13 +361,66 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
         flag_paths.push(("duration".to_string(), "--duration".to_string()));
         flags.push(format!("--duration {d}"));
     }
+    let auto_warmup = req.warmup.as_deref() == Some("auto");
+    if let Some(w) = req.warmup.as_deref().filter(|w| *w != "auto") {
+        let w = match crate::units::Duration::parse(w) {
+            Ok(w) => w,
+            Err(msg) => {
+                eprintln!("error: --warmup: {msg} (or write `auto`)");
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        overrides.push(Override {
+            path: "warmup".into(),
+            value: format!("\"{w}\""),
+        });
+        flag_paths.push(("warmup".to_string(), "--warmup".to_string()));
+        flags.push(format!("--warmup {w}"));
+    }
+    if auto_warmup {
+        flags.push("--warmup auto".into());
+    }
     if req.no_fail {
         flags.push("--no-fail".into());
     }
     if req.check_expect {
         flags.push("--check-expect".into());
     }
-    let (topo, text) = match load(&req.file, &overrides, &flag_paths) {
+    if let Some(p) = req.precision {
+        use crate::experiments::replications::MAX_REPLICATIONS;
+        if !(p > 0.0 && p < 1.0) {
+            eprintln!(
+                "error: --precision is a fraction between 0 and 1, e.g. 0.05 for ±5 %, got {p}"
+            );
+            return Ok(exit::BAD_INPUT);
+        }
+        if !(2..=MAX_REPLICATIONS).contains(&req.max_replications) {
+            eprintln!(
+                "error: --max-replications takes 2 to {MAX_REPLICATIONS}, got {}",
+                req.max_replications
+            );
+            return Ok(exit::BAD_INPUT);
+        }
+        flags.push(format!("--precision {p}"));
+        if req.replications.is_none() {
+            req.replications = Some(10);
+        }
+    }
+    if let Some(n) = req.replications {
+        use crate::experiments::replications::MAX_REPLICATIONS;
+        if !(1..=MAX_REPLICATIONS).contains(&n) {
+            eprintln!("error: --replications takes 1 to {MAX_REPLICATIONS}, got {n}");
+            return Ok(exit::BAD_INPUT);
+        }
+        if req.series || req.csv.is_some() {
+            eprintln!(
+                "error: time series belong to one run: drop --series/--csv, or run one replication with --seed S (replication 0 of seed S)"
+            );
+            return Ok(exit::BAD_INPUT);
+        }
+        flags.push(format!("--replications {n}"));
+    }
+    let (mut topo, text) = match load(&req.file, &overrides, &flag_paths) {
         Ok(t) => t,
         Err(e) => {
             print_load_error(&req.file, &e);
@@ -326,18 +449,77 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
             eprintln!("{w}");
         }
     }
-    let sim = Simulation::new(
-        &topo,
-        RunOptions {
-            seed: req.seed,
-            replication: 0,
-            series: req.series || req.csv.is_some(),
-            check_expectations: req.check_expect,
-        },
-    );
+    let options = RunOptions {
+        seed: req.seed,
+        replication: 0,
+        series: req.series || req.csv.is_some(),
+        check_expectations: req.check_expect,
+    };
+    let model_hash = format!("{:016x}", topology::fnv1a64(text.as_bytes()));
+    let warmup_choice = if auto_warmup {
+        let n = req.replications.unwrap_or(1);
+        match crate::experiments::warmup::choose(&topo, &options, n) {
+            Ok(c) => {
+                topo.warmup_ns = (c.chosen_s * 1e9).round() as u64;
+                Some(c)
+            }
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                return Ok(exit::BAD_INPUT);
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(n) = req.replications {
+        use crate::experiments::replications as reps;
+        let options = RunOptions {
+            series: false,
+            ..options
+        };
+        let (reports, mut agg) = match req.precision {
+            Some(relative) => reps::run_to_precision(
+                &topo,
+                &options,
+                reps::Precision {
+                    relative,
+                    batch: n,
+                    max: req.max_replications,
+                },
+            ),
+            None => {
+                let reports = reps::run(&topo, &options, n);
+                let agg = reps::aggregate(&reports);
+                (reports, agg)
+            }
+        };
+        drop(reports);
+        if let Some(c) = &warmup_choice {
+            agg["warmup_auto"] = serde_json::to_value(c)?;
+        }
+        agg["provenance"]["model_fnv1a64"] = serde_json::Value::from(model_hash);
+        agg["provenance"]["overrides"] = serde_json::json!(req.set);
+        agg["provenance"]["flags"] = serde_json::json!(flags);
+        if req.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&agg).context("serializing the report")?
+            );
+        } else {
+            print!("{}", format::replications_summary(&agg, &topo, req.no_fail));
+        }
+        let pass = agg["verdict"]["pass"].as_bool().unwrap_or(false);
+        return Ok(if pass || req.no_fail {
+            exit::OK
+        } else {
+            exit::FAILED
+        });
+    }
+    let sim = Simulation::new(&topo, options);
     let draw = !req.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut report = progress::run(sim, draw, topo.duration_ns as f64 / 1e9);
-    report.provenance.model_fnv1a64 = Some(format!("{:016x}", topology::fnv1a64(text.as_bytes())));
+    report.provenance.model_fnv1a64 = Some(model_hash);
+    report.warmup_auto = warmup_choice;
     report.provenance.overrides = req.set.clone();
     report.provenance.flags = flags;
     // The report first, whatever then happens to the files.
@@ -365,6 +547,78 @@ fn run(req: RunRequest) -> anyhow::Result<u8> {
     } else {
         exit::FAILED
     })
+}
+
+/// `flashcrowd sweep FILE --out DIR`.
+fn sweep(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    seed: Option<u64>,
+    stop_after: Option<usize>,
+) -> anyhow::Result<u8> {
+    let progress = |done: usize, total: usize| eprintln!("point {done}/{total} done");
+    match crate::experiments::sweep::run(file, out, seed, stop_after, &progress) {
+        Ok(o) => {
+            print!("{}", format::sweep_summary(&o, out));
+            for e in &o.plot_errors {
+                eprintln!("error: {e}");
+            }
+            Ok(if o.plot_errors.is_empty() {
+                exit::OK
+            } else {
+                exit::RUNTIME
+            })
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(exit::BAD_INPUT)
+        }
+    }
+}
+
+/// `flashcrowd compare A B`.
+fn compare(a: &std::path::Path, b: &std::path::Path, all: bool, json: bool) -> anyhow::Result<u8> {
+    use crate::experiments::compare::{Side, compare as diff, is_headline};
+    let read = |p: &std::path::Path| -> Result<serde_json::Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}:{}: not JSON: {e}", p.display(), e.line(), e.column()))?;
+        if v.get("schema_version").is_none() || v.get("end_to_end").is_none() {
+            return Err(format!(
+                "{}: not a flashcrowd report (write one with `flashcrowd run MODEL --json > FILE`)",
+                p.display()
+            ));
+        }
+        Ok(v)
+    };
+    let (va, vb) = match (read(a), read(b)) {
+        (Ok(va), Ok(vb)) => (va, vb),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let (sa, sb) = (Side::of(&va), Side::of(&vb));
+    let rows: Vec<_> = diff(&sa, &sb)
+        .into_iter()
+        .filter(|r| all || is_headline(&r.metric))
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "a": a, "b": b,
+                "a_replications": sa.replications, "b_replications": sb.replications,
+                "rows": rows,
+            }))?
+        );
+    } else {
+        print!(
+            "{}",
+            format::comparison(&rows, (a, sa.replications), (b, sb.replications))
+        );
+    }
+    Ok(exit::OK)
 }
 
 /// One file's result, for `validate --json`.

@@ -48,6 +48,10 @@ pub struct LoadBalancer {
     all_enabled: bool,
     /// Up or killed.
     liveness: Liveness,
+    /// `PeakEwma`: each backend's peak-sensitive moving average of its response time, ns,
+    /// and when it was last updated.
+    ewma_ns: Vec<f64>,
+    ewma_at_ns: Vec<u64>,
 }
 
 impl Component for LoadBalancer {
@@ -113,6 +117,8 @@ impl Component for LoadBalancer {
             no_live: b.cause("no_live_upstreams"),
             all_enabled: true,
             liveness: Liveness::default(),
+            ewma_ns: vec![0.0; n],
+            ewma_at_ns: vec![0; n],
             model,
         }
     }
@@ -143,6 +149,9 @@ impl Component for LoadBalancer {
     fn on_answer(&mut self, answer: Answer, ctx: &mut Ctx<'_>) {
         if let Some(a) = self.active.get_mut(answer.tag as usize) {
             *a = a.saturating_sub(1);
+        }
+        if self.model.policy == Policy::PeakEwma {
+            self.observe(&answer, ctx);
         }
         if let Some(parent) = answer.parent {
             ctx.reply(parent, answer.outcome);
@@ -206,6 +215,8 @@ impl Component for LoadBalancer {
             self.enabled.push(true);
             self.scaled_in.push(false);
             self.marked_down.push(all_marked);
+            self.ewma_ns.push(0.0);
+            self.ewma_at_ns.push(0);
         }
         for (b, out) in self.model.backends.iter().zip(&mut self.scaled_in) {
             if b.node == node {
@@ -325,6 +336,14 @@ impl LoadBalancer {
             return;
         }
         let (attrs, hops) = (call.attrs, call.hops);
+        if self.model.policy == Policy::PeakEwma {
+            // When it left, in 1.024 µs units (wraps after 73 minutes), for its response
+            // time.
+            let sent = (ctx.now_ns() >> 10) as u32;
+            if let Some(c) = ctx.call_mut(id) {
+                c.local = sent;
+            }
+        }
         let b = self.pick(&attrs);
         let backend = self.model.backends[b];
         self.active[b] += 1;
@@ -396,6 +415,16 @@ impl LoadBalancer {
 
                 self.by_weight(point)
             }
+            Policy::PeakEwma => {
+                let a = self.rng.random_range(0..n);
+                let b = self.rng.random_range(0..n - 1);
+                let b = if b >= a { b + 1 } else { b };
+                if self.ewma_cost(b) < self.ewma_cost(a) {
+                    b
+                } else {
+                    a
+                }
+            }
             Policy::PowerOfTwo => {
                 let (pa, pb) = (
                     self.rng.random_range(0..self.total_weight as u64),
@@ -463,12 +492,58 @@ impl LoadBalancer {
                 by_weight(splitmix64(id) % total.max(1))
             }
             Policy::Random => by_weight(self.rng.random_range(0..total.max(1))),
+            Policy::PeakEwma => {
+                let on: Vec<usize> = (0..backends.len()).filter(|&i| enabled[i]).collect();
+                match on.len() {
+                    0 => 0,
+                    1 => on[0],
+                    n => {
+                        let a = self.rng.random_range(0..n);
+                        let b = self.rng.random_range(0..n - 1);
+                        let (a, b) = (on[a], on[if b >= a { b + 1 } else { b }]);
+                        if self.ewma_cost(b) < self.ewma_cost(a) {
+                            b
+                        } else {
+                            a
+                        }
+                    }
+                }
+            }
             Policy::PowerOfTwo => {
                 let a = by_weight(self.rng.random_range(0..total.max(1)));
                 let b = by_weight(self.rng.random_range(0..total.max(1)));
                 if load(b) < load(a) { b } else { a }
             }
         }
+    }
+
+    /// `PeakEwma`'s cost of backend `i`: its average response time × (active + 1) / weight.
+    fn ewma_cost(&self, i: usize) -> f64 {
+        self.ewma_ns[i] * f64::from(self.active[i] + 1) / f64::from(self.model.backends[i].weight)
+    }
+
+    /// `PeakEwma`: the answer to a forwarded call came back; fold its response time into
+    /// its backend's average (Finagle's and Linkerd's peak EWMA: a slower response is taken
+    /// at once, a faster one is blended in with weight 1 − e^(−Δt/τ)).
+    fn observe(&mut self, answer: &Answer, ctx: &Ctx<'_>) {
+        let b = answer.tag as usize;
+        let (Some(parent), Some(&ewma), Some(&at)) =
+            (answer.parent, self.ewma_ns.get(b), self.ewma_at_ns.get(b))
+        else {
+            return;
+        };
+        let Some(sent) = ctx.call(parent).map(|c| c.local) else {
+            return;
+        };
+        let now = ctx.now_ns();
+        let rtt = (u64::from(((now >> 10) as u32).wrapping_sub(sent)) << 10) as f64;
+        self.ewma_ns[b] = if rtt > ewma {
+            rtt
+        } else {
+            let w = (-((now - at.min(now)) as f64) / self.model.ewma_decay_ns as f64).exp();
+            ewma * w + rtt * (1.0 - w)
+        };
+        self.ewma_at_ns[b] = now;
     }
 
     /// The backend whose weight interval holds `point` (0 ≤ point < total weight).
@@ -549,6 +624,7 @@ mod tests {
                 backends,
                 policy,
                 overhead: Sampler::Const(0),
+                ewma_decay_ns: 10_000_000_000,
             },
             &Build {
                 node: 9,
@@ -565,6 +641,7 @@ mod tests {
             class: 0,
             region: 0,
             counted: true,
+            op: 0,
             session: 0,
             key: 0,
             arrived_ns: 0,

@@ -13,6 +13,7 @@
 //! `Event`, `pack` or `unpack`. The live enum [`Live`] and its forwarding are generated from
 //! the one list of kinds (`crate::for_each_kind!`).
 
+pub mod cache;
 pub mod client;
 mod ctx;
 pub mod deadlock;
@@ -51,6 +52,11 @@ pub struct RequestAttrs {
     pub region: u8,
     /// Whether the request arrived in the counting window.
     pub counted: bool,
+    /// What this call asks of a data store (a cache): 0 = the request's own operation (its
+    /// class reads or writes), else an [`crate::topology::spec::Op`] code. The one attribute
+    /// that is not the request's: a service sets it on each call it makes, from the call's
+    /// `op`; proxies pass it on. It fills what was padding, so calls stay 80 bytes.
+    pub op: u8,
     /// Session id (or user id for closed loops).
     pub session: u32,
     /// Key (1-based; the rank for Zipf), or 0 when no component reads keys.
@@ -460,6 +466,8 @@ pub enum FigureUnit {
     Number,
     /// A whole count.
     Count,
+    /// An amount of memory or data, bytes: shown with its unit (`6.1 MB`).
+    Bytes,
     /// A latency summary object (seconds); tables show its p99.
     Latency,
     /// Counts by name (`{"web": 10, "api": 30}`); tables show each name's share.
@@ -1105,6 +1113,11 @@ mod tests {
             std::mem::size_of::<Call>() <= 80,
             "Call is {} bytes",
             std::mem::size_of::<Call>()
+        );
+        assert!(
+            std::mem::size_of::<RequestAttrs>() <= 24,
+            "RequestAttrs is {} bytes",
+            std::mem::size_of::<RequestAttrs>()
         );
     }
 

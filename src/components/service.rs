@@ -139,7 +139,8 @@ impl Streams {
 
 /// A call's progress through its service, kept in the call's kind-owned word
 /// ([`Call::local`]): the next downstream call to consider, the downstream calls
-/// outstanding (parallel mode), and the value the last waited-for answer carried.
+/// outstanding (parallel mode), and the value the last waited-for answer that carried one
+/// (not `None`) carried.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Local {
     step: u8,
@@ -731,7 +732,10 @@ impl Service {
             None => (0, 0),
         };
         let mut child = Call::new(
-            attrs,
+            RequestAttrs {
+                op: spec.op,
+                ..attrs
+            },
             Some(parent),
             self.node,
             spec.to,
@@ -774,7 +778,11 @@ impl Service {
         };
         match self.model.call_mode {
             CallMode::Sequential => {
-                at.local.value = value;
+                // A plain success (`None`) says nothing about the data: the value a
+                // request has learned (a miss) stays for the calls that depend on it.
+                if value != 0 {
+                    at.local.value = value;
+                }
                 self.proceed(replica, parent, at, ctx);
             }
             CallMode::Parallel => {

@@ -8,6 +8,7 @@
 //! cover the whole run, warm-up included. This module knows nothing of how calls are routed.
 
 pub mod expect;
+pub mod flat;
 pub mod histogram;
 pub mod level;
 pub mod log_histogram;
@@ -530,10 +531,10 @@ impl NodeStats {
         let in_flight_now = self.in_flight();
         let arrivals = (all + in_flight_now).saturating_sub(self.in_flight_at_tick);
         self.in_flight_at_tick = in_flight_now;
-        let [p50, p95, p99] = self
+        let (quantiles, mean_ns) = self
             .win_latency
-            .take_quantiles_ns(win_completions, [0.5, 0.95, 0.99])
-            .map(|ns| ns as f64 / 1e9);
+            .take_quantiles_and_mean_ns(win_completions, [0.5, 0.95, 0.99]);
+        let [p50, p95, p99] = quantiles.map(|ns| ns as f64 / 1e9);
         let point = CommonPoint {
             t_s: start_ns as f64 / 1e9,
             window_s: len_s,
@@ -544,6 +545,7 @@ impl NodeStats {
             } else {
                 0.0
             },
+            mean_s: mean_ns / 1e9,
             p50_s: p50,
             p95_s: p95,
             p99_s: p99,

@@ -73,6 +73,9 @@ pub struct Report {
     /// differ from what it promises.
     #[serde(default)]
     pub expectations: Vec<super::expect::ExpectationResult>,
+    /// The warm-up `run --warmup auto` chose (MSER-5), when it chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_auto: Option<WarmupChoice>,
     /// Time series (only with `--series` or `--csv`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub series: BTreeMap<String, Vec<SeriesPoint>>,
@@ -130,6 +133,26 @@ impl Verdict {
             reasons,
         }
     }
+}
+
+/// What the automatic warm-up chose, and from what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WarmupChoice {
+    /// The rule (`MSER-5`).
+    pub method: String,
+    /// The warm-up chosen, s (a whole number of batches).
+    pub chosen_s: f64,
+    /// Series window length of the pilot, s.
+    pub window_s: f64,
+    /// Batches of five windows in the pilot's arrival window.
+    pub batches: usize,
+    /// Leading batches truncated.
+    pub truncated_batches: usize,
+    /// Replications the pilot averaged.
+    pub pilot_replications: u32,
+    /// The minimum fell at the end of the search (half the batches): the run is likely too
+    /// short for its transient; run longer.
+    pub at_limit: bool,
 }
 
 /// Where a report comes from, so a figure can be traced to its inputs.

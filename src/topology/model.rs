@@ -33,6 +33,8 @@ pub struct Topology {
     pub seed: u64,
     /// Request class names; a class id is an index here.
     pub classes: Vec<String>,
+    /// Whether each class (by id) writes its key's value (else it reads it).
+    pub class_writes: Vec<bool>,
     /// Region names; region id `i + 1` is `regions[i]` (0 = no region).
     pub regions: Vec<String>,
     /// Availability zones; zone id `i + 1` is `zones[i]` (0 = no zone), listed region by

@@ -15,8 +15,8 @@ pub use super::expect::{Expect, ExpectValue};
 pub use super::kinds::Component;
 pub use super::kinds::load_balancer::{Layer, LoadBalancer, Policy};
 pub use super::kinds::router::{Route, Router};
-pub use super::kinds::service::{AnswerValue, Call, CallMode, ServerModel, Service};
-use crate::dist::Dist;
+pub use super::kinds::service::{AnswerValue, Call, CallMode, Op, ServerModel, Service};
+use crate::dist::{Dist, SizeDist};
 use crate::units::{Duration, Rate};
 
 /// The file format version this build writes and reads.
@@ -95,6 +95,11 @@ pub struct TopologySpec {
     /// The components requests flow through, by name.
     #[serde(default)]
     pub components: BTreeMap<String, Component>,
+    /// What the request classes do to data, by class name (the classes are the keys of the
+    /// workloads' `mix`), e.g. `{"write": RequestClass(op: Write, size: Const("4KB"))}`.
+    /// A class left out reads (writes, when it is named "write") values of 1 KB.
+    #[serde(default)]
+    pub classes: BTreeMap<String, RequestClass>,
     /// The regions components run in and requests come from, by name, each with its
     /// availability zones, e.g. `{"eu-west": Region(zones: ["eu-west-1a", "eu-west-1b"]),
     /// "us-east": Region()}`. When given, the workloads' `regions` shares must name regions
@@ -140,6 +145,31 @@ pub struct TopologySpec {
     /// under `--check-expect`. Lessons build on them.
     #[serde(default)]
     pub expect: Vec<Expect>,
+}
+
+/// What requests of one class do to data stores (caches, databases).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RequestClass {
+    /// Whether it reads or writes the value of its key. Default: a class named "write"
+    /// writes, every other class reads.
+    #[serde(default)]
+    pub op: Option<Operation>,
+    /// The size of the value it reads or writes, e.g. `Const("2KB")` or
+    /// `LogNormal(median: "1KB", p99: "64KB")`. A key keeps one size per class for the whole
+    /// run (drawn from this distribution by hashing the key), so a value filled twice takes
+    /// the same memory twice. At most 4 GiB. Default: 1 KB.
+    #[serde(default)]
+    pub size: SizeDist,
+}
+
+/// What a request does to the value of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Operation {
+    /// Reads it: a cache looks it up (GET).
+    Read,
+    /// Writes it: a cache invalidates or updates it (its `on_write`).
+    Write,
 }
 
 /// A region: a group of availability zones close to each other.

@@ -164,6 +164,8 @@ pub struct KindCx<'a, 'o> {
     entry: &'a str,
     spec: &'a TopologySpec,
     classes: &'a [String],
+    class_writes: &'a [bool],
+    class_sizes: &'a [Sampler],
     regions: &'a [String],
     n_workloads: usize,
 }
@@ -253,6 +255,16 @@ impl KindCx<'_, '_> {
     /// Request class names; a class id is an index here.
     pub fn classes(&self) -> &[String] {
         self.classes
+    }
+
+    /// Whether each class (by id) writes its key's value (the top-level `classes`).
+    pub fn class_writes(&self) -> &[bool] {
+        self.class_writes
+    }
+
+    /// The value size of each class (by id), in bytes.
+    pub fn class_sizes(&self) -> &[Sampler] {
+        self.class_sizes
     }
 
     /// The id of class `name`, or a located error naming the classes there are.
@@ -483,6 +495,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             "merge classes that behave alike: a class is worth its own name only when its work or calls differ".into(),
         );
     }
+    let (class_writes, class_sizes) = class_data(&mut c, &spec, &classes);
     let places = places(&mut c, &spec, n_workloads);
     let regions = places.regions.clone();
 
@@ -499,6 +512,8 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             entry: name,
             spec: &spec,
             classes: &classes,
+            class_writes: &class_writes,
+            class_sizes: &class_sizes,
             regions: &regions,
             n_workloads,
         }
@@ -607,6 +622,8 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
             entry: name,
             spec: &spec,
             classes: &classes,
+            class_writes: &class_writes,
+            class_sizes: &class_sizes,
             regions: &regions,
             n_workloads,
         };
@@ -670,6 +687,7 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         requests: spec.requests,
         seed: spec.seed,
         classes,
+        class_writes,
         regions,
         zones: places.zones,
         region_latency_ns: places.region_latency_ns,
@@ -684,6 +702,57 @@ pub fn validate(spec: TopologySpec, origin: &Origin<'_>) -> Result<Topology, Vec
         expectations,
         spec,
     })
+}
+
+/// The top-level `classes`: whether each class (by id) writes, and its value sizes. Every
+/// name must be a class some workload sends.
+fn class_data(
+    c: &mut Checker,
+    spec: &TopologySpec,
+    classes: &[String],
+) -> (Vec<bool>, Vec<Sampler>) {
+    for name in spec.classes.keys() {
+        if !classes.contains(name) {
+            let hint =
+                did_you_mean(name, classes.iter().map(String::as_str)).unwrap_or_else(|| {
+                    format!(
+                        "the classes are the keys of the workloads' `mix`: {}",
+                        classes.join(", ")
+                    )
+                });
+            c.error_at_string(
+                "classes",
+                (name, true, 0),
+                format!("classes.{name}"),
+                format!("no workload sends requests of class `{name}`"),
+                hint,
+            );
+        }
+    }
+    let mut writes = Vec::with_capacity(classes.len());
+    let mut sizes = Vec::with_capacity(classes.len());
+    for name in classes {
+        let class = spec.classes.get(name);
+        writes.push(match class.and_then(|cl| cl.op) {
+            Some(op) => op == super::spec::Operation::Write,
+            None => name == "write",
+        });
+        let dist = class.map(|cl| cl.size.clone()).unwrap_or_default();
+        sizes.push(match dist.sampler() {
+            Ok(s) => s,
+            Err(e) => {
+                c.error(
+                    None,
+                    Some("classes"),
+                    format!("classes.{name}.size"),
+                    e,
+                    dist.fix_hint().into(),
+                );
+                Sampler::Const(0)
+            }
+        });
+    }
+    (writes, sizes)
 }
 
 /// The `expect` entries, each checked on its own (`topology::expect`); problems are located

@@ -37,7 +37,14 @@ fn lifecycle_model(mode: &str, server: &str, policy: &str) -> String {
 fn call_bookkeeping_stays_consistent_under_kill_and_revive() {
     for mode in ["Sequential", "Parallel"] {
         for server in ["ThreadPool", "Async"] {
-            for policy in ["RoundRobin", "LeastConn", "IpHash", "Random", "PowerOfTwo"] {
+            for policy in [
+                "RoundRobin",
+                "LeastConn",
+                "IpHash",
+                "Random",
+                "PowerOfTwo",
+                "PeakEwma",
+            ] {
                 let topo = load(&lifecycle_model(mode, server, policy));
                 let mut sim = Simulation::new(&topo, RunOptions::default());
                 let web = sim.node_id("web").unwrap();

@@ -138,7 +138,7 @@ fn csv_series_are_written() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let common = "t_s,window_s,arrivals_per_s,throughput_per_s,error_rate,p50_s,p95_s,p99_s,in_flight,completions,errors";
+    let common = "t_s,window_s,arrivals_per_s,throughput_per_s,error_rate,mean_s,p50_s,p95_s,p99_s,in_flight,completions,errors";
     // A service's file: the common columns, then the service kind's own.
     let text = std::fs::read_to_string(dir.join("server.csv")).unwrap();
     let mut lines = text.lines();

@@ -78,8 +78,13 @@ fn end_to_end_throughput(h: &Harness<'_, App>) -> f64 {
 
 #[test]
 fn opening_a_lesson_and_pressing_play_makes_throughput_non_zero() {
+    // A lessons folder of two models: the whole models/ list is taller than the panel, and a
+    // click reaches only what is scrolled into view.
     let dir = scratch("play");
-    let mut h = harness(quickstart("20s"), &root().join("models"), &dir);
+    for m in ["quickstart.ron", "mm1.ron"] {
+        std::fs::copy(root().join("models").join(m), dir.join(m)).unwrap();
+    }
+    let mut h = harness(quickstart("20s"), &dir, &dir);
     h.run_steps(2);
     // The lessons panel lists the bundled models with their descriptions.
     assert!(

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod broken_models;
+mod cache;
 mod call_lifecycle;
 mod cli;
 mod cli_determinism;
@@ -27,13 +28,16 @@ mod output_checks;
 mod overload;
 mod places;
 mod reference;
+mod replications;
 mod report_inputs;
 mod request_budget;
+mod request_classes;
 mod router;
 mod service_capacity_bookkeeping;
 mod set_values;
 mod snapshots;
 mod stability;
+mod sweeps;
 mod theory;
 mod validate_json;
 mod verdict;

@@ -31,6 +31,11 @@ pub enum Policy {
     /// Two backends drawn at random; the one with fewer active connections wins (nginx
     /// `random two least_conn`).
     PowerOfTwo,
+    /// Peak-EWMA power of two choices (Linkerd, Finagle): each backend keeps a moving
+    /// average of its response time that jumps up to a slower response at once and decays
+    /// toward faster ones with time constant `ewma_decay`; two backends are drawn at random
+    /// and the one with the lower cost, average × (active connections + 1) / weight, wins.
+    PeakEwma,
 }
 
 /// Protocol layer of a load balancer, which sets its default per-hop overhead.
@@ -71,6 +76,14 @@ pub struct LoadBalancer {
     /// Processing time the balancer adds to each request (on the way in). Default: by `layer`.
     #[serde(default)]
     pub overhead: Option<Dist>,
+    /// `PeakEwma`: the time constant with which a backend's average response time decays
+    /// toward faster responses (Linkerd's default, 10 s).
+    #[serde(default = "default_ewma_decay")]
+    pub ewma_decay: Duration,
+}
+
+fn default_ewma_decay() -> Duration {
+    Duration::from_nanos(10_000_000_000)
 }
 
 /// A validated load balancer.
@@ -82,6 +95,8 @@ pub struct LoadBalancerModel {
     pub policy: Policy,
     /// Per-request overhead.
     pub overhead: Sampler,
+    /// `PeakEwma`'s decay time constant, ns.
+    pub ewma_decay_ns: u64,
 }
 
 /// One backend of a load balancer.
@@ -157,10 +172,19 @@ impl KindSpec for LoadBalancer {
             "overhead",
             "overhead",
         );
+        if self.ewma_decay.as_nanos() == 0 {
+            cx.error(
+                "ewma_decay",
+                "ewma_decay",
+                "`ewma_decay` must be longer than 0".into(),
+                "Linkerd's default is \"10s\"; a shorter one forgets slow responses sooner".into(),
+            );
+        }
         LoadBalancerModel {
             backends,
             policy: self.policy,
             overhead,
+            ewma_decay_ns: self.ewma_decay.as_nanos().max(1),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! The [`Component`] and [`NodeKind`] enums are generated from the one list of kinds
 //! (`crate::for_each_kind!`); nothing here knows how a kind runs.
 
+pub mod cache;
 pub mod load_balancer;
 pub mod router;
 pub mod service;

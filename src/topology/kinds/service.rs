@@ -94,6 +94,31 @@ impl AnswerValue {
     }
 }
 
+/// What a call asks of a data store (a cache): `Call(to: "cache", op: Set)`. Kinds that hold
+/// no data ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Op {
+    /// Look the key up (Redis GET): the answer is `Hit` or `Miss`.
+    Get,
+    /// Store the request's value under its key, with its class's TTL (Redis SET ... EX): a
+    /// cache fill.
+    Set,
+    /// Remove the key (Redis DEL): an invalidation.
+    Delete,
+}
+
+impl Op {
+    /// The byte a call carries ([`crate::components::RequestAttrs::op`]); 0 is "the request's
+    /// own operation".
+    pub fn code(self) -> u8 {
+        match self {
+            Op::Get => 1,
+            Op::Set => 2,
+            Op::Delete => 3,
+        }
+    }
+}
+
 /// A service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -145,9 +170,11 @@ pub struct Call {
     /// Only requests of these classes make this call; empty = all classes.
     #[serde(default)]
     pub classes: Vec<String>,
-    /// Make this call only when the previous call this request waited for answered with this
-    /// value (cache-aside: `Call(to: "db", when: Miss)`). Sequential calls only; not on the
-    /// first call. Default: always.
+    /// Make this call only when the last answer this request waited for that carried a
+    /// value (not `None`) carried this one. A plain success (a service's, a database's `None`) does not replace what a cache
+    /// answered, so cache-aside reads `[Call(to: "cache"), Call(to: "db", when: Miss),
+    /// Call(to: "cache", op: Set, wait: false, when: Miss)]`: both the read and the fill
+    /// depend on the miss. Sequential calls only; not on the first call. Default: always.
     #[serde(default)]
     pub when: Option<AnswerValue>,
     /// The caller gives up after this long (the callee keeps working). Default: never.
@@ -162,6 +189,13 @@ pub struct Call {
     /// and its failures do not fail the request.
     #[serde(default = "yes")]
     pub wait: bool,
+    /// What the call asks of a data store it reaches (a cache): `Get`, `Set` (a fill) or
+    /// `Delete` (an invalidation). Default: the request's own operation — a reading class
+    /// gets, a writing class writes (the cache's `on_write`). Cache-aside is
+    /// `[Call(to: "cache"), Call(to: "db", when: Miss), Call(to: "cache", op: Set, wait: false, when: Miss)]`.
+    /// Other kinds ignore it.
+    #[serde(default)]
+    pub op: Option<Op>,
 }
 
 /// A validated service.
@@ -202,6 +236,8 @@ pub struct CallModel {
     pub latency: Option<Sampler>,
     /// Whether the caller waits for the answer (false: fire and forget).
     pub wait: bool,
+    /// What it asks of a data store ([`Op::code`]; 0: the request's own operation).
+    pub op: u8,
 }
 
 impl KindSpec for Service {
@@ -303,6 +339,7 @@ impl KindSpec for Service {
                     timeout_ns: call.timeout.map(Duration::as_nanos),
                     latency,
                     wait: call.wait,
+                    op: call.op.map_or(0, Op::code),
                 });
             }
         }
