@@ -325,7 +325,7 @@ impl App {
         self.fps.ui_secs += frame_start.elapsed().as_secs_f64();
         // While the clock runs the window polls for frames at ~30 fps, counted from this
         // frame's start (the worker wakes it only when it is not polling).
-        if self.frame.as_ref().is_some_and(|f| f.playing) {
+        if first_pass && self.frame.as_ref().is_some_and(|f| f.playing) {
             ui.ctx().request_repaint_after(
                 live::REPAINT_INTERVAL.saturating_sub(frame_start.elapsed()),
             );
