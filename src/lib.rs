@@ -5,7 +5,7 @@
 //! a RON topology file, run headless or live, reported as the four golden signals.
 //!
 //! ```text
-//!   cli/  (gui/)          faces: parse arguments, print reports
+//!   cli/  gui/            faces: parse arguments, print reports; the desktop window
 //!        |
 //!   simulation            Topology -> World -> run -> Report (drivers, command API)
 //!        |
@@ -32,6 +32,8 @@ pub mod components;
 pub mod dist;
 pub mod engine;
 pub mod experiments;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod kinds;
 pub mod metrics;
 pub mod simulation;

@@ -354,6 +354,23 @@ impl Simulation {
         self.engine.model.instance_views(self.node_id(name)?)
     }
 
+    /// Each node's latest closed time-series window, by name (what [`Snapshot::latest`]
+    /// carries), without building a report: cheap enough to read after every window.
+    pub fn latest_points(&self) -> BTreeMap<String, crate::metrics::SeriesPoint> {
+        self.names
+            .iter()
+            .zip(&self.engine.model.nodes)
+            .filter_map(|(name, n)| n.stats.series.latest().map(|p| (name.clone(), p)))
+            .collect()
+    }
+
+    /// Threads and CPUs of the node called `name` over all its instances as they stand
+    /// (each `None` when unlimited), or `None` when there is no such node.
+    pub fn capacity(&self, name: &str) -> Option<(Option<u64>, Option<u64>)> {
+        let id = self.node_id(name)?;
+        Some(self.engine.model.nodes.get(id as usize)?.live.capacity())
+    }
+
     /// Calls alive now, in every component (0 once a run has drained).
     pub fn calls_in_flight(&self) -> usize {
         self.engine.model.core.calls.len()
@@ -446,12 +463,7 @@ impl Simulation {
     /// a second (docs/PERFORMANCE.md gives its cost).
     pub fn snapshot(&self) -> Snapshot {
         let report = self.build_report(false);
-        let latest = self
-            .names
-            .iter()
-            .zip(&self.engine.model.nodes)
-            .filter_map(|(name, n)| n.stats.series.latest().map(|p| (name.clone(), p)))
-            .collect();
+        let latest = self.latest_points();
         Snapshot {
             now_s: self.engine.now().as_nanos() as f64 / 1e9,
             finished: self.finished,

@@ -159,6 +159,25 @@ enum Cmd {
     },
     /// Measure the engine against a hand-written baseline loop (prints figures).
     Bench(bench::BenchArgs),
+    /// Open a model in the desktop window: run it live, break it, watch it react (needs a
+    /// display; exit 3 without one).
+    Gui {
+        /// The model file (.ron).
+        #[arg(default_value = "models/quickstart.ron")]
+        file: PathBuf,
+        /// Seed for every random stream (default: the model's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Start running at once.
+        #[arg(long)]
+        play: bool,
+        /// Simulated seconds per wall second: 1, 10, 100 or max.
+        #[arg(long, default_value = "1")]
+        speed: String,
+        /// Arrival window, e.g. 1h (overrides the model's `duration`).
+        #[arg(long, allow_hyphen_values = true)]
+        duration: Option<String>,
+    },
 }
 
 /// Run the CLI and return its exit code.
@@ -275,7 +294,50 @@ fn dispatch(args: Args) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Cmd::Bench(b) => bench::run(&b),
+        Cmd::Gui {
+            file,
+            seed,
+            play,
+            speed,
+            duration,
+        } => gui(file, seed, play, &speed, duration),
     }
+}
+
+#[cfg(feature = "gui")]
+fn gui(
+    file: PathBuf,
+    seed: Option<u64>,
+    play: bool,
+    speed: &str,
+    duration: Option<String>,
+) -> anyhow::Result<u8> {
+    let Some(speed) = crate::gui::Speed::parse(speed) else {
+        eprintln!("error: --speed {speed}: choose 1, 10, 100 or max");
+        return Ok(exit::BAD_INPUT);
+    };
+    crate::gui::run(&crate::gui::GuiArgs {
+        file,
+        seed,
+        play,
+        speed,
+        duration,
+    })
+}
+
+#[cfg(not(feature = "gui"))]
+fn gui(
+    file: PathBuf,
+    seed: Option<u64>,
+    play: bool,
+    speed: &str,
+    duration: Option<String>,
+) -> anyhow::Result<u8> {
+    let _ = (file, seed, play, speed, duration);
+    eprintln!(
+        "error: this flashcrowd was built without its GUI (`--no-default-features`); rebuild with the default features: cargo build --release (or --features gui)"
+    );
+    Ok(exit::RUNTIME)
 }
 
 fn run(mut req: RunRequest) -> anyhow::Result<u8> {

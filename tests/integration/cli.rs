@@ -231,3 +231,36 @@ fn an_absurdly_large_run_is_refused_with_its_estimate_unless_allowed() {
         crate::common::stderr(&out)
     );
 }
+
+#[test]
+fn gui_without_a_display_explains_in_one_line_and_exits_3() {
+    // With the GUI built in, there is no display to open; without it, the build says how to
+    // get it. Either way: one line, exit 3, no panic.
+    let out = Command::new(env!("CARGO_BIN_EXE_flashcrowd"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["gui", "models/quickstart.ron"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    if cfg!(feature = "gui") {
+        assert!(err.contains("needs a display"), "{err}");
+    } else {
+        assert!(err.contains("built without its GUI"), "{err}");
+    }
+}
+
+#[test]
+fn gui_with_a_model_that_does_not_load_exits_2_before_looking_for_a_display() {
+    let out = flashcrowd(&["gui", "tests/broken/missing_colon.ron"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "gui") {
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("missing_colon.ron:"), "{err}");
+    } else {
+        assert_eq!(out.status.code(), Some(3), "{err}");
+    }
+}

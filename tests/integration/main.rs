@@ -16,6 +16,8 @@ mod event_budgets;
 mod event_queue_order;
 mod expectations;
 mod flag_errors;
+#[cfg(feature = "gui")]
+mod gui;
 mod hop_limit;
 mod kinds;
 mod little;
