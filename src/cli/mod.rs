@@ -357,36 +357,30 @@ fn run(mut req: RunRequest) -> anyhow::Result<u8> {
     if let Some(s) = req.seed {
         flags.push(format!("--seed {s}"));
     }
-    if let Some(d) = &req.duration {
-        let d = match crate::units::Duration::parse(d) {
-            Ok(d) => d,
-            Err(msg) => {
-                eprintln!("error: --duration: {msg}");
-                return Ok(exit::BAD_INPUT);
-            }
-        };
+    // A duration flag is an override of its field, blamed on the flag when it is refused.
+    let mut duration_flag = |field: &str, text: &str, extra: &str| -> Result<(), u8> {
+        let d = crate::units::Duration::parse(text).map_err(|msg| {
+            eprintln!("error: --{field}: {msg}{extra}");
+            exit::BAD_INPUT
+        })?;
         overrides.push(Override {
-            path: "duration".into(),
+            path: field.into(),
             value: format!("\"{d}\""),
         });
-        flag_paths.push(("duration".to_string(), "--duration".to_string()));
-        flags.push(format!("--duration {d}"));
+        flag_paths.push((field.to_string(), format!("--{field}")));
+        flags.push(format!("--{field} {d}"));
+        Ok(())
+    };
+    if let Some(d) = &req.duration
+        && let Err(code) = duration_flag("duration", d, "")
+    {
+        return Ok(code);
     }
     let auto_warmup = req.warmup.as_deref() == Some("auto");
-    if let Some(w) = req.warmup.as_deref().filter(|w| *w != "auto") {
-        let w = match crate::units::Duration::parse(w) {
-            Ok(w) => w,
-            Err(msg) => {
-                eprintln!("error: --warmup: {msg} (or write `auto`)");
-                return Ok(exit::BAD_INPUT);
-            }
-        };
-        overrides.push(Override {
-            path: "warmup".into(),
-            value: format!("\"{w}\""),
-        });
-        flag_paths.push(("warmup".to_string(), "--warmup".to_string()));
-        flags.push(format!("--warmup {w}"));
+    if let Some(w) = req.warmup.as_deref().filter(|w| *w != "auto")
+        && let Err(code) = duration_flag("warmup", w, " (or write `auto`)")
+    {
+        return Ok(code);
     }
     if auto_warmup {
         flags.push("--warmup auto".into());
